@@ -1,0 +1,158 @@
+"""The model catalog schema: presets/models.json is data, and a typo in it must stop
+start-up with a message that names the file and the key, not fail at the first click.
+
+Lives in `pipelines` (not `studio`) because the loader and the manager read catalog
+entries; `studio` only adds presentation on top.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Family = Literal["sd15", "sd21", "sdxl", "flux", "demo"]
+AspectId = Literal["16:9", "1:1", "9:16"]
+ASPECTS: tuple[str, ...] = ("16:9", "1:1", "9:16")
+ReferenceMode = Literal["ip_adapter", "img2img"]
+MODEL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Size(_Strict):
+    width: int = Field(ge=32, le=4096, multiple_of=8)
+    height: int = Field(ge=32, le=4096, multiple_of=8)
+
+
+class Source(_Strict):
+    """Where the weights come from.
+
+    hub: a Hugging Face repo id, downloaded into the HF cache on first use.
+    folder: a local diffusers folder (model_index.json inside).
+    single_file: a local .safetensors checkpoint (A1111/Civitai style).
+    demo: the offline face GAN converted from the gan-face-generate package.
+    """
+
+    kind: Literal["hub", "folder", "single_file", "demo"]
+    repo_id: str | None = None
+    revision: str | None = None
+    variant: str | None = None
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_location(self) -> "Source":
+        if self.kind == "hub" and not self.repo_id:
+            raise ValueError("a hub source needs repo_id")
+        if self.kind in ("folder", "single_file") and not self.path:
+            raise ValueError(f"a {self.kind} source needs path")
+        return self
+
+
+class IPAdapterSource(_Strict):
+    """The IP-Adapter weights that come with a catalog entry (downloaded like the model)."""
+
+    repo_id: str | None = None
+    path: str | None = None
+    subfolder: str | None = None
+    weight_name: str
+    image_encoder_folder: str | None = "models/image_encoder"
+
+
+class ModelEntry(_Strict):
+    id: str = Field(pattern=MODEL_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field(min_length=1, max_length=500)
+    specialties: list[str] = Field(default_factory=list)
+    family: Family
+    source: Source
+    default_steps: int = Field(ge=1, le=150)
+    default_guidance: float = Field(ge=0.0, le=30.0)
+    sizes: dict[AspectId, Size]
+    credit_cost: int = Field(ge=0, le=1000, description="credits per image")
+    speed: Literal["fast", "medium", "slow"]
+    quality: Literal["draft", "good", "best"]
+    reference_modes: list[ReferenceMode] = Field(default_factory=list)
+    ip_adapter: IPAdapterSource | None = None
+    license: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ModelEntry":
+        missing = [a for a in ASPECTS if a not in self.sizes]
+        if missing:
+            raise ValueError(f"sizes is missing aspect ratio(s) {missing}")
+        if "ip_adapter" in self.reference_modes and self.ip_adapter is None:
+            raise ValueError("reference_modes lists ip_adapter but no ip_adapter source is given")
+        if self.family == "demo" and self.reference_modes:
+            raise ValueError("the demo model cannot use reference images")
+        return self
+
+    @property
+    def ignores_prompt(self) -> bool:
+        return self.family == "demo"
+
+
+class CatalogError(ValueError):
+    """A preset file that cannot be used; the message names the file and the key."""
+
+
+class Catalog(_Strict):
+    models: list[ModelEntry]
+    default_model: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Catalog":
+        seen: set[str] = set()
+        for m in self.models:
+            if m.id in seen:
+                raise ValueError(f"duplicate model id {m.id!r}")
+            seen.add(m.id)
+        if self.default_model is not None and self.default_model not in seen:
+            raise ValueError(f"default_model {self.default_model!r} is not in models")
+        return self
+
+    def get(self, model_id: str) -> ModelEntry:
+        for m in self.models:
+            if m.id == model_id:
+                return m
+        raise KeyError(model_id)
+
+    def ids(self) -> list[str]:
+        return [m.id for m in self.models]
+
+    def with_models(self, extra: list[ModelEntry]) -> "Catalog":
+        """A catalog with user-added entries appended (later ids replace earlier ones)."""
+        by_id = {m.id: m for m in self.models}
+        for m in extra:
+            by_id[m.id] = m
+        return Catalog(models=list(by_id.values()), default_model=self.default_model)
+
+
+def format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid preset data"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {key}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def read_json(path: Path) -> object:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CatalogError(f"{path}: file not found") from e
+    except json.JSONDecodeError as e:
+        raise CatalogError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    path = Path(path)
+    data = read_json(path)
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as e:
+        raise CatalogError(format_validation_error(path, e)) from e

@@ -1,0 +1,101 @@
+"""The engine's contract: a request dataclass in, a result dataclass out.
+
+Kept free of torch/diffusers imports so `studio` can build requests without paying
+for the heavy imports until a model is actually used.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from PIL import Image
+
+MAX_PROMPT_CHARS = 2000
+MAX_IMAGES = 4
+MAX_REFERENCES = 6
+
+Stage = Literal["queued", "download", "load", "denoise", "decode", "done"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report. `current`/`total` are steps for denoise, bytes for download."""
+
+    stage: Stage
+    current: int = 0
+    total: int = 0
+    message: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        return (self.current / self.total) if self.total else None
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class GenerationCancelled(Exception):
+    """Raised out of a pipeline call when the caller's cancel event was set."""
+
+
+class ModelUnavailable(Exception):
+    """The model could not be downloaded or loaded; the message is for the user."""
+
+
+class OutOfMemory(Exception):
+    """The device ran out of memory; caches were released, the user may retry smaller."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    model_id: str
+    prompt: str
+    width: int
+    height: int
+    negative_prompt: str = ""
+    num_images: int = 1
+    steps: int | None = None  # None: the catalog default
+    guidance: float | None = None  # None: the catalog default
+    seeds: tuple[int, ...] | None = None  # one per image; None: drawn and recorded
+    reference_images: tuple[Image.Image, ...] = ()
+    reference_mode: Literal["ip_adapter", "img2img"] | None = None
+    ip_adapter_scale: float = 0.6
+    strength: float = 0.6  # img2img: how far from the first reference
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_images <= MAX_IMAGES:
+            raise ValueError(f"num_images must be 1–{MAX_IMAGES}, got {self.num_images}")
+        if self.seeds is not None and len(self.seeds) != self.num_images:
+            raise ValueError("seeds must have one entry per image")
+        if len(self.reference_images) > MAX_REFERENCES:
+            raise ValueError(f"at most {MAX_REFERENCES} reference images")
+
+
+@dataclass
+class GenerationResult:
+    images: list[Image.Image]
+    seeds: list[int]
+    model_id: str
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    sampler: str  # scheduler class name, recorded in the PNG parameters
+    elapsed_s: float
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class CancelToken:
+    """A cancel flag shared between the UI thread and the pipeline callback."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self.event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.event.is_set()

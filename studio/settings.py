@@ -1,0 +1,77 @@
+"""One settings class for the whole app: env vars (STUDIO_ prefix), CLI flags, defaults.
+
+Every flag has an env var twin so a Hugging Face Space or a systemd unit can
+configure the app without a command line; the CLI wins over the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STUDIO_",
+        extra="forbid",
+        cli_kebab_case=True,
+        cli_prog_name="python app.py",
+        cli_implicit_flags=True,
+    )
+
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 for a LAN or a container)")
+    port: int = Field(7860, ge=1, le=65535, description="port to listen on")
+    share: bool = Field(False, description="open a public Gradio share link (use with --auth)")
+    auth: str | None = Field(
+        None,
+        description="accounts as 'user:password,user2:password2', or a path to a file with one user:password a line",
+    )
+    data_dir: Path = Field(REPO_ROOT / "data", description="where the database, images and converted models live")
+    starting_credits: int = Field(100, ge=0, description="credits every new user starts with")
+    default_model: str | None = Field(None, description="catalog id selected at start (default: first downloaded, else the offline demo)")
+    models_file: Path = Field(REPO_ROOT / "presets" / "models.json", description="the model catalog")
+    styles_file: Path = Field(REPO_ROOT / "presets" / "styles.json", description="the style presets")
+    user_models_file: Path | None = Field(
+        None, description="extra catalog entries (same format as presets/models.json); default <data-dir>/models.json if present"
+    )
+    hf_cache_dir: Path | None = Field(None, description="Hugging Face cache for downloaded models (default: the HF default)")
+    device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="where models run")
+    vram_budget_gb: float | None = Field(None, gt=0, description="GPU memory for resident models (default: 80% of the card)")
+    ram_budget_gb: float | None = Field(None, gt=0, description="CPU memory for models kept warm off the GPU (default: 40% of RAM)")
+    preload: bool = Field(False, description="load the default model at start instead of on first use")
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_shape(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            return None
+        return v
+
+    def accounts(self) -> list[tuple[str, str]] | None:
+        """The auth accounts, from the inline list or the file; None when auth is off."""
+        if not self.auth:
+            return None
+        text = self.auth
+        candidate = Path(text).expanduser()
+        if ":" not in text or candidate.is_file():
+            if not candidate.is_file():
+                raise ValueError(f"--auth: {text!r} is neither user:password pairs nor a readable file")
+            text = ",".join(line.strip() for line in candidate.read_text().splitlines() if line.strip())
+        pairs = []
+        for item in text.split(","):
+            user, sep, password = item.strip().partition(":")
+            if not sep or not user or not password:
+                raise ValueError("--auth: each account must be user:password")
+            pairs.append((user, password))
+        return pairs
+
+    def resolved_user_models_file(self) -> Path | None:
+        if self.user_models_file is not None:
+            return self.user_models_file
+        candidate = self.data_dir / "models.json"
+        return candidate if candidate.is_file() else None
