@@ -1,0 +1,34 @@
+"""Builds a real Studio for tests: real catalog, real manager, real files; only the data
+directory (and optionally the store) is the test's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app import build_studio
+from studio.settings import Settings
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    values = {"data_dir": data_dir, "starting_credits": 20, "device": "cpu", "port": 7860}
+    values.update(overrides)
+    return Settings(_cli_parse_args=[], **values)
+
+
+def make_studio(data_dir: Path, store=None, **overrides):
+    studio = build_studio(make_settings(data_dir, **overrides))
+    if store is not None:  # swap in another Store implementation (the in-memory twin)
+        from studio.services.credits import CreditsService
+        from studio.services.prompt_library import PromptLibrary
+
+        studio.store = store
+        studio.credits = CreditsService(store, overrides.get("starting_credits", 20))
+        studio.prompts = PromptLibrary(store)
+        studio.generation.store = store
+        studio.generation.credits = studio.credits
+    return studio
+
+
+def image_files(data_dir: Path) -> list[Path]:
+    root = Path(data_dir) / "images"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
