@@ -43,6 +43,9 @@ class Source(_Strict):
     revision: str | None = None
     variant: str | None = None
     path: str | None = None
+    # single_file only: a local diffusers folder or hub repo id with the component
+    # configs, so a lone .safetensors checkpoint loads without fetching them.
+    config: str | None = None
 
     @model_validator(mode="after")
     def _needs_location(self) -> "Source":

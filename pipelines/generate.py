@@ -1,0 +1,137 @@
+"""One request in, one result out: a single pipeline call for all images of a request.
+
+Why one call: the UNet runs all images as one batch (the GPU is used fully, one progress
+bar), while each image still has its own `torch.Generator`, so image i depends only on
+seed i.  "Reproduce this seed" is then the same request with `seeds=(seed_i,)` and one
+image.  Generators live on the CPU: diffusers draws the starting noise there and moves
+it to the device, so a seed gives the same picture on any GPU, on the CPU and under CPU
+offload (the price, copying one small noise tensor per image, is negligible).
+
+Progress and cancel go through diffusers' `callback_on_step_end`: each finished step
+reports `Progress("denoise", i+1, total)`; the last one also reports `"decode"` because
+the VAE runs next.  Cancelling sets `pipe._interrupt`, diffusers' documented way to stop
+the loop; the call returns early and `GenerationCancelled` is raised instead of a result.
+
+The caller (PipelineManager) holds the model's lock; this module keeps no state.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from .catalog import ModelEntry
+from .prompt_encoding import encode_prompts
+from .types import (
+    CancelToken,
+    GenerationCancelled,
+    GenerationRequest,
+    GenerationResult,
+    Progress,
+    ProgressFn,
+)
+
+MAX_SEED = 2**32 - 1  # torch accepts 64-bit seeds; A1111-style tools write 32-bit ones
+MAX_SIDE = 4096
+
+
+def draw_seeds(n: int) -> list[int]:
+    """Fresh seeds below 2**31, so they survive any tool that parses them as int32."""
+    return [secrets.randbelow(2**31) for _ in range(n)]
+
+
+def run_generation(
+    pipe: Any,
+    entry: ModelEntry,
+    request: GenerationRequest,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> GenerationResult:
+    """Run `request` on the loaded `pipe` for catalog `entry` and return its images.
+
+    Raises ValueError (bad request, nothing run), NotImplementedError (reference images),
+    GenerationCancelled (the cancel token was set before or during the run).
+    """
+    import torch
+
+    _validate(entry, request)
+    steps = request.steps if request.steps is not None else entry.default_steps
+    guidance = request.guidance if request.guidance is not None else entry.default_guidance
+    seeds = list(request.seeds) if request.seeds is not None else draw_seeds(request.num_images)
+    if cancel is not None and cancel.cancelled:
+        raise GenerationCancelled("cancelled before the model ran")
+
+    started = time.perf_counter()
+    kwargs = encode_prompts(pipe, entry.family, request.prompt, request.negative_prompt, request.num_images)
+    kwargs.update(
+        height=request.height,
+        width=request.width,
+        generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+        callback_on_step_end=_step_callback(steps, progress, cancel),
+        output_type="pil",
+    )
+    if entry.family != "demo":
+        kwargs.update(num_inference_steps=steps, guidance_scale=guidance)
+
+    output = pipe(**kwargs)
+    if cancel is not None and cancel.cancelled:
+        raise GenerationCancelled("generation cancelled")
+    images = list(output.images)
+    _report(progress, Progress(stage="done", current=steps, total=steps))
+    return GenerationResult(
+        images=images,
+        seeds=seeds,
+        model_id=entry.id,
+        width=request.width,
+        height=request.height,
+        steps=steps,
+        guidance=float(guidance),
+        sampler=sampler_name(pipe),
+        elapsed_s=time.perf_counter() - started,
+        extra={"family": entry.family},
+    )
+
+
+def sampler_name(pipe: Any) -> str:
+    """The scheduler class name (what A1111's `Sampler:` field records); "none" for the GAN."""
+    scheduler = getattr(pipe, "scheduler", None)
+    return type(scheduler).__name__ if scheduler is not None else "none"
+
+
+def _validate(entry: ModelEntry, request: GenerationRequest) -> None:
+    if request.model_id != entry.id:
+        raise ValueError(f"the request is for model {request.model_id!r} but {entry.id!r} is loaded")
+    for side, value in (("width", request.width), ("height", request.height)):
+        if not isinstance(value, int) or value < 8 or value > MAX_SIDE or value % 8:
+            raise ValueError(f"{side} must be a multiple of 8 between 8 and {MAX_SIDE}, got {value!r}")
+    if request.steps is not None and not 1 <= request.steps <= 150:
+        raise ValueError(f"steps must be 1–150, got {request.steps}")
+    if request.guidance is not None and not 0.0 <= request.guidance <= 30.0:
+        raise ValueError(f"guidance must be 0–30, got {request.guidance}")
+    if request.seeds is not None:
+        bad = [s for s in request.seeds if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED]
+        if bad:
+            raise ValueError(f"seeds must be whole numbers from 0 to {MAX_SEED}, got {bad}")
+    if request.reference_mode is not None or request.reference_images:
+        raise NotImplementedError("reference images are not supported yet; generate without them")
+
+
+def _step_callback(steps: int, progress: ProgressFn | None, cancel: CancelToken | None):
+    def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict) -> dict:
+        # Some schedulers run more model passes than steps (Heun: two per step); diffusers
+        # exposes the real count as `num_timesteps` once the loop has started.
+        total = int(getattr(pipe, "num_timesteps", None) or steps)
+        _report(progress, Progress(stage="denoise", current=step + 1, total=total))
+        if cancel is not None and cancel.cancelled:
+            pipe._interrupt = True  # diffusers skips the remaining steps
+        elif step + 1 >= total:
+            _report(progress, Progress(stage="decode", current=total, total=total))
+        return callback_kwargs
+
+    return on_step_end
+
+
+def _report(progress: ProgressFn | None, event: Progress) -> None:
+    if progress is not None:
+        progress(event)
