@@ -1,0 +1,371 @@
+"""PipelineManager: which models are loaded, where they live, and who may use them now.
+
+Cheap to construct (no torch import, no device probing, no loads): the app builds it at
+start-up and the first generation pays for the device choice and the model load.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from pipelines.catalog import Catalog, ModelEntry
+from pipelines.types import (
+    CancelToken,
+    GenerationCancelled,
+    GenerationRequest,
+    GenerationResult,
+    OutOfMemory,
+    Progress,
+    ProgressFn,
+)
+
+_GB = 1024**3
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class UnknownModel(KeyError, ValueError):
+    """No catalog entry with that id (a KeyError for lookups, a ValueError for bad input)."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else "unknown model"
+
+
+@dataclass
+class _Resident:
+    pipe: Any
+    entry: ModelEntry
+    nbytes: int
+    tier: str  # "gpu" (on the accelerator) or "cpu" (in RAM)
+
+
+class PipelineManager:
+    """Keeps loaded pipelines resident and hands them out one user at a time.
+
+    Policy:
+    - Device: "auto" picks cuda, then mps, then cpu. dtype: fp16 on cuda/mps (bf16 for
+      flux), fp32 on the CPU and for the demo GAN; an explicit dtype overrides.
+    - Tiers: on an accelerator, several models stay on it while their weights fit the VRAM
+      budget (default 70 % of its memory, the rest is for activations). Making room moves
+      the least recently used models to the CPU tier (`pipe.to("cpu")`, seconds to bring
+      back instead of a reload); when the CPU tier exceeds the RAM budget (default 50 % of
+      RAM) its least recently used models are dropped altogether. On a CPU-only machine
+      every model is in the CPU tier, under the RAM budget. Sizes are the parameter and
+      buffer bytes of each pipeline; budgets are enforced right after each load, and the
+      model being used always stays even if it alone is over budget.
+    - Locks: one lock per model, held while it loads, moves or runs. A model is never moved
+      or dropped while its lock is held (busy models are skipped when making room), so a
+      generation on model X never blocks loading or running model Y; a second user of X
+      waits (and is told "queued").
+    - Out of memory: other idle models leave the accelerator, the allocator cache is
+      emptied and `OutOfMemory` is raised; the user may retry, smaller.
+    - Hub models download on first use into the HF cache (`cache_dir`); the demo model is
+      converted into `models_dir/demo-faces` (default `./data/models`).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        vram_budget_gb: float | None = None,
+        ram_budget_gb: float | None = None,
+        cache_dir: Path | None = None,
+        models_dir: Path | None = None,
+        vram_budget_bytes: int | None = None,
+        ram_budget_bytes: int | None = None,
+    ) -> None:
+        if not isinstance(catalog, Catalog):
+            raise ValueError("PipelineManager needs a pipelines.catalog.Catalog")
+        if device is not None and not _DEVICE_PATTERN.match(device.strip().lower()):
+            raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+        if dtype is not None and dtype.strip().lower() not in ("auto", "fp32", "float32", "fp16", "float16", "half", "bf16", "bfloat16"):
+            raise ValueError(f"unknown dtype {dtype!r}; use auto, fp32, fp16 or bf16")
+        self._vram_budget = _budget("VRAM", vram_budget_gb, vram_budget_bytes)
+        self._ram_budget = _budget("RAM", ram_budget_gb, ram_budget_bytes)
+        self._catalog = catalog
+        self._requested_device = device
+        self._requested_dtype = dtype
+        self._device: str | None = None
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.models_dir = Path(models_dir) if models_dir is not None else Path("data") / "models"
+        self._state = threading.RLock()  # guards the tables below, never held during a load or a run
+        self._locks: dict[str, threading.Lock] = {}
+        self._resident: OrderedDict[str, _Resident] = OrderedDict()  # least recently used first
+
+    # ------------------------------------------------------------ catalog
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    def entry(self, model_id: str) -> ModelEntry:
+        try:
+            return self._catalog.get(model_id)
+        except KeyError:
+            known = ", ".join(self._catalog.ids()) or "none"
+            raise UnknownModel(f"unknown model {model_id!r} (known: {known})") from None
+
+    def add_entry(self, entry: ModelEntry | dict) -> ModelEntry:
+        """Add (or replace) a catalog entry at runtime, e.g. a user's own folder or file.
+        A replaced model that was loaded is unloaded, so the next use loads the new source."""
+        if isinstance(entry, dict):
+            entry = ModelEntry.model_validate(entry)  # pydantic's ValidationError is a ValueError
+        if not isinstance(entry, ModelEntry):
+            raise ValueError(f"add_entry needs a ModelEntry, got {type(entry).__name__}")
+        with self._state:
+            old = next((m for m in self._catalog.models if m.id == entry.id), None)
+            self._catalog = self._catalog.with_models([entry])
+        if old is not None and old != entry:
+            self.unload(entry.id)
+        return entry
+
+    # ------------------------------------------------------------ device
+
+    @property
+    def device(self) -> str:
+        """The device models run on, chosen on first use."""
+        with self._state:
+            if self._device is None:
+                from pipelines.devices import choose_device
+
+                self._device = choose_device(self._requested_device)
+            return self._device
+
+    def dtype_for(self, entry: ModelEntry) -> Any:
+        from pipelines.devices import choose_dtype
+
+        return choose_dtype(self.device, entry.family, self._requested_dtype)
+
+    def vram_budget_bytes(self) -> float:
+        if self._vram_budget is not None:
+            return self._vram_budget
+        from pipelines.devices import GPU_WEIGHTS_SHARE, device_memory_bytes
+
+        total = device_memory_bytes(self.device)
+        return float("inf") if total is None else total * GPU_WEIGHTS_SHARE
+
+    def ram_budget_bytes(self) -> float:
+        if self._ram_budget is not None:
+            return self._ram_budget
+        from pipelines.devices import RAM_SHARE, system_ram_bytes
+
+        return system_ram_bytes() * RAM_SHARE
+
+    # ------------------------------------------------------------ using models
+
+    @contextmanager
+    def use(self, model_id: str, progress: ProgressFn | None = None) -> Iterator[tuple[Any, ModelEntry]]:
+        """Yield (pipe, entry) with the model loaded, on the device, and its lock held."""
+        entry = self.entry(model_id)
+        lock = self._lock_for(model_id)
+        if not lock.acquire(blocking=False):
+            _report(progress, Progress("queued", message=f"Waiting: {entry.name} is busy with another generation"))
+            lock.acquire()
+        try:
+            try:
+                pipe = self._ready(model_id, entry, progress)
+                yield pipe, entry
+            except Exception as error:
+                from pipelines.devices import is_out_of_memory
+
+                if is_out_of_memory(error):
+                    self._recover_from_oom(model_id)
+                    raise OutOfMemory(
+                        f"The {self.device} ran out of memory with {entry.name}. Other models were moved out and "
+                        "caches freed; try again, perhaps with fewer images or a smaller size."
+                    ) from error
+                raise
+        finally:
+            lock.release()
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        from pipelines.generate import run_generation
+
+        with self.use(request.model_id, progress) as (pipe, entry):
+            if cancel is not None and cancel.cancelled:
+                raise GenerationCancelled("cancelled before it started")
+            return run_generation(pipe, entry, request, progress=progress, cancel=cancel)
+
+    def preload(self, model_id: str, progress: ProgressFn | None = None) -> None:
+        """Download if needed, load, and place on the device, so the first generation is quick."""
+        with self.use(model_id, progress):
+            pass
+
+    def is_downloaded(self, model_id: str) -> bool:
+        entry = self.entry(model_id)
+        with self._state:
+            if model_id in self._resident:
+                return True
+        from pipelines.loaders import is_available_locally
+
+        return is_available_locally(entry, self.cache_dir)
+
+    def resident(self) -> list[dict]:
+        """Loaded models, least recently used first: id, name, tier ("gpu"/"cpu"), bytes, in_use."""
+        with self._state:
+            return [
+                {
+                    "id": mid,
+                    "name": r.entry.name,
+                    "tier": r.tier,
+                    "bytes": r.nbytes,
+                    "in_use": self._locks[mid].locked(),
+                }
+                for mid, r in self._resident.items()
+            ]
+
+    def unload(self, model_id: str) -> bool:
+        """Drop a model from memory (waiting for a running generation to end). True if it was loaded."""
+        self.entry(model_id)
+        lock = self._lock_for(model_id)
+        with lock:
+            with self._state:
+                gone = self._resident.pop(model_id, None)
+        if gone is not None:
+            self._release_memory()
+        return gone is not None
+
+    def unload_all(self) -> None:
+        with self._state:
+            ids = list(self._resident)
+        for mid in ids:
+            self.unload(mid)
+
+    # ------------------------------------------------------------ internals
+
+    def _lock_for(self, model_id: str) -> threading.Lock:
+        with self._state:
+            return self._locks.setdefault(model_id, threading.Lock())
+
+    def _ready(self, model_id: str, entry: ModelEntry, progress: ProgressFn | None) -> Any:
+        """Called with the model's lock held: load it if needed and bring it to the device."""
+        with self._state:
+            res = self._resident.get(model_id)
+        if res is None:
+            from pipelines.loaders import load_pipeline
+
+            pipe = load_pipeline(
+                entry,
+                device="cpu",
+                dtype=self.dtype_for(entry),
+                cache_dir=self.cache_dir,
+                progress=progress,
+                models_dir=self.models_dir,
+            )
+            res = _Resident(pipe=pipe, entry=entry, nbytes=pipeline_bytes(pipe), tier="cpu")
+            with self._state:
+                self._resident[model_id] = res
+        if self.device != "cpu" and res.tier != "gpu":
+            self._make_room_on_gpu(model_id, res.nbytes)
+            _report(progress, Progress("load", message=f"Moving {entry.name} to the {self.device}…"))
+            try:
+                res.pipe.to(self.device)
+            except BaseException:
+                res.pipe.to("cpu")  # never leave a model half on the device
+                raise
+            res.tier = "gpu"
+        with self._state:
+            self._resident.move_to_end(model_id)
+        self._enforce_ram_budget(keep=model_id)
+        return res.pipe
+
+    def _bytes_in(self, tier: str) -> int:
+        return sum(r.nbytes for r in self._resident.values() if r.tier == tier)
+
+    def _evict_lru(self, keep: str, tier: str, over_budget: Callable[[], bool], action: Callable[[str, _Resident], None]) -> bool:
+        """Apply `action` to other models in `tier`, least recently used first, while
+        `over_budget()`. Busy models are skipped, never waited for (no lock-order deadlocks).
+        Call with self._state held."""
+        acted = False
+        for mid, r in list(self._resident.items()):
+            if not over_budget():
+                break
+            if mid == keep or r.tier != tier:
+                continue
+            lock = self._locks[mid]
+            if not lock.acquire(blocking=False):
+                continue
+            try:
+                action(mid, r)
+                acted = True
+            finally:
+                lock.release()
+        return acted
+
+    @staticmethod
+    def _to_cpu_tier(_mid: str, r: _Resident) -> None:
+        r.pipe.to("cpu")
+        r.tier = "cpu"
+
+    def _drop(self, mid: str, _r: _Resident) -> None:
+        del self._resident[mid]
+
+    def _make_room_on_gpu(self, keep: str, needed: int) -> None:
+        budget = self.vram_budget_bytes()
+        with self._state:
+            moved = self._evict_lru(keep, "gpu", lambda: self._bytes_in("gpu") + needed > budget, self._to_cpu_tier)
+        if moved:
+            self._release_memory()
+
+    def _enforce_ram_budget(self, keep: str) -> None:
+        budget = self.ram_budget_bytes()
+        with self._state:
+            dropped = self._evict_lru(keep, "cpu", lambda: self._bytes_in("cpu") > budget, self._drop)
+        if dropped:
+            self._release_memory()
+
+    def _recover_from_oom(self, keep: str) -> None:
+        with self._state:
+            self._evict_lru(keep, "gpu", lambda: True, self._to_cpu_tier)
+        self._enforce_ram_budget(keep)
+        self._release_memory()
+
+    def _release_memory(self) -> None:
+        from pipelines.devices import release_cached_memory
+
+        release_cached_memory(self.device)
+
+
+def pipeline_bytes(pipe: Any) -> int:
+    """Parameter and buffer bytes of every torch module in a pipeline (shared tensors once)."""
+    import torch
+
+    seen: set[int] = set()
+    total = 0
+    for component in getattr(pipe, "components", {}).values():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        for tensor in (*component.parameters(), *component.buffers()):
+            if id(tensor) in seen:
+                continue
+            seen.add(id(tensor))
+            total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def _budget(name: str, gb: float | None, nbytes: int | None) -> float | None:
+    if gb is not None and nbytes is not None:
+        raise ValueError(f"give the {name} budget in GB or in bytes, not both")
+    value = gb * _GB if gb is not None else nbytes
+    if value is None:
+        return None
+    if not value > 0:
+        raise ValueError(f"the {name} budget must be positive, got {gb if gb is not None else nbytes}")
+    return float(value)
+
+
+def _report(progress: ProgressFn | None, event: Progress) -> None:
+    if progress is not None:
+        progress(event)
