@@ -1,0 +1,59 @@
+"""Ids and ownership: the one gate every Gen Space lookup goes through.
+
+Ids come back from the browser and the API, so they are untrusted text. Every id the
+store makes is a uuid4 hex string; anything else (path characters, `..`, empty, huge,
+not a string) is refused here with the same "Unknown ..." message a missing record
+gets, before the database or the disk is touched. Records of another user are also
+"Unknown": a user can't even learn that someone else's id exists.
+
+The table names shared by the Gen Space services live here too, so `shots`, `assets`
+and `projects` can read each other's tables without importing each other.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from studio.services.generation import ASSETS
+from studio.services.requests import InvalidRequest
+from studio.store.base import Doc, Store
+
+PROJECTS = "projects"
+SHOTS = "shots"
+REFERENCE_LISTS = "reference_lists"
+__all__ = ["ASSETS", "PROJECTS", "REFERENCE_LISTS", "SHOTS", "check_id", "check_user", "now", "owned"]
+
+_UUID_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def check_id(value: Any, what: str) -> str:
+    """`value` if it looks like an id the store made; else InvalidRequest("Unknown {what} id")."""
+    if not isinstance(value, str) or not _UUID_HEX.fullmatch(value):
+        raise InvalidRequest(f"Unknown {what} id")
+    return value
+
+
+def check_user(user: Any) -> str:
+    """The account name every record is filed under; must be non-empty text."""
+    if not isinstance(user, str) or not user.strip():
+        raise InvalidRequest("Sign in first: no user name was given.")
+    return user
+
+
+def owned(store: Store, table: str, doc_id: Any, user: Any, what: str) -> Doc:
+    """The record `doc_id` of `table` if it exists and belongs to `user`.
+
+    Missing, deleted and someone else's records all give the same message.
+    """
+    check_user(user)
+    doc = store.get(table, check_id(doc_id, what))
+    if doc is None or doc.get("owner") != user:
+        raise InvalidRequest(f"Unknown {what}: it may have been deleted.")
+    return doc
+
+
+def now() -> str:
+    """UTC timestamp with microseconds, so records made in the same second still sort."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
