@@ -1,0 +1,74 @@
+"""The Gradio app: one Blocks with the tabs, the header balance and the API-only endpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from studio.services.studio import Studio
+from studio.ui import formatting as fmt
+from studio.ui.image_studio import USER_ERRORS, build_image_studio
+from studio.ui.session import user_of
+from studio.ui.studio_extras import UI, build_billing, build_compare, build_prompt_library
+
+CSS_PATH = Path(__file__).with_name("studio.css")
+TITLE = "Image Generation Studio"
+
+
+def launch_options() -> dict:
+    """Theme and CSS go to launch() in Gradio 6; tests and app.py share them."""
+    return {"theme": gr.themes.Soft(primary_hue="violet"), "css_paths": [CSS_PATH]}
+
+
+def _register_api(studio: Studio) -> None:
+    def models() -> list[dict]:
+        """The model catalog: ids, costs, sizes per aspect ratio, whether downloaded."""
+        return studio.models_summary()
+
+    def styles() -> list[dict]:
+        """The style presets with their prompt templates."""
+        return studio.styles_summary()
+
+    def estimate_cost(model_id: str, count: int) -> int:
+        """Credits a generation would cost: the model's price per image × count."""
+        try:
+            return studio.generation.estimate(model_id, count)
+        except USER_ERRORS as exc:
+            raise gr.Error(str(exc)) from None
+
+    def balance(request: gr.Request) -> int:
+        """The caller's credit balance."""
+        return studio.credits.balance(user_of(request))
+
+    def ledger(request: gr.Request) -> list[dict]:
+        """The caller's credit history, newest first; its deltas add up to the balance."""
+        return studio.credits.ledger(user_of(request))
+
+    for fn in (models, styles, estimate_cost, balance, ledger):
+        gr.api(fn, api_name=fn.__name__, queue=False)
+
+
+def create_app(studio: Studio) -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as app:
+        with gr.Row(elem_id="header"):
+            gr.Markdown(f"## {TITLE}")
+            balance_box = gr.HTML(fmt.balance_text(0), elem_id="balance")
+        with gr.Tabs():
+            with gr.Tab("Image Studio", id="image-studio", elem_id="tab-image-studio"):
+                widgets = build_image_studio(studio, balance_box)
+                build_compare(studio, widgets, balance_box)
+                build_prompt_library(studio, widgets)
+                ledger_table = build_billing(studio, widgets)
+
+        def account(request: gr.Request):
+            user = user_of(request)
+            return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger(user))
+
+        for event in widgets["jobs"]:
+            event.then(account, None, [balance_box, ledger_table], api_name="refresh_account_after_job", **UI)
+        app.load(account, None, [balance_box, ledger_table], api_name="refresh_account", **UI)
+        for fn, inputs, outputs, name in widgets["load"]:
+            app.load(fn, inputs, outputs, api_name=name, **UI)
+        _register_api(studio)
+    return app

@@ -1,0 +1,200 @@
+"""The Image Studio tab: widgets in, a StudioRequest out; a StudioResult in, widgets out.
+
+Callbacks stay thin on purpose: every rule (validation, prices, refunds) lives in
+the services so the API and the browser behave the same.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, Progress
+from studio.services.credits import InsufficientCredits
+from studio.services.generation import GenerationFailed
+from studio.services.requests import InvalidRequest, StudioRequest
+from studio.services.studio import Studio
+from studio.ui import formatting as fmt
+from studio.ui.session import caller_key, user_of
+
+GPU = "gpu"  # every event that runs a model shares this concurrency_id
+USER_ERRORS = (InvalidRequest, InsufficientCredits, ModelUnavailable, OutOfMemory, GenerationFailed, ValueError)
+
+
+def progress_reporter(progress: gr.Progress):
+    """Engine Progress events → the Gradio progress bar with a step count."""
+
+    def report(p: Progress) -> None:
+        if p.stage == "denoise" and p.total:
+            progress((p.current, p.total), desc=f"Step {p.current}/{p.total}", unit="steps")
+        elif p.stage == "download" and p.total:
+            progress((p.current, p.total), desc=p.message or "Downloading model", unit="bytes")
+        elif p.stage == "load":
+            progress(None, desc=p.message or "Loading model")
+        elif p.stage == "decode":
+            progress(None, desc="Decoding images")
+
+    return report
+
+
+def run_job(studio: Studio, req: StudioRequest, request: gr.Request, progress: gr.Progress, **kwargs):
+    """Run a generation with cancel and progress wired; user errors become gr.Error."""
+    progress(0, desc="Starting")
+    try:
+        with studio.cancels.running(caller_key(request)) as token:
+            return studio.generation.generate(req, progress=progress_reporter(progress), cancel=token, **kwargs)
+    except GenerationCancelled:
+        raise gr.Error("Cancelled. Your credits were refunded.", title="Cancelled") from None
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def build_image_studio(studio: Studio, balance_box: gr.HTML) -> dict:
+    catalog = studio.catalog
+    default_model = studio.choose_default_model()
+    style_names = [(s.name, s.id) for s in studio.styles]
+    previews = [(studio.style_preview(s), s.name) for s in studio.styles if studio.style_preview(s)]
+
+    results_state = gr.State([])  # the details of the images shown, per browser session
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=320, elem_id="studio-left"):
+            model = gr.Dropdown(
+                choices=[(fmt.model_label(m, studio.is_downloaded(m.id)), m.id) for m in catalog.models],
+                value=default_model,
+                label="Model",
+                elem_id="model",
+            )
+            model_info = gr.Markdown(fmt.model_card(catalog.get(default_model), studio.is_downloaded(default_model)))
+            style = gr.Radio(style_names, value=studio.styles[0].id, label="Style", elem_id="style")
+            style_gallery = gr.Gallery(
+                previews, columns=4, height=250, allow_preview=False, show_label=False,
+                object_fit="cover", elem_id="style-cards", buttons=[],
+            )
+            style_info = gr.Markdown(studio.styles[0].description, elem_classes=["hint"])
+            aspect = gr.Radio(fmt.ASPECT_CHOICES, value="1:1", label="Aspect ratio", elem_id="aspect")
+            count = gr.Radio([1, 2, 3, 4], value=1, label="Number of images", elem_id="count")
+        with gr.Column(scale=7, min_width=420):
+            prompt = gr.Textbox(
+                label="Prompt",
+                lines=5,
+                placeholder="Describe your image: subject, setting, lighting, style… Be descriptive for better results.",
+                elem_id="prompt",
+            )
+            with gr.Row():
+                counter = gr.HTML(fmt.prompt_counter(""), elem_id="prompt-counter")
+                enhance = gr.Checkbox(label="Enhance prompt", value=False, elem_id="enhance")
+                enhance_now = gr.Button("Enhance now", size="sm", elem_id="enhance-now")
+            enhanced_view = gr.Textbox(
+                label="Enhanced prompt (what will be sent)", interactive=False, visible=False, lines=3, elem_id="enhanced"
+            )
+            with gr.Accordion("Advanced", open=False):
+                negative = gr.Textbox(label="Negative prompt", placeholder="What to avoid", elem_id="negative")
+                seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, elem_id="seed")
+            with gr.Row():
+                generate = gr.Button(
+                    fmt.generate_label(catalog.get(default_model).credit_cost),
+                    variant="primary", interactive=False, elem_id="generate", scale=3,
+                )
+                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
+            reason = gr.Markdown(fmt.blocking_reason("", 0, 1) or "", elem_id="reason")
+            gallery = gr.Gallery(
+                label="Results", columns=2, height=520, format="png", object_fit="contain",
+                buttons=["download", "fullscreen"], elem_id="results",
+            )
+            with gr.Row():
+                download = gr.DownloadButton("Download selected PNG", visible=False, elem_id="download")
+            details = gr.Markdown(fmt.details_markdown(None), elem_id="details")
+            result_json = gr.JSON(label="Job", visible=False)
+
+    # ----- callbacks: translate only -------------------------------------------------
+    def describe_model(model_id):
+        entry = catalog.get(model_id)
+        return fmt.model_card(entry, studio.is_downloaded(model_id))
+
+    def describe_style(style_id):
+        return studio.generation.style(style_id).description
+
+    def pick_style(evt: gr.SelectData):
+        return studio.styles[evt.index].id
+
+    def request_state(model_id, n, text, request: gr.Request):
+        user = user_of(request)
+        try:
+            cost = studio.generation.estimate(model_id, n)
+        except USER_ERRORS as exc:
+            return fmt.prompt_counter(text), gr.update(interactive=False), str(exc)
+        why = fmt.blocking_reason(text, cost, studio.credits.balance(user))
+        return fmt.prompt_counter(text), gr.update(value=fmt.generate_label(cost), interactive=why is None), why or ""
+
+    def preview_enhanced(on, text, style_id):
+        if not on or not (text or "").strip() or len(text) > 2000:
+            return gr.update(visible=bool(on), value="")
+        return gr.update(visible=True, value=studio.generation.enhance(text, style_id))
+
+    def enhance_prompt(text, style_id):
+        try:
+            return studio.generation.enhance(text, style_id)
+        except USER_ERRORS as exc:
+            raise gr.Error(str(exc)) from None
+
+    def generate_images(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value,
+                        request: gr.Request, progress=gr.Progress()):
+        req = StudioRequest(
+            user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n,
+            prompt=text, enhance=bool(enhance_on), negative_prompt=negative_text or "", seed=seed_value,
+        )
+        result = run_job(studio, req, request, progress)
+        shown = [(img.path, fmt.image_caption(img.details)) for img in result.images]
+        job = {
+            "job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,
+            "elapsed_s": round(result.elapsed_s, 3), "images": [img.details for img in result.images],
+        }
+        first = result.images[0]
+        return (
+            shown, job, fmt.balance_text(result.balance), [img.details | {"path": img.path} for img in result.images],
+            fmt.details_markdown(first.details), gr.update(value=first.path, visible=True),
+            gr.update(value=result.prompt, visible=bool(enhance_on)),
+        )
+
+    def select_result(items, evt: gr.SelectData):
+        if not items or evt.index is None or evt.index >= len(items):
+            return fmt.details_markdown(None), gr.update(visible=False)
+        item = items[evt.index]
+        return fmt.details_markdown(item), gr.update(value=item["path"], visible=True)
+
+    def cancel_job(request: gr.Request):
+        stopped = studio.cancels.cancel(caller_key(request))
+        return "Cancelling… credits will be refunded." if stopped else "Nothing is running."
+
+    # ----- wiring -------------------------------------------------------------------------
+    ui = {"queue": False, "api_visibility": "undocumented", "show_progress": "hidden"}
+    state_inputs = [model, count, prompt]
+    state_outputs = [counter, generate, reason]
+    gr.on([prompt.input, model.change, count.change], request_state, state_inputs, state_outputs,
+          api_name="check_request", trigger_mode="always_last", **ui)
+    model.change(describe_model, model, model_info, api_name="describe_model", **ui)
+    style.change(describe_style, style, style_info, api_name="describe_style", **ui)
+    style_gallery.select(pick_style, None, style, api_name="pick_style_card", **ui)
+    gr.on([enhance.change, style.change, prompt.blur], preview_enhanced, [enhance, prompt, style], enhanced_view,
+          api_name="preview_enhanced", **ui)
+    enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt").then(
+        request_state, state_inputs, state_outputs, api_name="check_request_after_enhance", **ui
+    )
+    gen_event = generate.click(
+        generate_images,
+        [model, style, aspect, count, prompt, enhance, negative, seed],
+        [gallery, result_json, balance_box, results_state, details, download, enhanced_view],
+        api_name="generate",
+        concurrency_id=GPU,
+        concurrency_limit=1,
+    )
+    gen_event.then(request_state, state_inputs, state_outputs, api_name="check_request_after_generate", **ui)
+    cancel.click(cancel_job, None, reason, api_name="cancel", queue=False)
+    gallery.select(select_result, results_state, [details, download], api_name="select_result", **ui)
+
+    return {
+        "model": model, "style": style, "aspect": aspect, "count": count, "prompt": prompt, "enhance": enhance,
+        "negative": negative, "seed": seed, "generate": generate, "counter": counter, "reason": reason,
+        "request_state": (request_state, state_inputs, state_outputs), "gallery": gallery,
+        "jobs": [gen_event], "load": [(request_state, state_inputs, state_outputs, "check_request_on_load")],
+    }

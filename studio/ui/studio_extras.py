@@ -1,0 +1,125 @@
+"""Image Studio's secondary panels: the prompt library, model comparison and billing.
+
+Split from image_studio.py to keep each builder readable; they drive the same
+widgets (model, style, prompt…) that the main panel owns.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import gradio as gr
+
+from studio.services.requests import StudioRequest, check_count
+from studio.services.studio import Studio
+from studio.ui import formatting as fmt
+from studio.ui.image_studio import GPU, USER_ERRORS, run_job
+from studio.ui.session import user_of
+
+UI = {"queue": False, "api_visibility": "undocumented", "show_progress": "hidden"}
+
+
+def _library_choices(studio: Studio, user: str) -> list[tuple[str, str]]:
+    return [(f"{p['name']} — {p['prompt'][:48]}", p["id"]) for p in studio.prompts.list(user)]
+
+
+def build_prompt_library(studio: Studio, w: dict) -> None:
+    with gr.Accordion("Prompt library", open=False, elem_id="prompt-library"):
+        with gr.Row():
+            name = gr.Textbox(label="Save the current prompt and settings as", placeholder="e.g. Neon alley", scale=3)
+            save = gr.Button("Save prompt", scale=1, elem_id="save-prompt")
+        with gr.Row():
+            saved = gr.Dropdown(label="Saved prompts", choices=[], scale=3, elem_id="saved-prompts")
+            use = gr.Button("Use", scale=1)
+            delete = gr.Button("Delete", scale=1, variant="stop")
+        note = gr.Markdown()
+
+    settings = [w["model"], w["style"], w["aspect"], w["count"], w["prompt"], w["enhance"], w["negative"]]
+
+    def save_prompt(label, model_id, style_id, aspect, count, prompt, enhance, negative, request: gr.Request):
+        user = user_of(request)
+        try:
+            doc = studio.prompts.save(
+                user, name=label, prompt=prompt, negative_prompt=negative or "", model_id=model_id,
+                style_id=style_id, aspect=aspect, count=count, enhance=enhance,
+            )
+        except USER_ERRORS as exc:
+            raise gr.Error(str(exc)) from None
+        return gr.update(choices=_library_choices(studio, user), value=doc["id"]), f"Saved “{doc['name']}”."
+
+    def use_prompt(prompt_id, request: gr.Request):
+        doc = studio.prompts.get(user_of(request), prompt_id) if prompt_id else None
+        if doc is None:
+            raise gr.Error("Choose a saved prompt first.")
+        model_id = doc["model_id"] if doc["model_id"] in studio.catalog.ids() else gr.update()
+        return (model_id, doc.get("style_id") or "auto", doc["aspect"], doc["count"], doc["prompt"],
+                doc["enhance"], doc["negative_prompt"])
+
+    def delete_prompt(prompt_id, request: gr.Request):
+        user = user_of(request)
+        if not prompt_id or not studio.prompts.delete(user, prompt_id):
+            raise gr.Error("Choose a saved prompt to delete.")
+        return gr.update(choices=_library_choices(studio, user), value=None), "Deleted."
+
+    def refresh(request: gr.Request):
+        return gr.update(choices=_library_choices(studio, user_of(request)))
+
+    save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt")
+    use.click(use_prompt, saved, settings, api_name="use_saved_prompt").then(
+        *w["request_state"], api_name="check_request_after_use", **UI
+    )
+    delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt")
+    w["load"].append((refresh, None, saved, "list_saved_prompts"))
+
+
+def build_compare(studio: Studio, w: dict, balance_box: gr.HTML) -> None:
+    choices = [(m.name, m.id) for m in studio.catalog.models]
+    with gr.Accordion("Compare models", open=False, elem_id="compare"):
+        gr.Markdown("One prompt, the same seed, 2–4 models side by side. Each model is charged as its own job.")
+        models = gr.CheckboxGroup(choices, label="Models to compare", elem_id="compare-models")
+        with gr.Row():
+            cost = gr.Markdown("Pick 2–4 models.")
+            run = gr.Button("Compare", variant="secondary", elem_id="compare-run")
+        gallery = gr.Gallery(label="Comparison", columns=4, height=360, format="png", object_fit="contain")
+
+    def estimate(model_ids, count):
+        try:
+            n = check_count(count)
+            total = sum(studio.generation.estimate(m, n) for m in model_ids or [])
+        except USER_ERRORS as exc:
+            return str(exc)
+        if not 2 <= len(model_ids or []) <= 4:
+            return "Pick 2–4 models."
+        return f"Total: **{total} credits** for {len(model_ids)} models × {n} image(s)."
+
+    def compare(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request,
+                progress=gr.Progress()):
+        if not 2 <= len(model_ids or []) <= 4:
+            raise gr.Error("Pick 2 to 4 models to compare.")
+        seed = secrets.randbelow(2**31) if seed in (None, "", -1) else seed
+        shown, balance = [], None
+        for model_id in model_ids:
+            req = StudioRequest(user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect,
+                                count=count, prompt=prompt, enhance=bool(enhance), negative_prompt=negative or "",
+                                seed=seed)
+            result = run_job(studio, req, request, progress)
+            shown += [(img.path, f"{img.details['model_name']} · seed {img.seed}") for img in result.images]
+            balance = result.balance
+        return shown, fmt.balance_text(balance)
+
+    gr.on([models.change, w["count"].change], estimate, [models, w["count"]], cost, api_name="estimate_compare", **UI)
+    event = run.click(
+        compare,
+        [models, w["style"], w["aspect"], w["count"], w["prompt"], w["enhance"], w["negative"], w["seed"]],
+        [gallery, balance_box],
+        api_name="compare_models", concurrency_id=GPU, concurrency_limit=1,
+    )
+    event.then(*w["request_state"], api_name="check_request_after_compare", **UI)
+    w["jobs"].append(event)
+
+
+def build_billing(studio: Studio, w: dict) -> gr.Dataframe:
+    with gr.Accordion("Billing: credit history", open=False, elem_id="billing"):
+        gr.Markdown("Credits are taken when a job starts and given back if it fails or you cancel it.")
+        table = gr.Dataframe(headers=fmt.LEDGER_HEADERS, interactive=False, elem_id="ledger", wrap=True)
+    return table
