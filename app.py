@@ -19,7 +19,12 @@ def build_studio(settings: Settings):
     """Everything the app needs, wired once. Loads no model (that happens on first use)."""
     from pipelines.catalog import load_catalog
     from pipelines.manager import PipelineManager
+    from studio.services.assets import AssetService
     from studio.services.cancel import CancelRegistry
+    from studio.services.gen_space import GenSpaceService
+    from studio.services.projects import ProjectService
+    from studio.services.shots import ShotService
+    from studio.services.storyboard import StoryboardService
     from studio.services.credits import CreditsService
     from studio.services.generation import GenerationService
     from studio.services.prompt_library import PromptLibrary
@@ -47,6 +52,7 @@ def build_studio(settings: Settings):
     _use_zero_gpu_if_on_a_space(engine)
     credits = CreditsService(store, settings.starting_credits)
     generation = GenerationService(engine=engine, styles=styles, credits=credits, store=store, images=images)
+    projects, shots, assets = ProjectService(store, images), ShotService(store), AssetService(store, images)
     return Studio(
         engine=engine,
         styles=styles,
@@ -56,6 +62,12 @@ def build_studio(settings: Settings):
         prompts=PromptLibrary(store),
         generation=generation,
         cancels=CancelRegistry(),
+        projects=projects,
+        shots=shots,
+        assets=assets,
+        storyboard=StoryboardService(store, images),
+        gen_space=GenSpaceService(generation=generation, projects=projects, shots=shots, assets=assets),
+        exports_dir=settings.data_dir / "exports",
         style_preview_dir=settings.styles_file.parent / "previews",
         default_model_id=settings.default_model,
     )
@@ -92,7 +104,7 @@ def serve(settings: Settings, *, block: bool = True):
         share=settings.share,
         auth=settings.accounts(),
         auth_message="Sign in to the studio" if settings.auth else None,
-        allowed_paths=[str(settings.data_dir / "images")],
+        allowed_paths=[str(settings.data_dir / "images"), str(settings.data_dir / "exports")],
         prevent_thread_lock=not block,
         show_error=True,
         quiet=not block,

@@ -26,6 +26,15 @@ def make_studio(data_dir: Path, store=None, **overrides):
         studio.prompts = PromptLibrary(store)
         studio.generation.store = store
         studio.generation.credits = studio.credits
+        from studio.services.assets import AssetService
+        from studio.services.projects import ProjectService
+        from studio.services.shots import ShotService
+
+        studio.projects = ProjectService(store, studio.images)
+        studio.shots = ShotService(store)
+        studio.assets = AssetService(store, studio.images)
+        studio.gen_space.projects, studio.gen_space.shots = studio.projects, studio.shots
+        studio.gen_space.assets = studio.assets
     return studio
 
 

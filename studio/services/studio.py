@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.services.assets import AssetService
 from studio.services.cancel import CancelRegistry
+from studio.services.gen_space import GenSpaceService
+from studio.services.projects import ProjectService
+from studio.services.shots import ShotService
+from studio.services.storyboard import StoryboardService
 from studio.services.credits import CreditsService
 from studio.services.generation import GenerationService
 from studio.services.prompt_library import PromptLibrary
@@ -30,6 +35,12 @@ class Studio:
     prompts: PromptLibrary
     generation: GenerationService
     cancels: CancelRegistry
+    projects: ProjectService
+    shots: ShotService
+    assets: AssetService
+    storyboard: StoryboardService
+    gen_space: GenSpaceService
+    exports_dir: Path
     style_preview_dir: Path | None = None
     default_model_id: str | None = None
 

@@ -8,9 +8,13 @@ import gradio as gr
 
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.image_studio import USER_ERRORS, build_image_studio
+from studio.ui.common import UI, USER_ERRORS
+from studio.ui.gen_space import build_gen_space
+from studio.ui.gen_space_api import register_gen_space_api
+from studio.ui.gen_space_panels import layout_storyboard, wire_panels
+from studio.ui.image_studio import build_image_studio
 from studio.ui.session import user_of
-from studio.ui.studio_extras import UI, build_billing, build_compare, build_prompt_library
+from studio.ui.studio_extras import build_billing, build_compare, build_prompt_library
 
 CSS_PATH = Path(__file__).with_name("studio.css")
 TITLE = "Image Generation Studio"
@@ -60,15 +64,20 @@ def create_app(studio: Studio) -> gr.Blocks:
                 build_compare(studio, widgets, balance_box)
                 build_prompt_library(studio, widgets)
                 ledger_table = build_billing(studio, widgets)
+            with gr.Tab("Gen Space", id="gen-space", elem_id="tab-gen-space"):
+                space = build_gen_space(studio, balance_box)
+                board = layout_storyboard()
+                wire_panels(studio, space, space["panels"], board, balance_box)
 
         def account(request: gr.Request):
             user = user_of(request)
             return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger(user))
 
-        for event in widgets["jobs"]:
+        for event in widgets["jobs"] + space["jobs"]:
             event.then(account, None, [balance_box, ledger_table], api_name="refresh_account_after_job", **UI)
         app.load(account, None, [balance_box, ledger_table], api_name="refresh_account", **UI)
-        for fn, inputs, outputs, name in widgets["load"]:
+        for fn, inputs, outputs, name in widgets["load"] + space["load"]:
             app.load(fn, inputs, outputs, api_name=name, **UI)
         _register_api(studio)
+        register_gen_space_api(studio)
     return app

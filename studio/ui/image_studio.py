@@ -8,33 +8,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, Progress
-from studio.services.credits import InsufficientCredits
-from studio.services.generation import GenerationFailed
-from studio.services.requests import InvalidRequest, StudioRequest
+from pipelines.types import GenerationCancelled
+from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
+from studio.ui.common import GPU, USER_ERRORS, progress_reporter
 from studio.ui.session import caller_key, user_of
-
-GPU = "gpu"  # every event that runs a model shares this concurrency_id
-USER_ERRORS = (InvalidRequest, InsufficientCredits, ModelUnavailable, OutOfMemory, GenerationFailed, ValueError)
-
-
-def progress_reporter(progress: gr.Progress):
-    """Engine Progress events → the Gradio progress bar with a step count."""
-
-    def report(p: Progress) -> None:
-        if p.stage == "denoise" and p.total:
-            progress((p.current, p.total), desc=f"Step {p.current}/{p.total}", unit="steps")
-        elif p.stage == "download" and p.total:
-            progress((p.current, p.total), desc=p.message or "Downloading model", unit="bytes")
-        elif p.stage == "load":
-            progress(None, desc=p.message or "Loading model")
-        elif p.stage == "decode":
-            progress(None, desc="Decoding images")
-
-    return report
-
 
 def run_job(studio: Studio, req: StudioRequest, request: gr.Request, progress: gr.Progress, **kwargs):
     """Run a generation with cancel and progress wired; user errors become gr.Error."""

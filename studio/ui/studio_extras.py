@@ -13,10 +13,10 @@ import gradio as gr
 from studio.services.requests import StudioRequest, check_count
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.image_studio import GPU, USER_ERRORS, run_job
+from studio.ui.common import GPU, UI, USER_ERRORS
+from studio.ui.image_studio import run_job
 from studio.ui.session import user_of
 
-UI = {"queue": False, "api_visibility": "undocumented", "show_progress": "hidden"}
 
 
 def _library_choices(studio: Studio, user: str) -> list[tuple[str, str]]:

@@ -1,0 +1,114 @@
+"""What Gen Space shows: shot cards, result and library galleries, details, references.
+
+Pure functions from service records to widget values, so the tab builder stays a
+list of wiring and these can be read (and tested) on their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from studio.services.studio import Studio
+
+TYPE_LABEL = {"character": "Character", "scene": "Scene", "prop": "Prop"}
+FILTERS = [("All", "all"), ("Characters", "character"), ("Scenes", "scene"), ("Props", "prop")]
+PLACEHOLDER_COLORS = {"character": (124, 92, 220), "scene": (52, 140, 120), "prop": (200, 130, 40)}
+
+
+def placeholder(cache_dir: Path, shot_type: str) -> str:
+    """A plain card for a shot with no image yet (one per type, drawn once)."""
+    path = cache_dir / f"placeholder-{shot_type}.png"
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        img = Image.new("RGB", (256, 256), (236, 234, 244))
+        draw = ImageDraw.Draw(img)
+        color = PLACEHOLDER_COLORS.get(shot_type, (120, 120, 120))
+        draw.rounded_rectangle((64, 64, 192, 192), radius=24, outline=color, width=6)
+        draw.text((128, 128), TYPE_LABEL.get(shot_type, shot_type)[0], fill=color, anchor="mm",
+                  font_size=72) if hasattr(draw, "text") else None
+        tmp = path.with_suffix(".tmp.png")
+        img.save(tmp)
+        tmp.replace(path)
+    return str(path)
+
+
+def asset_path(studio: Studio, asset: dict | None) -> str | None:
+    if not asset:
+        return None
+    try:
+        path = studio.images.path(asset["file"])
+    except ValueError:
+        return None
+    return str(path) if path.is_file() else None
+
+
+def shot_cards(studio: Studio, user: str, shots: list[dict]) -> list[tuple[str, str]]:
+    cards = []
+    for shot in shots:
+        image = None
+        if shot.get("applied_asset_id"):
+            asset = studio.store.get("assets", shot["applied_asset_id"])
+            image = asset_path(studio, asset)
+        image = image or placeholder(studio.exports_dir / "_ui", shot["type"])
+        cards.append((image, f"{shot['name']} · {TYPE_LABEL[shot['type']]}"))
+    return cards
+
+
+def asset_items(studio: Studio, assets: list[dict]) -> tuple[list[tuple[str, str]], list[str]]:
+    items, ids = [], []
+    for asset in assets:
+        path = asset_path(studio, asset)
+        if path is None:
+            continue
+        caption = {"upload": "upload", "edit": "edit"}.get(asset.get("kind"), f"seed {asset.get('seed')}")
+        items.append((path, caption))
+        ids.append(asset["id"])
+    return items, ids
+
+
+def shot_header(shot: dict | None) -> str:
+    if shot is None:
+        return "### No shot selected\nCreate a shot or click a card in the navigator."
+    applied = "applied image set" if shot.get("applied_asset_id") else "no image applied yet"
+    return f"### {shot['name']} · {TYPE_LABEL[shot['type']]}\n{applied} · {len(shot.get('history', []))} generated"
+
+
+def asset_details_markdown(details: dict | None) -> str:
+    if not details:
+        return "Select an image to see its details."
+    keys = [
+        ("kind", "Kind"), ("model_name", "Model"), ("style_name", "Style"), ("seed", "Seed"),
+        ("width", "Width"), ("height", "Height"), ("steps", "Steps"), ("guidance", "Guidance"),
+        ("sampler", "Sampler"), ("reference_mode", "Reference mode"), ("reference_ids", "References used"),
+        ("parent_id", "Made from"), ("shot_id", "Shot"), ("project_id", "Project"), ("original_name", "Uploaded as"),
+        ("edits", "Edits"), ("created", "Created"), ("id", "Asset id"),
+    ]
+    rows = []
+    for key, label in keys:
+        value = details.get(key)
+        if value in (None, "", [], 0) and key not in ("seed",):
+            continue
+        if isinstance(value, list):
+            value = ", ".join(f"`{v[:8]}`" for v in value) if key == "reference_ids" else ", ".join(map(str, value))
+        elif key in ("parent_id", "shot_id", "project_id", "id"):
+            value = f"`{str(value)[:8]}…`"
+        rows.append(f"| {label} | {value} |")
+    prompt = (details.get("prompt") or "").replace("\n", " ")
+    notes = []
+    if details.get("prompt_ignored"):
+        notes.append("*The demo model ignored the prompt.*")
+    if details.get("references_ignored"):
+        notes.append(f"*{details['references_ignored']} reference image(s) were not used by this model.*")
+    body = "| | |\n|---|---|\n" + "\n".join(rows)
+    return body + (f"\n\n**Prompt:** {prompt}" if prompt else "") + ("\n\n" + " ".join(notes) if notes else "")
+
+
+def storyboard_items(studio: Studio, shots: list[dict]) -> list[tuple[str, str]]:
+    items = []
+    for number, shot in enumerate(shots, start=1):
+        asset = studio.store.get("assets", shot["applied_asset_id"]) if shot.get("applied_asset_id") else None
+        path = asset_path(studio, asset) or placeholder(studio.exports_dir / "_ui", shot["type"])
+        items.append((path, f"{number}. {shot['name']}"))
+    return items
