@@ -85,8 +85,10 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
                     scale = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Reference strength (IP-Adapter scale)")
                     strength = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="Change from the first reference (img2img)")
                 with gr.Row():
-                    generate = gr.Button("Generate for shot", variant="primary", scale=3, elem_id="gs-generate")
+                    generate = gr.Button("Generate for shot", variant="primary", scale=3, elem_id="gs-generate",
+                                         interactive=False)
                     cancel = gr.Button("Cancel", variant="stop", scale=1, elem_id="gs-cancel")
+                reason = gr.Markdown(elem_id="gs-reason")
                 status = gr.Markdown(elem_id="gs-status")
     w.update(model=model, count=count, prompt=prompt, enhance=enhance, style=style, aspect=aspect, seed=seed,
              refs=refs, ref_ids=ref_ids, scale=scale, strength=strength, status=status, generate=generate)
@@ -269,10 +271,12 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
                          api_name="ui_delete_project", **UI).then(
         switch_project, [project, type_filter], [nav, nav_ids, shot_id, header, refs, ref_ids],
         api_name="ui_after_delete_project", **UI)
+    cost_check = (cost_label, [model, count, shot_id, prompt], [generate, reason, counter])
     nav.select(select_shot, nav_ids, [shot_id, header, shot_type, shot_name, shot_desc, prompt, counter],
-               api_name="ui_select_shot", **UI)
+               api_name="ui_select_shot", **UI).then(*cost_check, api_name="ui_shot_cost_after_select", **UI)
     create_shot.click(add_shot, [project, shot_type, shot_name, shot_desc, type_filter],
-                      [nav, nav_ids, shot_id, header, prompt, counter], api_name="ui_create_shot", **UI)
+                      [nav, nav_ids, shot_id, header, prompt, counter], api_name="ui_create_shot", **UI).then(
+        *cost_check, api_name="ui_shot_cost_after_create", **UI)
     save_shot.click(edit_shot, [project, shot_id, shot_type, shot_name, shot_desc, type_filter],
                     [nav, nav_ids, header], api_name="ui_update_shot", **UI)
     move_up.click(move_up_fn, [project, shot_id, type_filter], nav_out, api_name="ui_move_shot_up", **UI)
@@ -284,14 +288,15 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
     remove_ref.click(unref, [project, ref_ids, selected_ref], [refs, ref_ids, selected_ref],
                      api_name="ui_remove_reference", **UI)
     clear_refs.click(clear, project, [refs, ref_ids, selected_ref], api_name="ui_clear_references", **UI)
-    gr.on([model.change, count.change, prompt.input, shot_id.change], cost_label, [model, count, shot_id, prompt],
-          [generate, status, counter], api_name="ui_shot_cost", trigger_mode="always_last", **UI)
+    gr.on([model.change, count.change, prompt.input], *cost_check, api_name="ui_shot_cost",
+          trigger_mode="always_last", **UI)
     gen_event = generate.click(
         run_for_shot,
         [project, shot_id, model, count, prompt, enhance, style, aspect, seed, ref_ids, scale, strength],
         [status, balance_box, header],
         api_name="ui_generate_for_shot", api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=1,
     )
+    gen_event.then(*cost_check, api_name="ui_shot_cost_after_generate", **UI)
     cancel.click(cancel_job, None, status, api_name="ui_cancel_shot_job", queue=False)
     w.update(gen_event=gen_event, navigator=navigator, reference_widgets=reference_widgets,
              current_project=current_project, type_filter=type_filter, nav=nav, jobs=[gen_event])

@@ -1,0 +1,109 @@
+"""Generating for shots: history, references, batches and edits, on the real demo model."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.services.credits import InsufficientCredits
+from studio.services.gen_space import ShotJob
+from studio.services.requests import InvalidRequest
+from studio.store import MemoryStore
+from tests.studio_factory import image_files, make_studio
+
+DEMO = "demo-faces"
+
+
+@pytest.fixture(params=["tinydb", "memory"])
+def studio(request, tmp_path):
+    return make_studio(tmp_path, store=MemoryStore() if request.param == "memory" else None)
+
+
+@pytest.fixture
+def project(studio):
+    return studio.projects.ensure_default("ana")
+
+
+def shot(studio, project, name="Mira", type_="character"):
+    return studio.shots.create("ana", project["id"], type=type_, name=name, description=f"{name}, a sailor")
+
+
+def test_generate_for_shot_records_history_and_links(studio, project):
+    mira = shot(studio, project)
+    result = studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=2, prompt="Mira"))
+    ids = [img.asset_id for img in result.images]
+    assert studio.shots.get("ana", mira["id"])["history"] == ids
+    listed = studio.assets.list("ana", project_id=project["id"], shot_id=mira["id"])
+    assert {a["id"] for a in listed} == set(ids)
+    assert all(a["shot_type"] == "character" and a["project_id"] == project["id"] for a in listed)
+    assert studio.credits.balance("ana") == 20 - 2
+
+
+def test_demo_model_says_it_ignored_the_references(studio, project):
+    mira = shot(studio, project)
+    first = studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=1, prompt="Mira"))
+    ref = first.images[0].asset_id
+    again = studio.gen_space.generate_for_shot(
+        "ana", mira["id"], ShotJob(model_id=DEMO, count=1, prompt="Mira", reference_ids=(ref,))
+    )
+    details = studio.assets.details("ana", again.images[0].asset_id)
+    assert details["references_ignored"] == 1 and details["reference_ids"] == []
+
+
+def test_seven_references_are_refused_before_anything_runs(studio, project, tmp_path):
+    mira = shot(studio, project)
+    made = studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=4, prompt="Mira"))
+    more = studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=3, prompt="Mira"))
+    refs = tuple(i.asset_id for i in made.images + more.images)
+    assert len(refs) == 7
+    balance, files = studio.credits.balance("ana"), len(image_files(tmp_path))
+    with pytest.raises(InvalidRequest, match="up to 6"):
+        studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=1, prompt="x", reference_ids=refs))
+    assert studio.credits.balance("ana") == balance and len(image_files(tmp_path)) == files
+
+
+@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "", "0" * 31, "g" * 32])
+def test_malformed_or_unknown_ids_change_nothing(studio, project, bad_id):
+    with pytest.raises(InvalidRequest, match="Unknown"):
+        studio.gen_space.generate_for_shot("ana", bad_id, ShotJob(model_id=DEMO, count=1, prompt="x"))
+    mira = shot(studio, project)
+    with pytest.raises(InvalidRequest, match="Unknown"):
+        studio.gen_space.generate_for_shot(
+            "ana", mira["id"], ShotJob(model_id=DEMO, count=1, prompt="x", reference_ids=(bad_id,))
+        )
+    assert studio.credits.balance("ana") == 20
+
+
+def test_another_users_shot_is_unknown(studio, project):
+    mira = shot(studio, project)
+    with pytest.raises(InvalidRequest, match="Unknown shot"):
+        studio.gen_space.generate_for_shot("ben", mira["id"], ShotJob(model_id=DEMO, count=1, prompt="x"))
+    assert studio.credits.balance("ben") == 20
+
+
+def test_batch_for_all_characters_gives_each_shot_its_results(studio, project):
+    shots = [shot(studio, project, n) for n in ("Mira", "Tom", "Ada")]
+    shot(studio, project, "Harbour", "scene")
+    characters = [s["id"] for s in studio.shots.list("ana", project["id"], "character")]
+    assert studio.gen_space.estimate_batch("ana", characters, DEMO, 2) == 6
+    results = studio.gen_space.generate_batch("ana", characters, ShotJob(model_id=DEMO, count=2, prompt="portrait"))
+    assert [sid for sid, _ in results] == [s["id"] for s in shots]
+    for s in shots:
+        assert len(studio.shots.get("ana", s["id"])["history"]) == 2
+    assert studio.credits.balance("ana") == 20 - 6
+
+
+def test_batch_that_cannot_be_paid_runs_nothing(tmp_path):
+    studio = make_studio(tmp_path, starting_credits=3)
+    project = studio.projects.ensure_default("ana")
+    ids = [shot(studio, project, n)["id"] for n in ("Mira", "Tom")]
+    with pytest.raises(InsufficientCredits):
+        studio.gen_space.generate_batch("ana", ids, ShotJob(model_id=DEMO, count=2, prompt="portrait"))
+    assert studio.credits.balance("ana") == 3 and image_files(tmp_path) == []
+
+
+def test_edit_by_prompt_needs_an_image_to_image_model(studio, project):
+    mira = shot(studio, project)
+    made = studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=1, prompt="Mira"))
+    with pytest.raises(InvalidRequest, match="image-to-image"):
+        studio.gen_space.edit_with_prompt("ana", made.images[0].asset_id, prompt="red coat", model_id=DEMO)
+    assert studio.credits.balance("ana") == 19
