@@ -89,6 +89,16 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
                                          interactive=False)
                     cancel = gr.Button("Cancel", variant="stop", scale=1, elem_id="gs-cancel")
                 reason = gr.Markdown(elem_id="gs-reason")
+                with gr.Accordion("Same settings for several shots (consistency flow)", open=False, elem_id="batch"):
+                    gr.Markdown("Generate for each selected shot with the prompt of that shot's description "
+                                "(or the prompt above when a shot has none), the same model, style and references.")
+                    with gr.Row():
+                        batch_type = gr.Radio([("All characters", "character"), ("All scenes", "scene"),
+                                               ("All props", "prop")], label="Select by type", scale=2)
+                        batch_shots = gr.CheckboxGroup([], label="Shots", scale=3, elem_id="batch-shots")
+                    with gr.Row():
+                        batch_cost = gr.Markdown("Select shots to see the cost.", elem_id="batch-cost")
+                        batch_run = gr.Button("Generate for selected shots", elem_id="batch-run")
                 status = gr.Markdown(elem_id="gs-status")
     w.update(model=model, count=count, prompt=prompt, enhance=enhance, style=style, aspect=aspect, seed=seed,
              refs=refs, ref_ids=ref_ids, scale=scale, strength=strength, status=status, generate=generate)
@@ -244,6 +254,49 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
             note += " · this model ignored the reference images"
         return note, fmt.balance_text(result.balance), view.shot_header(shot)
 
+    def batch_choices(project_id, selected, request: gr.Request):
+        user = user_of(request)
+        shots = studio.shots.list(user, current_project(user, project_id))
+        keep = [x["id"] for x in shots if x["id"] in (selected or [])]
+        return gr.update(choices=[(f"{x['name']} · {view.TYPE_LABEL[x['type']]}", x["id"]) for x in shots], value=keep)
+
+    def select_type(project_id, type_, request: gr.Request):
+        user = user_of(request)
+        return [x["id"] for x in studio.shots.list(user, current_project(user, project_id), type_)]
+
+    def batch_estimate(ids, model_id, n, request: gr.Request):
+        if not ids:
+            return "Select shots to see the cost."
+        try:
+            total = studio.gen_space.estimate_batch(user_of(request), ids, model_id, n)
+        except USER_ERRORS as exc:
+            return str(exc)
+        return f"Total: **{total} credits** for {len(ids)} shot(s) × {n} image(s)."
+
+    def run_batch(ids, model_id, n, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
+                  img_strength, request: gr.Request, progress=gr.Progress()):
+        user = user_of(request)
+        done = []
+        try:
+            total = studio.gen_space.estimate_batch(user, ids or [], model_id, n)
+            if total > studio.credits.balance(user):
+                raise gr.Error(f"The batch costs {total} credits; you have {studio.credits.balance(user)}.")
+            with studio.cancels.running(caller_key(request)) as token:
+                for sid in ids or []:
+                    shot = studio.shots.get(user, sid)
+                    job = ShotJob(model_id=model_id, count=n, prompt=shot["description"] or text, style_id=style_id,
+                                  aspect=aspect_id, enhance=bool(enhance_on), seed=seed_value,
+                                  reference_ids=tuple(refs_in_use or ()), ip_adapter_scale=ip_scale,
+                                  strength=img_strength)
+                    result = studio.gen_space.generate_for_shot(user, sid, job, progress=progress_reporter(progress),
+                                                                cancel=token)
+                    done.append(f"{shot['name']}: {len(result.images)}")
+        except USER_ERRORS as exc:
+            raise gr.Error(str(exc)) from None
+        if not done:
+            raise gr.Error("Select at least one shot.")
+        return f"Done: {', '.join(done)} image(s).", fmt.balance_text(studio.credits.balance(user))
+
     def cancel_job(request: gr.Request):
         return "Cancelling… credits will be refunded." if studio.cancels.cancel(caller_key(request)) else "Nothing is running."
 
@@ -297,7 +350,14 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
         api_name="ui_generate_for_shot", api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=1,
     )
     gen_event.then(*cost_check, api_name="ui_shot_cost_after_generate", **UI)
+    gr.on([nav.change, project.input], batch_choices, [project, batch_shots], batch_shots, api_name="ui_batch_choices", **UI)
+    batch_type.input(select_type, [project, batch_type], batch_shots, api_name="ui_batch_select_type", **UI)
+    gr.on([batch_shots.change, model.change, count.change], batch_estimate, [batch_shots, model, count], batch_cost,
+          api_name="ui_batch_cost", **UI)
+    batch_event = batch_run.click(
+        run_batch, [batch_shots, model, count, prompt, enhance, style, aspect, seed, ref_ids, scale, strength],
+        [status, balance_box], api_name="generate_batch", concurrency_id=GPU, concurrency_limit=1)
     cancel.click(cancel_job, None, status, api_name="ui_cancel_shot_job", queue=False)
     w.update(gen_event=gen_event, navigator=navigator, reference_widgets=reference_widgets,
-             current_project=current_project, type_filter=type_filter, nav=nav, jobs=[gen_event])
+             current_project=current_project, type_filter=type_filter, nav=nav, jobs=[gen_event, batch_event])
     return w
