@@ -147,3 +147,11 @@ def test_users_have_separate_balances(studio):
     studio.generation.generate(ask(user="ana", count=1))
     assert studio.credits.balance("ben") == 20
     assert studio.credits.balance("ana") == 20 - studio.catalog.get(DEMO).credit_cost
+
+
+def test_saved_prompts_must_name_real_settings(studio):
+    with pytest.raises(InvalidRequest, match="Unknown style"):
+        studio.generation.check_settings(DEMO, "vaporwave", "1:1")
+    with pytest.raises(InvalidRequest, match="Unknown aspect"):
+        studio.generation.check_settings(DEMO, "auto", "5:4")
+    studio.generation.check_settings(DEMO, "comic", "9:16")

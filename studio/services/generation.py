@@ -126,6 +126,12 @@ class GenerationService:
         entry = check_model(self.engine.catalog, model_id)
         return entry.credit_cost * check_count(count)
 
+    def check_settings(self, model_id: object, style_id: object, aspect: object) -> None:
+        """The settings a saved prompt refers to must exist (the prompt library can't see the catalog)."""
+        check_model(self.engine.catalog, model_id)
+        self.style(style_id)
+        check_aspect(aspect)
+
     def enhance(self, prompt: object, style_id: object = "auto") -> str:
         text = check_prompt(prompt)
         return enhance_prompt(text, self.style(style_id).id)

@@ -39,6 +39,7 @@ def build_prompt_library(studio: Studio, w: dict) -> None:
     def save_prompt(label, model_id, style_id, aspect, count, prompt, enhance, negative, request: gr.Request):
         user = user_of(request)
         try:
+            studio.generation.check_settings(model_id, style_id, aspect)
             doc = studio.prompts.save(
                 user, name=label, prompt=prompt, negative_prompt=negative or "", model_id=model_id,
                 style_id=style_id, aspect=aspect, count=count, enhance=enhance,
