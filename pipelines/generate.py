@@ -12,17 +12,34 @@ reports `Progress("denoise", i+1, total)`; the last one also reports `"decode"` 
 the VAE runs next.  Cancelling sets `pipe._interrupt`, diffusers' documented way to stop
 the loop; the call returns early and `GenerationCancelled` is raised instead of a result.
 
+Reference images (see `references.py`): "ip_adapter" runs the same pipeline with image
+embeddings of up to six references; "img2img" runs its image-to-image twin from the first
+reference, and the progress totals count the steps diffusers really runs (int(steps *
+strength)).  Once a pipeline carries an IP-Adapter every call passes image embeddings,
+with the adapter scale at 0 when the request has no IP-Adapter references.
+
 The caller (PipelineManager) holds the model's lock; this module keeps no state.
 """
 
 from __future__ import annotations
 
+import inspect
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 from .catalog import ModelEntry
 from .prompt_encoding import encode_prompts
+from .references import (
+    check_references,
+    ensure_ip_adapter,
+    fit_reference,
+    image_to_image_pipe,
+    image_to_image_steps,
+    ip_adapter_kwargs,
+    reference_mode,
+)
 from .types import (
     CancelToken,
     GenerationCancelled,
@@ -47,20 +64,32 @@ def run_generation(
     request: GenerationRequest,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    *,
+    img2img_pipe: Any = None,
+    cache_dir: Path | None = None,
 ) -> GenerationResult:
     """Run `request` on the loaded `pipe` for catalog `entry` and return its images.
 
-    Raises ValueError (bad request, nothing run), NotImplementedError (reference images),
-    GenerationCancelled (the cancel token was set before or during the run).
+    `img2img_pipe`: the image-to-image twin of `pipe` (the manager keeps one per resident
+    model); built on the spot when an img2img request comes without it.  `cache_dir`: where
+    a hub IP-Adapter is looked for / downloaded when `pipe` has none loaded yet.
+
+    Raises ValueError (bad request or references this model cannot use, nothing run),
+    ModelUnavailable (the IP-Adapter cannot be fetched or loaded), GenerationCancelled
+    (the cancel token was set before or during the run).
     """
     import torch
 
-    _validate(entry, request)
+    validate_request(entry, request)
+    mode = reference_mode(request)
     steps = request.steps if request.steps is not None else entry.default_steps
     guidance = request.guidance if request.guidance is not None else entry.default_guidance
     seeds = list(request.seeds) if request.seeds is not None else draw_seeds(request.num_images)
+    call_steps, denoise_steps = image_to_image_steps(steps, request.strength) if mode == "img2img" else (steps, steps)
     if cancel is not None and cancel.cancelled:
         raise GenerationCancelled("cancelled before the model ran")
+    if mode == "ip_adapter":
+        ensure_ip_adapter(pipe, entry, cache_dir=cache_dir, progress=progress)
 
     started = time.perf_counter()
     kwargs = encode_prompts(pipe, entry.family, request.prompt, request.negative_prompt, request.num_images)
@@ -68,28 +97,43 @@ def run_generation(
         height=request.height,
         width=request.width,
         generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
-        callback_on_step_end=_step_callback(steps, progress, cancel),
+        callback_on_step_end=_step_callback(denoise_steps, progress, cancel),
         output_type="pil",
     )
     if entry.family != "demo":
-        kwargs.update(num_inference_steps=steps, guidance_scale=guidance)
+        kwargs.update(num_inference_steps=call_steps, guidance_scale=guidance)
+    ip_refs = request.reference_images if mode == "ip_adapter" else ()
+    kwargs.update(ip_adapter_kwargs(pipe, ip_refs, request.ip_adapter_scale, request.num_images, guidance))
+    runner = pipe
+    if mode == "img2img":
+        runner = img2img_pipe if img2img_pipe is not None else image_to_image_pipe(pipe)
+        kwargs.update(image=fit_reference(request.reference_images[0], request.width, request.height), strength=request.strength)
+        accepted = inspect.signature(runner.__call__).parameters
+        for size in ("height", "width"):  # SD/SDXL img2img take the size from the image
+            if size not in accepted:
+                kwargs.pop(size)
 
-    output = pipe(**kwargs)
+    output = runner(**kwargs)
     if cancel is not None and cancel.cancelled:
         raise GenerationCancelled("generation cancelled")
     images = list(output.images)
-    _report(progress, Progress(stage="done", current=steps, total=steps))
+    _report(progress, Progress(stage="done", current=denoise_steps, total=denoise_steps))
+    extra: dict[str, Any] = {"family": entry.family}
+    if mode == "ip_adapter":
+        extra.update(reference_mode=mode, reference_count=len(ip_refs), ip_adapter_scale=request.ip_adapter_scale)
+    elif mode == "img2img":  # only the first reference is used
+        extra.update(reference_mode=mode, reference_count=1, strength=request.strength, denoise_steps=denoise_steps)
     return GenerationResult(
         images=images,
         seeds=seeds,
         model_id=entry.id,
         width=request.width,
         height=request.height,
-        steps=steps,
+        steps=call_steps,
         guidance=float(guidance),
-        sampler=sampler_name(pipe),
+        sampler=sampler_name(runner),
         elapsed_s=time.perf_counter() - started,
-        extra={"family": entry.family},
+        extra=extra,
     )
 
 
@@ -99,7 +143,9 @@ def sampler_name(pipe: Any) -> str:
     return type(scheduler).__name__ if scheduler is not None else "none"
 
 
-def _validate(entry: ModelEntry, request: GenerationRequest) -> None:
+def validate_request(entry: ModelEntry, request: GenerationRequest) -> None:
+    """Raise ValueError (a message for the user) when `request` cannot run on `entry`.
+    Cheap: no torch, no model; the manager calls it before loading anything."""
     if request.model_id != entry.id:
         raise ValueError(f"the request is for model {request.model_id!r} but {entry.id!r} is loaded")
     for side, value in (("width", request.width), ("height", request.height)):
@@ -113,8 +159,7 @@ def _validate(entry: ModelEntry, request: GenerationRequest) -> None:
         bad = [s for s in request.seeds if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED]
         if bad:
             raise ValueError(f"seeds must be whole numbers from 0 to {MAX_SEED}, got {bad}")
-    if request.reference_mode is not None or request.reference_images:
-        raise NotImplementedError("reference images are not supported yet; generate without them")
+    check_references(entry, request)
 
 
 def _step_callback(steps: int, progress: ProgressFn | None, cancel: CancelToken | None):

@@ -42,6 +42,7 @@ class _Resident:
     entry: ModelEntry
     nbytes: int
     tier: str  # "gpu" (on the accelerator) or "cpu" (in RAM)
+    img2img: Any = None  # the image-to-image twin of `pipe`, sharing its modules (built on first use)
 
 
 class PipelineManager:
@@ -66,6 +67,10 @@ class PipelineManager:
       emptied and `OutOfMemory` is raised; the user may retry, smaller.
     - Hub models download on first use into the HF cache (`cache_dir`); the demo model is
       converted into `models_dir/demo-faces` (default `./data/models`).
+    - Reference images: a model's IP-Adapter (and its image encoder) is fetched and loaded
+      into the resident pipeline at its first IP-Adapter request and stays with it (its
+      bytes count towards the model's size); the image-to-image pipeline is built once per
+      resident model with `from_pipe`, sharing the weights. Both go when the model is dropped.
     """
 
     def __init__(
@@ -191,12 +196,24 @@ class PipelineManager:
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
     ) -> GenerationResult:
-        from pipelines.generate import run_generation
+        """Run `request` on its model. A request the model cannot run (bad size, references
+        it cannot use…) raises ValueError before anything is loaded."""
+        from pipelines.generate import run_generation, validate_request
+        from pipelines.references import reference_mode
 
+        validate_request(self.entry(request.model_id), request)
+        mode = reference_mode(request)
         with self.use(request.model_id, progress) as (pipe, entry):
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled("cancelled before it started")
-            return run_generation(pipe, entry, request, progress=progress, cancel=cancel)
+            img2img = None
+            if mode == "ip_adapter":
+                self._ensure_ip_adapter(request.model_id, pipe, entry, progress)
+            elif mode == "img2img":
+                img2img = self._img2img_for(request.model_id, pipe)
+            return run_generation(
+                pipe, entry, request, progress=progress, cancel=cancel, img2img_pipe=img2img, cache_dir=self.cache_dir
+            )
 
     def preload(self, model_id: str, progress: ProgressFn | None = None) -> None:
         """Download if needed, load, and place on the device, so the first generation is quick."""
@@ -280,6 +297,29 @@ class PipelineManager:
             self._resident.move_to_end(model_id)
         self._enforce_ram_budget(keep=model_id)
         return res.pipe
+
+    def _ensure_ip_adapter(self, model_id: str, pipe: Any, entry: ModelEntry, progress: ProgressFn | None) -> None:
+        """Called with the model's lock held: load its IP-Adapter once, then count its bytes."""
+        from pipelines.references import ensure_ip_adapter
+
+        if ensure_ip_adapter(pipe, entry, cache_dir=self.cache_dir, progress=progress):
+            nbytes = pipeline_bytes(pipe)
+            with self._state:
+                res = self._resident.get(model_id)
+                if res is not None and res.pipe is pipe:
+                    res.nbytes = nbytes
+
+    def _img2img_for(self, model_id: str, pipe: Any) -> Any:
+        """Called with the model's lock held: the resident model's image-to-image twin."""
+        from pipelines.references import image_to_image_pipe
+
+        with self._state:
+            res = self._resident.get(model_id)
+        if res is None or res.pipe is not pipe:  # not resident (cannot happen under the lock)
+            return image_to_image_pipe(pipe)
+        if res.img2img is None:
+            res.img2img = image_to_image_pipe(pipe)
+        return res.img2img
 
     def _bytes_in(self, tier: str) -> int:
         return sum(r.nbytes for r in self._resident.values() if r.tier == tier)

@@ -190,12 +190,12 @@ def test_bad_requests_are_refused_with_a_message_before_anything_runs(sd15, chan
     assert events == []
 
 
-def test_reference_images_are_refused_until_supported(sd15):
+def test_references_on_a_model_without_reference_modes_are_refused(sd15):
     from PIL import Image
 
     pipe, entry = sd15
     ref = Image.new("RGB", (64, 64), "red")
-    with pytest.raises(NotImplementedError, match="reference"):
+    with pytest.raises(ValueError, match="can't use image-to-image"):
         run_generation(pipe, entry, _req(entry, reference_images=(ref,), reference_mode="img2img"))
 
 
