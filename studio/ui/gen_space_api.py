@@ -17,9 +17,12 @@ from studio.ui.session import caller_key, user_of
 
 
 def _asset_view(studio: Studio, user: str, asset_id: str) -> dict:
+    """An asset record for API callers. The file's location is `local_path` (for a client on
+    the same machine) and `url`: a key named `path` would make gradio_client swap the
+    whole record for a downloaded file."""
     details = studio.assets.details(user, asset_id)
-    details["url"] = f"/gradio_api/file={details['path']}"
-    return details
+    path = details.pop("path")
+    return {**details, "local_path": path, "url": f"/gradio_api/file={path}"}
 
 
 def register_gen_space_api(studio: Studio) -> None:
@@ -78,6 +81,11 @@ def register_gen_space_api(studio: Studio) -> None:
         return studio.assets.add_reference(user_of(request), project_id, asset_id)
 
     @guard
+    def list_references(project_id: str, request: gr.Request = None) -> list[str]:
+        """The asset ids on the project's reference list, in the order they were added."""
+        return studio.assets.references(user_of(request), project_id)
+
+    @guard
     def remove_reference(project_id: str, asset_id: str, request: gr.Request = None) -> list[str]:
         """Take an image off the project's reference list; returns the list."""
         return studio.assets.remove_reference(user_of(request), project_id, asset_id)
@@ -115,6 +123,6 @@ def register_gen_space_api(studio: Studio) -> None:
         return True
 
     for fn in (list_projects, create_project, list_shots, create_shot, update_shot, delete_shot, use_as_reference,
-               remove_reference, apply_to_shot, list_assets, asset_details, edit_asset, delete_asset):
+               list_references, remove_reference, apply_to_shot, list_assets, asset_details, edit_asset, delete_asset):
         gr.api(fn, api_name=fn.__name__, queue=False)
     gr.api(generate_for_shot, api_name="generate_for_shot", concurrency_id=GPU, concurrency_limit=1)
