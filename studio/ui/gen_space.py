@@ -303,8 +303,9 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
     # ----- wiring -------------------------------------------------------------------
     w["load"] = [(load_space, None, [project, nav, nav_ids, refs, ref_ids], "gs_load")]
     nav_out = [nav, nav_ids]
-    project.input(switch_project, [project, type_filter],
-                  [nav, nav_ids, shot_id, header, refs, ref_ids], api_name="ui_switch_project", **UI)
+    shot_changed = [project.input(switch_project, [project, type_filter], [nav, nav_ids, shot_id, header, refs, ref_ids],
+                                  api_name="ui_switch_project", **UI)]
+
     def filter_shots(project_id, filter_value, request: gr.Request):
         user = user_of(request)
         return navigator(user, current_project(user, project_id), filter_value)
@@ -316,26 +317,29 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
         return move(project_id, sid, "down", filter_value, request)
 
     type_filter.change(filter_shots, [project, type_filter], nav_out, api_name="ui_filter_shots", **UI)
-    create_project.click(make_project, new_name, [project, new_name], api_name="ui_create_project", **UI).then(
+    shot_changed.append(create_project.click(
+        make_project, new_name, [project, new_name], api_name="ui_create_project", **UI).then(
         switch_project, [project, type_filter], [nav, nav_ids, shot_id, header, refs, ref_ids],
-        api_name="ui_after_create_project", **UI)
+        api_name="ui_after_create_project", **UI))
     rename_project.click(rename, [project, new_name], [project, new_name], api_name="ui_rename_project", **UI)
-    delete_project.click(remove_project, [project, confirm_project], [project, confirm_project],
-                         api_name="ui_delete_project", **UI).then(
+    shot_changed.append(delete_project.click(
+        remove_project, [project, confirm_project], [project, confirm_project], api_name="ui_delete_project", **UI).then(
         switch_project, [project, type_filter], [nav, nav_ids, shot_id, header, refs, ref_ids],
-        api_name="ui_after_delete_project", **UI)
+        api_name="ui_after_delete_project", **UI))
     cost_check = (cost_label, [model, count, shot_id, prompt], [generate, reason, counter])
-    nav.select(select_shot, nav_ids, [shot_id, header, shot_type, shot_name, shot_desc, prompt, counter],
-               api_name="ui_select_shot", **UI).then(*cost_check, api_name="ui_shot_cost_after_select", **UI)
-    create_shot.click(add_shot, [project, shot_type, shot_name, shot_desc, type_filter],
-                      [nav, nav_ids, shot_id, header, prompt, counter], api_name="ui_create_shot", **UI).then(
-        *cost_check, api_name="ui_shot_cost_after_create", **UI)
+    selected = nav.select(select_shot, nav_ids, [shot_id, header, shot_type, shot_name, shot_desc, prompt, counter],
+                          api_name="ui_select_shot", **UI)
+    selected.then(*cost_check, api_name="ui_shot_cost_after_select", **UI)
+    created = create_shot.click(add_shot, [project, shot_type, shot_name, shot_desc, type_filter],
+                                [nav, nav_ids, shot_id, header, prompt, counter], api_name="ui_create_shot", **UI)
+    created.then(*cost_check, api_name="ui_shot_cost_after_create", **UI)
     save_shot.click(edit_shot, [project, shot_id, shot_type, shot_name, shot_desc, type_filter],
                     [nav, nav_ids, header], api_name="ui_update_shot", **UI)
     move_up.click(move_up_fn, [project, shot_id, type_filter], nav_out, api_name="ui_move_shot_up", **UI)
     move_down.click(move_down_fn, [project, shot_id, type_filter], nav_out, api_name="ui_move_shot_down", **UI)
-    delete_shot.click(drop_shot, [project, shot_id, type_filter], [nav, nav_ids, shot_id, header],
-                      api_name="ui_delete_shot", **UI)
+    deleted = delete_shot.click(drop_shot, [project, shot_id, type_filter], [nav, nav_ids, shot_id, header],
+                                api_name="ui_delete_shot", **UI)
+    shot_changed += [selected, created, deleted]
     model.change(describe_support, model, support, api_name="ui_reference_support", **UI)
     refs.select(pick_ref, None, selected_ref, api_name="ui_pick_reference", **UI)
     remove_ref.click(unref, [project, ref_ids, selected_ref], [refs, ref_ids, selected_ref],
@@ -358,6 +362,6 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
         run_batch, [batch_shots, model, count, prompt, enhance, style, aspect, seed, ref_ids, scale, strength],
         [status, balance_box], api_name="generate_batch", concurrency_id=GPU, concurrency_limit=1)
     cancel.click(cancel_job, None, status, api_name="ui_cancel_shot_job", queue=False)
-    w.update(gen_event=gen_event, navigator=navigator, reference_widgets=reference_widgets,
+    w.update(shot_changed=shot_changed, gen_event=gen_event, navigator=navigator, reference_widgets=reference_widgets,
              current_project=current_project, type_filter=type_filter, nav=nav, jobs=[gen_event, batch_event])
     return w

@@ -194,8 +194,14 @@ def wire_panels(studio: Studio, w: dict, p: dict, s: dict, balance_box: gr.HTML)
     select_outs = [p["selected"], p["details"], p["download"]]
     p["results"].select(select_from, p["result_ids"], select_outs, api_name="ui_select_result", **UI)
     p["library"].select(select_from, p["library_ids"], select_outs, api_name="ui_select_library", **UI)
-    gr.on([shot_id.change, p["library_filter"].change, project.input], refresh_galleries, gallery_ins, gallery_outs,
-          api_name="ui_refresh_galleries", **UI)
+    def on_shot_changed(project_id, sid, how, request: gr.Request):
+        return (*refresh_galleries(project_id, sid, how, request), None, view.asset_details_markdown(None),
+                gr.update(visible=False), "")
+
+    for i, event in enumerate(w["shot_changed"]):
+        event.then(on_shot_changed, gallery_ins, gallery_outs + [p["selected"], p["details"], p["download"], w["status"]],
+                   api_name=f"ui_shot_changed_{i}", **UI)
+    p["library_filter"].change(refresh_galleries, gallery_ins, gallery_outs, api_name="ui_refresh_galleries", **UI)
     w["gen_event"].then(refresh_galleries, gallery_ins, gallery_outs, api_name="ui_after_generate", **UI)
     p["use_ref"].click(use_as_reference, [project, p["selected"]], [w["refs"], w["ref_ids"]],
                        api_name="ui_use_as_reference", **UI)

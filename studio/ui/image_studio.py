@@ -77,7 +77,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> dict:
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
             reason = gr.Markdown(fmt.blocking_reason("", 0, 1) or "", elem_id="reason")
             gallery = gr.Gallery(
-                label="Results", columns=2, height=520, format="png", object_fit="contain",
+                label="Results", columns=4, height="auto", format="png", object_fit="contain",
                 buttons=["download", "fullscreen"], elem_id="results",
             )
             with gr.Row():
