@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from studio.store import ImageFiles, format_parameters, parse_parameters
+from studio.store import atomic
 from studio.store import images as images_module
 
 A1111_EXAMPLE = (
@@ -139,7 +140,7 @@ def test_bad_save_input_writes_nothing(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="relative folder"):
         files.save(_picture(), parameters="p", studio_meta={}, subdir="../up")
 
-    monkeypatch.setattr(images_module.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr(atomic.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
         files.save(_picture(), parameters="p", studio_meta={})
     assert list(tmp_path.rglob("*")) == []

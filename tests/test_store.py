@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from studio.store import MemoryStore, NotFound, Store, StoreFileCorrupt, TinyDBStore, open_store
-from studio.store import tinydb_store
+from studio.store import atomic, tinydb_store
 
 
 @pytest.fixture(params=["memory", "tinydb"])
@@ -199,7 +199,7 @@ def test_failed_write_leaves_the_old_file_intact_and_no_temp_files(tmp_path, mon
     def crash(src, dst):
         raise OSError("disk yanked mid-write")
 
-    monkeypatch.setattr(tinydb_store.os, "replace", crash)
+    monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(OSError, match="disk yanked"):
         store.insert("t", {"id": "lost"})
     monkeypatch.undo()

@@ -9,29 +9,28 @@ Two files, for two uses:
 * a contact sheet PNG: a grid of thumbnails with each shot's name and type under it,
   a grey placeholder where a shot has no image yet -- the storyboard at a glance.
 
-Both are written under a temp name in `out_dir` and moved into place with
-`os.replace`, so a half-written export is never offered for download.
+Both are written under a temp name in `out_dir` and moved into place with `os.replace`
+(`studio.store.atomic`), so a half-written export is never offered for download.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 import unicodedata
 import uuid
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from studio.services.ids import ASSETS, PROJECTS, SHOTS, now, owned
 from studio.services.requests import InvalidRequest
 from studio.services.shots import ordered
+from studio.store.atomic import atomic_file
 from studio.store.base import Doc, Store
 from studio.store.images import ImageFiles
 
@@ -51,20 +50,6 @@ def slugify(text: str, fallback: str = "shot", max_len: int = 40) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:max_len].strip("-")
     return slug or fallback
-
-
-def _write_atomically(target: Path, write: Callable[[Path], None]) -> Path:
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp_name))
-        with open(tmp_name, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -114,10 +99,11 @@ class StoryboardService:
         out.mkdir(parents=True, exist_ok=True)
         stem = f"{slugify(project['name'], 'project')}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         manifest = self._manifest(project, entries)
-        zip_path = _write_atomically(out / f"{stem}-storyboard.zip", lambda tmp: self._write_zip(tmp, entries, manifest))
-        sheet_path = _write_atomically(
-            out / f"{stem}-contact-sheet.png", lambda tmp: self._contact_sheet(project, entries).save(tmp, format="PNG")
-        )
+        zip_path, sheet_path = out / f"{stem}-storyboard.zip", out / f"{stem}-contact-sheet.png"
+        with atomic_file(zip_path) as tmp:
+            self._write_zip(tmp, entries, manifest)
+        with atomic_file(sheet_path) as tmp:
+            self._contact_sheet(project, entries).save(tmp, format="PNG")
         return zip_path, sheet_path
 
     @staticmethod
@@ -142,7 +128,7 @@ class StoryboardService:
         return {"project": {"id": project["id"], "name": project["name"]}, "exported": now(), "shots": shots}
 
     @staticmethod
-    def _write_zip(tmp: Path, entries, manifest: Doc) -> None:
+    def _write_zip(tmp: BinaryIO, entries, manifest: Doc) -> None:
         with zipfile.ZipFile(tmp, "w") as archive:
             for _, _, path, name in entries:
                 if path is not None:

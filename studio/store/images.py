@@ -8,22 +8,22 @@ Every file gets two text chunks:
   can be reproduced elsewhere;
 * `studio` -- JSON with whatever the studio itself needs (job id, user, style ...).
 
-Files are written atomically (temp file, fsync, `os.replace`) so a crash never leaves
-a truncated PNG that the gallery would then fail to open.
+Files are written atomically (`studio.store.atomic`: temp file, fsync, `os.replace`) so
+a crash never leaves a truncated PNG that the gallery would then fail to open.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
+
+from studio.store.atomic import atomic_file
 
 PARAMETERS_KEY = "parameters"
 STUDIO_KEY = "studio"
@@ -173,19 +173,8 @@ class ImageFiles:
         if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "I", "I;16", "1"):
             image = image.convert("RGB")
 
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                image.save(tmp, format="PNG", pnginfo=info)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, target)
-        except BaseException:
-            try:
-                os.unlink(tmp_name)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_file(target) as tmp:
+            image.save(tmp, format="PNG", pnginfo=info)
         return rel
 
     def path(self, rel: str) -> Path:

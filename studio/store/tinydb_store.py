@@ -4,9 +4,9 @@ TinyDB keeps no lock and rewrites its whole file on every change, so on its own 
 processes (or two threads) lose each other's writes and a crash mid-write leaves half a
 file. Here:
 
-* the file is only ever replaced whole (`AtomicJSONStorage`: temp file in the same
-  folder, flush, fsync, `os.replace`, fsync the folder) -- readers see the old or the
-  new file, never a mix;
+* the file is only ever replaced whole (`AtomicJSONStorage` through `studio.store.atomic`:
+  temp file in the same folder, flush, fsync, `os.replace`, fsync the folder) -- readers
+  see the old or the new file, never a mix;
 * every operation is a transaction holding a thread lock and a cross-process
   `filelock.FileLock` (`<db>.lock`), reads the file fresh inside the lock, applies its
   changes to an in-memory copy and writes once at the end -- or not at all if it fails;
@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,28 +32,13 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Document, Table
 
+from studio.store.atomic import TEMP_PREFIX, atomic_file
 from studio.store.base import Doc, NotFound
 from studio.store.memory import check_id, check_table, matches, prepare_fields, prepare_new
-
-_TEMP_PREFIX = ".tmp-"
 
 
 class StoreFileCorrupt(ValueError):
     """The database file exists but is not valid JSON; we refuse to overwrite it."""
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders can't be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class AtomicJSONStorage(Storage):
@@ -82,24 +65,12 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         payload = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX + self.path.name + ".", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(payload)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp_name)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_dir(self.path.parent)
+        with atomic_file(self.path, prefix=TEMP_PREFIX + self.path.name + ".", suffix="") as tmp:
+            tmp.write(payload)
 
     def remove_stale_temp_files(self) -> None:
         """Temp files left by a process killed mid-write. Call only while holding the lock."""
-        for stale in self.path.parent.glob(_TEMP_PREFIX + self.path.name + ".*"):
+        for stale in self.path.parent.glob(TEMP_PREFIX + self.path.name + ".*"):
             try:
                 stale.unlink()
             except OSError:
