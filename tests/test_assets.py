@@ -3,30 +3,19 @@ simple edits that make new images -- on the in-memory and the TinyDB store."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from PIL import Image
 
 from studio.services.assets import AssetService
-from studio.services.generation import user_subdir
 from studio.services.projects import ProjectService
 from studio.services.requests import InvalidRequest
 from studio.services.shots import ShotService
-from studio.store import ImageFiles, MemoryStore, TinyDBStore, format_parameters, parse_parameters
+from studio.store import ImageFiles, parse_parameters
+from tests import gen_space_factory
+from tests.gen_space_factory import images, store  # noqa: F401 -- pytest fixtures, used by name
 
 ANN, BOB = "ann", "bob"
 RED, BLUE = (220, 20, 20), (20, 20, 220)
-
-
-@pytest.fixture(params=["memory", "tinydb"])
-def store(request, tmp_path):
-    return MemoryStore() if request.param == "memory" else TinyDBStore(tmp_path / "db.json")
-
-
-@pytest.fixture
-def images(tmp_path):
-    return ImageFiles(tmp_path / "images")
 
 
 @pytest.fixture
@@ -44,20 +33,11 @@ def marked_picture(size=(40, 20)) -> Image.Image:
 
 
 def make_generated(store, images, user, project_id, shot_id=None, *, prompt="a red fox", seed=42, picture=None):
-    """An image the way GenerationService saves one (PNG with A1111 text + assets record)."""
-    picture = picture or marked_picture()
-    asset_id = uuid.uuid4().hex
-    details = {
-        "asset_id": asset_id, "job_id": uuid.uuid4().hex, "owner": user, "kind": "generated",
-        "model_id": "tiny-sd", "model_name": "Tiny SD", "style_id": "none", "style_name": "None",
-        "aspect": "1:1", "prompt": prompt, "styled_prompt": prompt, "negative_prompt": "blurry", "seed": seed,
-        "width": picture.width, "height": picture.height, "steps": 2, "guidance": 1.0, "sampler": "Euler",
-        "cost": 1, "elapsed_s": 0.1, "created": "2024-01-01T00:00:00+00:00",
-        "project_id": project_id, "shot_id": shot_id, "reference_ids": [], "parent_id": None,
-    }
-    params = format_parameters(prompt, "blurry", 2, "Euler", 1.0, seed, picture.width, picture.height, "tiny-sd")
-    rel = images.save(picture, parameters=params, studio_meta=details, subdir=user_subdir(user))
-    return store.insert("assets", {**details, "id": asset_id, "file": rel})
+    """A generated image whose pixels show any rotation or flip, with a negative prompt."""
+    return gen_space_factory.make_generated(
+        store, images, user, project_id, shot_id, prompt=prompt, seed=seed,
+        picture=picture or marked_picture(), negative_prompt="blurry",
+    )
 
 
 def png_files(images: ImageFiles) -> set:

@@ -15,23 +15,22 @@ from pipelines.demo_gan import DemoFacePipeline, ensure_demo_folder, gan_weights
 from pipelines.loaders import is_available_locally, load_pipeline
 from pipelines.manager import PipelineManager
 from pipelines.types import GenerationRequest
+from tests.engine_entries import tiny_entry
 
 SIZES = {"16:9": {"width": 448, "height": 256}, "1:1": {"width": 256, "height": 256}, "9:16": {"width": 256, "height": 448}}
 
 
 def demo_entry(**source) -> ModelEntry:
-    return ModelEntry(
-        id="demo-faces",
+    return tiny_entry(
+        "demo-faces",
+        {"kind": "demo", **source},
+        family="demo",
         name="Demo faces",
         description="Offline demo",
-        family="demo",
-        source={"kind": "demo", **source},
-        default_steps=1,
-        default_guidance=0.0,
+        steps=1,
+        guidance=0.0,
         sizes=SIZES,
         credit_cost=0,
-        speed="fast",
-        quality="draft",
     )
 
 

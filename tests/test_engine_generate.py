@@ -10,23 +10,14 @@ from pipelines.generate import run_generation
 from pipelines.loaders import load_pipeline
 from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
 from pipelines.types import CancelToken, GenerationCancelled, GenerationRequest
+from tests.engine_entries import tiny_entry
 
 pytest.importorskip("diffusers")
 
 
 def _entry(model_id: str, family: str, source: dict, steps: int = 3, guidance: float = 5.0) -> ModelEntry:
-    return ModelEntry(
-        id=model_id,
-        name=model_id,
-        description="tiny random test model",
-        family=family,
-        source=source,
-        default_steps=steps,
-        default_guidance=guidance,
-        sizes={a: {"width": 64, "height": 64} for a in ("16:9", "1:1", "9:16")},
-        credit_cost=1,
-        speed="fast",
-        quality="draft",
+    return tiny_entry(
+        model_id, source, family=family, description="tiny random test model", steps=steps, guidance=guidance
     )
 
 

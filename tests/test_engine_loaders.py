@@ -13,42 +13,15 @@ import torch
 
 from pipelines.catalog import ModelEntry, Source
 from pipelines.loaders import _byte_progress_class, is_available_locally, load_pipeline, select_hub_files
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache, save_as_single_file
+from pipelines.tiny import save_as_hub_cache, save_as_single_file
 from pipelines.types import ModelUnavailable
+from tests.engine_entries import SIZES_64, sd15, sdxl, tiny_dir, tiny_entry  # noqa: F401 -- fixtures
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SIZES = {a: {"width": 64, "height": 64} for a in ("16:9", "1:1", "9:16")}
 
 
 def entry(family: str = "sd15", model_id: str = "tiny", **source) -> ModelEntry:
-    return ModelEntry(
-        id=model_id,
-        name=f"Tiny {family}",
-        description="test model",
-        family=family,
-        source=source,
-        default_steps=2,
-        default_guidance=5.0,
-        sizes=SIZES,
-        credit_cost=1,
-        speed="fast",
-        quality="draft",
-    )
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "tiny-models"
-
-
-@pytest.fixture(scope="session")
-def sd15(tiny_dir) -> Path:
-    return build_tiny_sd15(tiny_dir / "sd15")
-
-
-@pytest.fixture(scope="session")
-def sdxl(tiny_dir) -> Path:
-    return build_tiny_sdxl(tiny_dir / "sdxl")
+    return tiny_entry(model_id, source, family=family, name=f"Tiny {family}")
 
 
 def test_folder_sd15_loads_without_safety_checker_and_progress_bar(sd15):
@@ -101,7 +74,7 @@ def test_unreachable_hub_fails_fast_with_a_clear_message(tmp_path):
         "from pipelines.catalog import ModelEntry\n"
         "from pipelines.loaders import load_pipeline\n"
         "from pipelines.types import ModelUnavailable\n"
-        f"sizes = {SIZES!r}\n"
+        f"sizes = {SIZES_64!r}\n"
         "e = ModelEntry(id='x', name='X', description='d', family='sd15', source={'kind': 'hub', 'repo_id': 'org/x'},"
         " default_steps=2, default_guidance=5, sizes=sizes, credit_cost=1, speed='fast', quality='draft')\n"
         "try:\n"

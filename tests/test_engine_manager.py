@@ -14,42 +14,14 @@ import torch
 
 from pipelines.catalog import Catalog, ModelEntry
 from pipelines.manager import PipelineManager, UnknownModel
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
 from pipelines.types import GenerationRequest, ModelUnavailable, OutOfMemory
+from tests.engine_entries import SIZES_64, sd15, sdxl, tiny_dir, tiny_entry  # noqa: F401 -- fixtures
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SIZES = {a: {"width": 64, "height": 64} for a in ("16:9", "1:1", "9:16")}
 
 
 def entry(model_id: str, folder: Path, family: str = "sd15") -> ModelEntry:
-    return ModelEntry(
-        id=model_id,
-        name=f"Model {model_id}",
-        description="test model",
-        family=family,
-        source={"kind": "folder", "path": str(folder)},
-        default_steps=2,
-        default_guidance=5.0,
-        sizes=SIZES,
-        credit_cost=1,
-        speed="fast",
-        quality="draft",
-    )
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "tiny-models"
-
-
-@pytest.fixture(scope="session")
-def sd15(tiny_dir) -> Path:
-    return build_tiny_sd15(tiny_dir / "sd15")
-
-
-@pytest.fixture(scope="session")
-def sdxl(tiny_dir) -> Path:
-    return build_tiny_sdxl(tiny_dir / "sdxl")
+    return tiny_entry(model_id, {"kind": "folder", "path": str(folder)}, family=family, name=f"Model {model_id}")
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +46,7 @@ def test_construction_is_cheap_no_torch_no_probing(sd15):
         "from pipelines.catalog import Catalog, ModelEntry\n"
         "from pipelines.manager import PipelineManager\n"
         f"e = ModelEntry(id='a', name='A', description='d', family='sd15', source={{'kind': 'folder', 'path': {str(sd15)!r}}},"
-        f" default_steps=2, default_guidance=5, sizes={SIZES!r}, credit_cost=1, speed='fast', quality='draft')\n"
+        f" default_steps=2, default_guidance=5, sizes={SIZES_64!r}, credit_cost=1, speed='fast', quality='draft')\n"
         "m = PipelineManager(Catalog(models=[e]), device='auto')\n"
         "print('is_downloaded', m.is_downloaded('a'))\n"
         "print('heavy', sorted({'torch', 'diffusers', 'transformers'} & set(sys.modules)))\n"

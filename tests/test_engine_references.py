@@ -25,10 +25,11 @@ from pipelines.tiny import (
     save_as_hub_cache,
 )
 from pipelines.types import CancelToken, GenerationCancelled, GenerationRequest, ModelUnavailable
+from tests.engine_entries import square_sizes, tiny_entry
 
 pytest.importorskip("diffusers")
 
-SIZES = {a: {"width": 32, "height": 32} for a in ("16:9", "1:1", "9:16")}
+SIZES = square_sizes(32)
 COLOURS = ("red", "green", "blue", "white", "black", "yellow")
 REFS = tuple(Image.new("RGB", (32, 32), c) for c in COLOURS)
 OTHER_REFS = tuple(Image.new("RGB", (32, 32), c) for c in ("purple", "orange", "gray", "pink", "brown", "cyan"))
@@ -38,18 +39,14 @@ LONG_PROMPT = "a portrait of a cat, oil painting, " * 14
 
 def _entry(model_id: str, folder: Path, family: str = "sd15", *, name: str | None = None, steps: int = 2,
            modes=("ip_adapter", "img2img"), ip_adapter: dict | None = None) -> ModelEntry:
-    return ModelEntry(
-        id=model_id,
-        name=name or model_id,
-        description="tiny random test model",
+    return tiny_entry(
+        model_id,
+        {"kind": "folder", "path": str(folder)},
         family=family,
-        source={"kind": "folder", "path": str(folder)},
-        default_steps=steps,
-        default_guidance=5.0,
+        name=name,
+        description="tiny random test model",
+        steps=steps,
         sizes=SIZES,
-        credit_cost=1,
-        speed="fast",
-        quality="draft",
         reference_modes=list(modes),
         ip_adapter=ip_adapter,
     )

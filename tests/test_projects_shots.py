@@ -3,47 +3,16 @@ ownership, validation that writes nothing, ordering, filtering and delete cascad
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from PIL import Image
 
 from studio.services.assets import AssetService
-from studio.services.generation import user_subdir
 from studio.services.ids import check_id
 from studio.services.projects import DEFAULT_PROJECT_NAME, ProjectService
 from studio.services.requests import InvalidRequest
 from studio.services.shots import ShotService
-from studio.store import ImageFiles, MemoryStore, TinyDBStore, format_parameters
+from tests.gen_space_factory import images, make_generated, store  # noqa: F401 -- fixtures are used by name
 
 ANN, BOB = "ann", "bob"
-
-
-@pytest.fixture(params=["memory", "tinydb"])
-def store(request, tmp_path):
-    return MemoryStore() if request.param == "memory" else TinyDBStore(tmp_path / "db.json")
-
-
-@pytest.fixture
-def images(tmp_path):
-    return ImageFiles(tmp_path / "images")
-
-
-def make_generated(store, images, user, project_id, shot_id=None, *, prompt="a red fox", seed=42):
-    """An image the way GenerationService saves one (PNG with A1111 text + assets record)."""
-    asset_id = uuid.uuid4().hex
-    details = {
-        "asset_id": asset_id, "job_id": uuid.uuid4().hex, "owner": user, "kind": "generated",
-        "model_id": "tiny-sd", "model_name": "Tiny SD", "style_id": "none", "style_name": "None",
-        "aspect": "1:1", "prompt": prompt, "styled_prompt": prompt, "negative_prompt": "", "seed": seed,
-        "width": 32, "height": 32, "steps": 2, "guidance": 1.0, "sampler": "Euler", "cost": 1,
-        "elapsed_s": 0.1, "created": "2024-01-01T00:00:00+00:00",
-        "project_id": project_id, "shot_id": shot_id, "reference_ids": [], "parent_id": None,
-    }
-    params = format_parameters(prompt, "", 2, "Euler", 1.0, seed, 32, 32, "tiny-sd")
-    rel = images.save(Image.new("RGB", (32, 32), (200, 40, 40)), parameters=params, studio_meta=details,
-                      subdir=user_subdir(user))
-    return store.insert("assets", {**details, "id": asset_id, "file": rel})
 
 
 @pytest.fixture

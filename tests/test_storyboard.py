@@ -5,32 +5,22 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 
 import pytest
 from PIL import Image
 
 from studio.services.assets import AssetService
-from studio.services.generation import user_subdir
 from studio.services.projects import ProjectService
 from studio.services.requests import InvalidRequest
 from studio.services.shots import ShotService
 from studio.services.storyboard import LABEL_HEIGHT, PAD, PLACEHOLDER, THUMB, StoryboardService, slugify
-from studio.store import ImageFiles, MemoryStore, TinyDBStore, format_parameters, parse_parameters
+from studio.store import parse_parameters
+from tests import gen_space_factory
+from tests.gen_space_factory import images, store  # noqa: F401 -- pytest fixtures, used by name
 
 ANN = "ann"
 GREEN = (30, 180, 60)
-
-
-@pytest.fixture(params=["memory", "tinydb"])
-def store(request, tmp_path):
-    return MemoryStore() if request.param == "memory" else TinyDBStore(tmp_path / "db.json")
-
-
-@pytest.fixture
-def images(tmp_path):
-    return ImageFiles(tmp_path / "images")
 
 
 @pytest.fixture
@@ -39,19 +29,11 @@ def svc(store, images):
 
 
 def make_generated(store, images, user, project_id, shot_id, *, prompt, seed, color=GREEN, size=(64, 48)):
-    """An image the way GenerationService saves one (PNG with A1111 text + assets record)."""
-    asset_id = uuid.uuid4().hex
-    details = {
-        "asset_id": asset_id, "job_id": uuid.uuid4().hex, "owner": user, "kind": "generated",
-        "model_id": "tiny-sd", "model_name": "Tiny SD", "style_id": "cinematic", "style_name": "Cinematic",
-        "aspect": "4:3", "prompt": prompt, "styled_prompt": prompt, "negative_prompt": "", "seed": seed,
-        "width": size[0], "height": size[1], "steps": 2, "guidance": 1.0, "sampler": "Euler", "cost": 1,
-        "elapsed_s": 0.1, "created": "2024-01-01T00:00:00+00:00",
-        "project_id": project_id, "shot_id": shot_id, "reference_ids": [], "parent_id": None,
-    }
-    params = format_parameters(prompt, "", 2, "Euler", 1.0, seed, size[0], size[1], "tiny-sd")
-    rel = images.save(Image.new("RGB", size, color), parameters=params, studio_meta=details, subdir=user_subdir(user))
-    return store.insert("assets", {**details, "id": asset_id, "file": rel})
+    """A plain-coloured generated image in the Cinematic style."""
+    return gen_space_factory.make_generated(
+        store, images, user, project_id, shot_id, prompt=prompt, seed=seed, picture=Image.new("RGB", size, color),
+        style_id="cinematic", style_name="Cinematic", aspect="4:3",
+    )
 
 
 def test_export_zips_applied_images_in_order_with_a_manifest(svc, store, images, tmp_path):
