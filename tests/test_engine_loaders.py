@@ -13,7 +13,8 @@ import torch
 
 from pipelines.catalog import ModelEntry, Source
 from pipelines.loaders import _byte_progress_class, is_available_locally, load_pipeline, select_hub_files
-from pipelines.tiny import save_as_hub_cache, save_as_single_file
+from pipelines.tiny import save_as_hub_cache
+from pipelines.tiny_checkpoints import save_as_single_file
 from pipelines.types import ModelUnavailable
 from tests.engine_entries import SIZES_64, sd15, sdxl, tiny_dir, tiny_entry  # noqa: F401 -- fixtures
 
