@@ -166,6 +166,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> dict:
         api_name="generate",
         concurrency_id=GPU,
         concurrency_limit=1,
+        show_progress_on=[gallery],
     )
     gen_event.then(request_state, state_inputs, state_outputs, api_name="check_request_after_generate", **ui)
     cancel.click(cancel_job, None, reason, api_name="cancel", queue=False)
