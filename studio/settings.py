@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     )
     hf_cache_dir: Path | None = Field(None, description="Hugging Face cache for downloaded models (default: the HF default)")
     device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="where models run")
-    vram_budget_gb: float | None = Field(None, gt=0, description="GPU memory for resident models (default: 80% of the card)")
-    ram_budget_gb: float | None = Field(None, gt=0, description="CPU memory for models kept warm off the GPU (default: 40% of RAM)")
+    vram_budget_gb: float | None = Field(None, gt=0, description="GPU memory for resident models (default: 70% of the card)")
+    ram_budget_gb: float | None = Field(None, gt=0, description="CPU memory for models kept warm off the GPU (default: 50% of RAM)")
     preload: bool = Field(False, description="load the default model at start instead of on first use")
 
     @field_validator("auth")
