@@ -26,8 +26,7 @@ def placeholder(cache_dir: Path, shot_type: str) -> str:
         draw = ImageDraw.Draw(img)
         color = PLACEHOLDER_COLORS.get(shot_type, (120, 120, 120))
         draw.rounded_rectangle((64, 64, 192, 192), radius=24, outline=color, width=6)
-        draw.text((128, 128), TYPE_LABEL.get(shot_type, shot_type)[0], fill=color, anchor="mm",
-                  font_size=72) if hasattr(draw, "text") else None
+        draw.text((128, 128), TYPE_LABEL.get(shot_type, shot_type)[0], fill=color, anchor="mm", font_size=72)
         tmp = path.with_suffix(".tmp.png")
         img.save(tmp)
         tmp.replace(path)
