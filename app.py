@@ -104,7 +104,10 @@ def serve(settings: Settings, *, block: bool = True):
         share=settings.share,
         auth=settings.accounts(),
         auth_message="Sign in to the studio" if settings.auth else None,
-        allowed_paths=[str(settings.data_dir / "images"), str(settings.data_dir / "exports")],
+        # Served files: images, storyboard exports, and the style cards even when the app
+        # is started from another working directory.
+        allowed_paths=[str(settings.data_dir / "images"), str(settings.data_dir / "exports"),
+                       str(settings.styles_file.parent / "previews")],
         prevent_thread_lock=not block,
         show_error=True,
         quiet=not block,
