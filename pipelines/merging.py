@@ -8,7 +8,7 @@ How (opt-in: `PipelineManager(merge_window_ms=N)`, N > 0):
 - A caller's request joins the model's queue; one worker thread per busy model (started
   on demand, gone when the queue is empty) takes the model through `PipelineManager.use`
   (its lock held, so the model is never moved or evicted while it runs), waits up to
-  the window for more requests when it would otherwise run one alone, then takes the
+  the window (counted from the oldest queued request's arrival) for more, then takes the
   oldest request and every queued request compatible with it (up to `max_batch_images`).
 - Compatible = same model, width × height, steps and guidance, no reference images, a
   CLIP family (sd15/sd21/sdxl), AND the same prompt-embedding token length. The last
@@ -69,6 +69,7 @@ class _Job:
     result: GenerationResult | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    arrived: float = field(default_factory=time.monotonic)
 
     @property
     def shape_key(self) -> tuple:
@@ -202,17 +203,18 @@ class RequestMerger:
         return report
 
     def _take_batch(self, model_id: str, pipe: Any, entry: ModelEntry) -> list[_Job]:
-        """With the model's lock held: wait the window if the oldest request would run
-        alone, encode what is queued, take the oldest and its compatible followers."""
-        deadline = time.monotonic() + self.window_s
+        """With the model's lock held: let the window since the oldest request arrived
+        run out (or the batch fill up), encode what is queued, take the oldest and its
+        compatible followers. Requests that waited for a busy model start at once."""
         with self._cond:
             while True:
                 queue = [j for j in self._queues.get(model_id, []) if not j.gone]
-                head = queue[0] if queue else None
-                followers = [j for j in queue[1:] if head is not None and j.shape_key == head.shape_key]
-                images = sum(j.request.num_images for j in [head, *followers] if j is not None)
-                left = deadline - time.monotonic()
-                if head is None or followers or images >= self.max_batch_images or left <= 0:
+                if not queue:
+                    break
+                head = queue[0]
+                images = sum(j.request.num_images for j in queue if j.shape_key == head.shape_key)
+                left = head.arrived + self.window_s - time.monotonic()
+                if images >= self.max_batch_images or left <= 0:
                     break
                 self._cond.wait(left)
             queue = self._queues.get(model_id, [])
