@@ -48,6 +48,7 @@ def build_studio(settings: Settings):
         ram_budget_gb=settings.ram_budget_gb,
         cache_dir=settings.hf_cache_dir,
         models_dir=settings.data_dir / "models",
+        merge_window_ms=settings.merge_window_ms,
     )
     _use_zero_gpu_if_on_a_space(engine)
     credits = CreditsService(store, settings.starting_credits)

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from pipelines.catalog import Catalog, ModelEntry
 from pipelines.types import (
@@ -24,6 +24,9 @@ from pipelines.types import (
     Progress,
     ProgressFn,
 )
+
+if TYPE_CHECKING:
+    from pipelines.merging import RequestMerger
 
 _GB = 1024**3
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -71,6 +74,9 @@ class PipelineManager:
       into the resident pipeline at its first IP-Adapter request and stays with it (its
       bytes count towards the model's size); the image-to-image pipeline is built once per
       resident model with `from_pipe`, sharing the weights. Both go when the model is dropped.
+    - Merging (opt-in, `merge_window_ms` > 0): compatible text-to-image requests that wait
+      for the same model run as one pipeline call, each image keeping its own seed
+      (`pipelines/merging.py`); 0 (the default) runs every request on its own.
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class PipelineManager:
         models_dir: Path | None = None,
         vram_budget_bytes: int | None = None,
         ram_budget_bytes: int | None = None,
+        merge_window_ms: int = 0,
     ) -> None:
         if not isinstance(catalog, Catalog):
             raise ValueError("PipelineManager needs a pipelines.catalog.Catalog")
@@ -103,6 +110,13 @@ class PipelineManager:
         self._state = threading.RLock()  # guards the tables below, never held during a load or a run
         self._locks: dict[str, threading.Lock] = {}
         self._resident: OrderedDict[str, _Resident] = OrderedDict()  # least recently used first
+        if not isinstance(merge_window_ms, int) or isinstance(merge_window_ms, bool) or merge_window_ms < 0:
+            raise ValueError(f"merge_window_ms must be a whole number ≥ 0, got {merge_window_ms!r}")
+        self.merger: RequestMerger | None = None  # off: every request is its own pipeline call
+        if merge_window_ms > 0:
+            from pipelines.merging import RequestMerger
+
+            self.merger = RequestMerger(self, merge_window_ms)
 
     # ------------------------------------------------------------ catalog
 
@@ -201,7 +215,13 @@ class PipelineManager:
         from pipelines.generate import run_generation, validate_request
         from pipelines.references import reference_mode
 
-        validate_request(self.entry(request.model_id), request)
+        entry = self.entry(request.model_id)
+        validate_request(entry, request)
+        if self.merger is not None:
+            from pipelines.merging import is_mergeable
+
+            if is_mergeable(entry, request):
+                return self.merger.generate(entry, request, progress, cancel)
         mode = reference_mode(request)
         with self.use(request.model_id, progress) as (pipe, entry):
             if cancel is not None and cancel.cancelled:

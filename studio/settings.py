@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     vram_budget_gb: float | None = Field(None, gt=0, description="GPU memory for resident models (default: 70% of the card)")
     ram_budget_gb: float | None = Field(None, gt=0, description="CPU memory for models kept warm off the GPU (default: 50% of RAM)")
     preload: bool = Field(False, description="load the default model at start instead of on first use")
+    merge_window_ms: int = Field(
+        0, ge=0, le=500,
+        description="run compatible requests that wait for the same model as one batch, waiting up to this long for company (0: off)",
+    )
 
     @field_validator("auth")
     @classmethod

@@ -15,6 +15,8 @@ Measured:
 1. batching   - 4 images in one pipeline call (what the engine does) vs 4 one-image calls
 2. residency  - a request on a resident model vs unload + load + generate
 3. long prompt - a 300-token prompt (compel, 77-token chunks) vs a 70-token prompt
+5. merging    - 4 concurrent one-image requests (4 threads, distinct prompts) with request
+                merging on (one pipeline call) vs off (four calls, one after another)
 4. (--full)   - fp16 SD2.1 arch 512² 25 steps CFG and SDXL-Turbo arch 512² 4 steps
                 through the manager vs plain diffusers (same run) and the H100 anchor
 """
@@ -263,6 +265,43 @@ def bench_vs_plain(m: PipelineManager, t: Timer, w: Workload, repeats: int, anch
     return out
 
 
+_MERGE_PROMPTS = ("a red fox in the snow", "a lighthouse at night", "a bowl of ramen", "a castle on a hill")
+
+
+def concurrent_requests(m: PipelineManager, w: Workload) -> None:
+    """4 users at once, one image each: 4 threads, all started before any is waited for."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def one(prompt: str) -> None:
+        try:
+            m.generate(w.request(prompt))
+        except BaseException as error:  # noqa: BLE001 - re-raised below
+            errors.append(error)
+
+    threads = [threading.Thread(target=one, args=(p,)) for p in _MERGE_PROMPTS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def bench_merging(m: PipelineManager, merging: PipelineManager, t: Timer, w: Workload, repeats: int) -> dict:
+    """`m` runs every request alone; `merging` (same catalog, merge window on) merges them."""
+    merging.preload(w.model_id)
+    calls_before = merging.merger.calls
+    times = t.alternate({"4 threads x 1 image, merging off": lambda: concurrent_requests(m, w),
+                         "4 threads x 1 image, merging on": lambda: concurrent_requests(merging, w)}, repeats)
+    calls = (merging.merger.calls - calls_before) / (repeats + 1)
+    merging.unload(w.model_id)
+    ratio = _med(times["4 threads x 1 image, merging off"]) / _med(times["4 threads x 1 image, merging on"])
+    return {"times": times, "ratios": {"merging throughput (off / on)": ratio,
+                                       "pipeline calls per 4 requests, merging on": calls}}
+
+
 # ----------------------------------------------------------------- report
 
 
@@ -298,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=64, help="image side for the tiny models (multiple of 8)")
     parser.add_argument("--steps", type=int, default=8, help="denoising steps for the tiny models")
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda; --full needs cuda")
+    parser.add_argument("--merge-window-ms", type=int, default=20, help="merge window of the merging manager (section 5)")
     parser.add_argument("--workdir", type=Path, default=None, help="where model folders are built (default: a temp dir)")
     args = parser.parse_args(argv)
     if args.size < 8 or args.size % 8 or args.steps < 1 or (args.repeats is not None and args.repeats < 1):
@@ -312,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     entries, workloads = full_models(workdir) if args.full else tiny_models(workdir, args.size, args.steps)
     manager = PipelineManager(Catalog(models=entries), device=args.device)
+    merging = PipelineManager(Catalog(models=entries), device=args.device, merge_window_ms=args.merge_window_ms)
     timer = Timer(manager.device)
     print("# Engine benchmark" + (" (--full)" if args.full else " (tiny random models)"))
     for line in environment(manager):
@@ -325,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         print_section(f"3. long prompt - {w.label}", bench_long_prompt(manager, timer, w, repeats))
         if not args.full:
             print_section(f"engine overhead - {w.label}", bench_vs_plain(manager, timer, w, repeats, None))
+        print_section(f"5. merging - {w.label}", bench_merging(manager, merging, timer, w, repeats))
         manager.unload(w.model_id)  # one big model at a time on the GPU
     if args.full:
         for w, key in ((Workload("SD2.1 arch 512² 25 steps CFG 7.5", "full-sd21", 512, 25, 7.5), "sd21-25-cfg"),
