@@ -71,6 +71,7 @@ def build_studio(settings: Settings):
         exports_dir=settings.data_dir / "exports",
         style_preview_dir=settings.styles_file.parent / "previews",
         default_model_id=settings.default_model,
+        gpu_concurrency=8 if settings.merge_window_ms else 1,
     )
 
 

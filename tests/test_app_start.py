@@ -45,3 +45,12 @@ def test_accounts_have_their_own_credits(tmp_path):
         assert ben.predict(api_name="/balance") == 7
         with pytest.raises(Exception):
             Client(url, auth=("ana", "wrong"), verbose=False)
+
+
+def test_merging_is_off_by_default_and_lets_jobs_in_together_when_on(tmp_path):
+    from tests.studio_factory import make_studio
+
+    off = make_studio(tmp_path / "off")
+    assert off.engine.merger is None and off.gpu_concurrency == 1
+    on = make_studio(tmp_path / "on", merge_window_ms=30)
+    assert on.engine.merger is not None and on.gpu_concurrency > 1

@@ -42,6 +42,9 @@ class Studio:
     gen_space: GenSpaceService
     exports_dir: Path
     style_preview_dir: Path | None = None
+    # How many GPU jobs the UI lets into the engine at once: 1, unless the engine merges
+    # concurrent requests into one pipeline call (then they must be able to arrive together).
+    gpu_concurrency: int = 1
     default_model_id: str | None = None
 
     @property

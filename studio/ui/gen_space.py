@@ -351,7 +351,7 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
         run_for_shot,
         [project, shot_id, model, count, prompt, enhance, style, aspect, seed, ref_ids, scale, strength],
         [status, balance_box, header],
-        api_name="ui_generate_for_shot", api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=1,
+        api_name="ui_generate_for_shot", api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
         show_progress_on=[w["panels"]["results"]],
     )
     gen_event.then(*cost_check, api_name="ui_shot_cost_after_generate", **UI)
@@ -361,7 +361,7 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
           api_name="ui_batch_cost", **UI)
     batch_event = batch_run.click(
         run_batch, [batch_shots, model, count, prompt, enhance, style, aspect, seed, ref_ids, scale, strength],
-        [status, balance_box], api_name="generate_batch", concurrency_id=GPU, concurrency_limit=1,
+        [status, balance_box], api_name="generate_batch", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
         show_progress_on=[w["panels"]["results"]])
     cancel.click(cancel_job, None, status, api_name="ui_cancel_shot_job", queue=False)
     w.update(shot_changed=shot_changed, gen_event=gen_event, navigator=navigator, reference_widgets=reference_widgets,

@@ -125,4 +125,4 @@ def register_gen_space_api(studio: Studio) -> None:
     for fn in (list_projects, create_project, list_shots, create_shot, update_shot, delete_shot, use_as_reference,
                list_references, remove_reference, apply_to_shot, list_assets, asset_details, edit_asset, delete_asset):
         gr.api(fn, api_name=fn.__name__, queue=False)
-    gr.api(generate_for_shot, api_name="generate_for_shot", concurrency_id=GPU, concurrency_limit=1)
+    gr.api(generate_for_shot, api_name="generate_for_shot", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency)

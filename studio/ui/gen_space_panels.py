@@ -226,7 +226,7 @@ def wire_panels(studio: Studio, w: dict, p: dict, s: dict, balance_box: gr.HTML)
             refresh_galleries, gallery_ins, gallery_outs, api_name=f"ui_after_edit_{op}", **UI)
     p["do_edit"].click(edit_by_prompt, [p["selected"], shot_id, w["model"], p["edit_prompt"], p["edit_strength"]],
                        [*select_outs, balance_box], api_name="ui_edit_by_prompt", concurrency_id=GPU,
-                       concurrency_limit=1).then(refresh_galleries, gallery_ins, gallery_outs,
+                       concurrency_limit=studio.gpu_concurrency).then(refresh_galleries, gallery_ins, gallery_outs,
                                                  api_name="ui_after_edit_by_prompt", **UI)
     upload_json = gr.JSON(visible=False)
     p["upload"].upload(upload, [project, p["upload"]], [upload_json, p["library_filter"]], api_name="upload_asset").then(

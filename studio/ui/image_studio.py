@@ -165,7 +165,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> dict:
         [gallery, result_json, balance_box, results_state, details, download, enhanced_view],
         api_name="generate",
         concurrency_id=GPU,
-        concurrency_limit=1,
+        concurrency_limit=studio.gpu_concurrency,
         show_progress_on=[gallery],
     )
     gen_event.then(request_state, state_inputs, state_outputs, api_name="check_request_after_generate", **ui)

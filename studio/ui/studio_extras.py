@@ -113,7 +113,7 @@ def build_compare(studio: Studio, w: dict, balance_box: gr.HTML) -> None:
         compare,
         [models, w["style"], w["aspect"], w["count"], w["prompt"], w["enhance"], w["negative"], w["seed"]],
         [gallery, balance_box],
-        api_name="compare_models", concurrency_id=GPU, concurrency_limit=1, show_progress_on=[gallery],
+        api_name="compare_models", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency, show_progress_on=[gallery],
     )
     event.then(*w["request_state"], api_name="check_request_after_compare", **UI)
     w["jobs"].append(event)
