@@ -47,6 +47,7 @@ from .types import (
     GenerationResult,
     Progress,
     ProgressFn,
+    report,
 )
 
 MAX_SEED = 2**32 - 1  # torch accepts 64-bit seeds; A1111-style tools write 32-bit ones
@@ -117,7 +118,7 @@ def run_generation(
     if cancel is not None and cancel.cancelled:
         raise GenerationCancelled("generation cancelled")
     images = list(output.images)
-    _report(progress, Progress(stage="done", current=denoise_steps, total=denoise_steps))
+    report(progress, Progress(stage="done", current=denoise_steps, total=denoise_steps))
     extra: dict[str, Any] = {"family": entry.family}
     if mode == "ip_adapter":
         extra.update(reference_mode=mode, reference_count=len(ip_refs), ip_adapter_scale=request.ip_adapter_scale)
@@ -167,16 +168,12 @@ def _step_callback(steps: int, progress: ProgressFn | None, cancel: CancelToken 
         # Some schedulers run more model passes than steps (Heun: two per step); diffusers
         # exposes the real count as `num_timesteps` once the loop has started.
         total = int(getattr(pipe, "num_timesteps", None) or steps)
-        _report(progress, Progress(stage="denoise", current=step + 1, total=total))
+        report(progress, Progress(stage="denoise", current=step + 1, total=total))
         if cancel is not None and cancel.cancelled:
             pipe._interrupt = True  # diffusers skips the remaining steps
         elif step + 1 >= total:
-            _report(progress, Progress(stage="decode", current=total, total=total))
+            report(progress, Progress(stage="decode", current=total, total=total))
         return callback_kwargs
 
     return on_step_end
 
-
-def _report(progress: ProgressFn | None, event: Progress) -> None:
-    if progress is not None:
-        progress(event)

@@ -23,6 +23,7 @@ from pipelines.types import (
     OutOfMemory,
     Progress,
     ProgressFn,
+    report,
 )
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class PipelineManager:
         entry = self.entry(model_id)
         lock = self._lock_for(model_id)
         if not lock.acquire(blocking=False):
-            _report(progress, Progress("queued", message=f"Waiting: {entry.name} is busy with another generation"))
+            report(progress, Progress("queued", message=f"Waiting: {entry.name} is busy with another generation"))
             lock.acquire()
         try:
             try:
@@ -306,7 +307,7 @@ class PipelineManager:
                 self._resident[model_id] = res
         if self.device != "cpu" and res.tier != "gpu":
             self._make_room_on_gpu(model_id, res.nbytes)
-            _report(progress, Progress("load", message=f"Moving {entry.name} to the {self.device}…"))
+            report(progress, Progress("load", message=f"Moving {entry.name} to the {self.device}…"))
             try:
                 res.pipe.to(self.device)
             except BaseException:
@@ -425,7 +426,3 @@ def _budget(name: str, gb: float | None, nbytes: int | None) -> float | None:
         raise ValueError(f"the {name} budget must be positive, got {gb if gb is not None else nbytes}")
     return float(value)
 
-
-def _report(progress: ProgressFn | None, event: Progress) -> None:
-    if progress is not None:
-        progress(event)

@@ -32,7 +32,8 @@ from typing import Any, Literal
 from PIL import Image, ImageOps
 
 from .catalog import IPAdapterSource, ModelEntry
-from .types import MAX_REFERENCES, GenerationRequest, ModelUnavailable, Progress, ProgressFn
+from .hub import cached_or_download, component_complete, download_files, pick_weights, short_error
+from .types import MAX_REFERENCES, GenerationRequest, ModelUnavailable, Progress, ProgressFn, report
 
 ReferenceMode = Literal["ip_adapter", "img2img"]
 MODE_LABELS = {"ip_adapter": "IP-Adapter", "img2img": "image-to-image"}
@@ -139,7 +140,7 @@ def ensure_ip_adapter(
     if src is None:
         raise UnsupportedReferences(f"{entry.name} has no IP-Adapter in the catalog")
     folder = ip_adapter_folder(entry, cache_dir=cache_dir, progress=progress)
-    _report(progress, Progress(stage="load", message=f"Loading the IP-Adapter for {entry.name}…"))
+    report(progress, Progress(stage="load", message=f"Loading the IP-Adapter for {entry.name}…"))
     try:
         pipe.load_ip_adapter(
             str(folder),
@@ -149,9 +150,7 @@ def ensure_ip_adapter(
             local_files_only=True,
         )
     except Exception as e:
-        from .loaders import _short
-
-        raise ModelUnavailable(f"could not load the IP-Adapter of {entry.name} from {folder}: {_short(e)}") from e
+        raise ModelUnavailable(f"could not load the IP-Adapter of {entry.name} from {folder}: {short_error(e)}") from e
     if getattr(pipe, "image_encoder", None) is None:
         raise ModelUnavailable(f"the IP-Adapter of {entry.name} came without an image encoder (image_encoder_folder)")
     return True
@@ -210,28 +209,16 @@ def ip_adapter_folder(entry: ModelEntry, *, cache_dir: Path | None = None, progr
         return folder
     if not src.repo_id:
         raise ModelUnavailable(f"{entry.name}: its IP-Adapter names neither a repo_id nor a path")
-    cached = cached_ip_adapter(src, cache_dir=cache_dir)
-    if cached is not None:
-        return cached
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        raise ModelUnavailable(_fetch_failed(entry, "offline mode is on (HF_HUB_OFFLINE) and it is not in the cache"))
-    try:
-        return _download_ip_adapter(entry, cache_dir=cache_dir, progress=progress)
-    except ModelUnavailable:
-        raise
-    except Exception as e:
-        from .loaders import _hub_reason
-
-        raise ModelUnavailable(_fetch_failed(entry, _hub_reason(e))) from e
+    return cached_or_download(
+        cached_ip_adapter(src, cache_dir=cache_dir),
+        lambda: _download_ip_adapter(entry, cache_dir=cache_dir, progress=progress),
+        lambda reason: _fetch_failed(entry, reason),
+    )
 
 
 def cached_ip_adapter(src: IPAdapterSource, *, cache_dir: Path | None = None) -> Path | None:
     """The cached snapshot root holding the adapter weights and a complete image encoder, else None."""
     from huggingface_hub import try_to_load_from_cache
-
-    from .loaders import _component_complete
 
     weights, encoder = ip_adapter_paths(src)
     found = try_to_load_from_cache(src.repo_id, weights, cache_dir=cache_dir)
@@ -240,7 +227,7 @@ def cached_ip_adapter(src: IPAdapterSource, *, cache_dir: Path | None = None) ->
     root = Path(found)
     for _ in weights.split("/"):
         root = root.parent
-    if encoder and not _component_complete(root / encoder):
+    if encoder and not component_complete(root / encoder):
         return None
     return root
 
@@ -248,13 +235,11 @@ def cached_ip_adapter(src: IPAdapterSource, *, cache_dir: Path | None = None) ->
 def _download_ip_adapter(entry: ModelEntry, *, cache_dir: Path | None, progress: ProgressFn | None) -> Path:
     """The adapter weights file and the image encoder folder (configs + one set of
     weights), nothing else of the (large) adapter repository."""
-    from huggingface_hub import HfApi, snapshot_download, try_to_load_from_cache
-
-    from .loaders import _byte_progress_class, _pick_weights
+    from huggingface_hub import HfApi
 
     src = entry.ip_adapter
     weights, encoder = ip_adapter_paths(src)
-    _report(progress, Progress(stage="download", message=f"Checking {src.repo_id} on the Hugging Face Hub…"))
+    report(progress, Progress(stage="download", message=f"Checking {src.repo_id} on the Hugging Face Hub…"))
     info = HfApi().model_info(src.repo_id, files_metadata=True, timeout=30)
     sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
     if weights not in sizes:
@@ -265,19 +250,9 @@ def _download_ip_adapter(entry: ModelEntry, *, cache_dir: Path | None, progress:
         if "config.json" not in names:
             raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no image encoder in {encoder}/")
         wanted += [f"{encoder}/{n}" for n in names if n.endswith(".json")]
-        wanted += [f"{encoder}/{n}" for n in _pick_weights(names, None)]
-    missing = [f for f in wanted if not isinstance(try_to_load_from_cache(src.repo_id, f, cache_dir=cache_dir), str)]
-    total = sum(sizes[f] for f in missing)
-    label = f"Downloading the IP-Adapter for {entry.name}"
-    _report(progress, Progress(stage="download", current=0, total=total, message=label))
-    folder = snapshot_download(
-        repo_id=src.repo_id,
-        cache_dir=cache_dir,
-        allow_patterns=wanted,
-        tqdm_class=_byte_progress_class(progress, total, label),
-    )
-    _report(progress, Progress(stage="download", current=total, total=total, message=f"Downloaded the IP-Adapter for {entry.name}"))
-    return Path(folder)
+        wanted += [f"{encoder}/{n}" for n in pick_weights(names, None)]
+    return download_files(src.repo_id, wanted, sizes, revision=None, cache_dir=cache_dir, progress=progress,
+                          what=f"the IP-Adapter for {entry.name}")
 
 
 def _fetch_failed(entry: ModelEntry, reason: str) -> str:
@@ -287,7 +262,3 @@ def _fetch_failed(entry: ModelEntry, reason: str) -> str:
         "access; until then generate without IP-Adapter references."
     )
 
-
-def _report(progress: ProgressFn | None, event: Progress) -> None:
-    if progress is not None:
-        progress(event)

@@ -36,6 +36,12 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+def report(progress: ProgressFn | None, event: Progress) -> None:
+    """Send a progress event to a caller that may not have asked for any."""
+    if progress is not None:
+        progress(event)
+
+
 class GenerationCancelled(Exception):
     """Raised out of a pipeline call when the caller's cancel event was set."""
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from pipelines.catalog import ModelEntry, Source
-from pipelines.loaders import _byte_progress_class, is_available_locally, load_pipeline, select_hub_files
+from pipelines.hub import byte_progress_class, select_hub_files
+from pipelines.loaders import is_available_locally, load_pipeline
 from pipelines.tiny import save_as_hub_cache
 from pipelines.tiny_checkpoints import save_as_single_file
 from pipelines.types import ModelUnavailable
@@ -165,7 +166,7 @@ def test_hub_file_selection_takes_one_set_of_weights():
 
 def test_download_progress_reports_bytes_of_the_disk_bar_only():
     events = []
-    cls = _byte_progress_class(events.append, 3000, "Downloading Tiny")
+    cls = byte_progress_class(events.append, 3000, "Downloading Tiny")
     files = cls(total=2, desc="Fetching 2 files")
     transfer = cls(total=3000, unit="B", unit_scale=True, desc="Downloading bytes")
     written = cls(total=0, unit="B", unit_scale=True, desc="Reconstructing (incomplete total...)")
