@@ -139,7 +139,7 @@ def pick_weights(names: list[str], variant: str | None) -> list[str]:
         if not weights:
             continue
         if variant:
-            marked = [n for n in weights if _has_variant(n, variant)]
+            marked = [n for n in weights if has_variant(n, variant)]
             if marked:
                 return marked
         plain = [n for n in weights if not _has_any_variant(n)]
@@ -147,7 +147,7 @@ def pick_weights(names: list[str], variant: str | None) -> list[str]:
     return []
 
 
-def _has_variant(name: str, variant: str) -> bool:
+def has_variant(name: str, variant: str) -> bool:
     return re.search(rf"\.{re.escape(variant)}(\.|-\d+-of-\d+\.)", name) is not None
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.catalog import ModelEntry
-from pipelines.hub import cached_snapshot, ensure_hub_snapshot, short_error
+from pipelines.hub import cached_snapshot, ensure_hub_snapshot, has_variant, short_error
 from pipelines.types import ModelUnavailable, Progress, ProgressFn, report
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -155,7 +155,7 @@ def _from_pretrained(entry: ModelEntry, folder: Path, dtype: "torch.dtype") -> "
     if "safety_checker" in index:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     variant = entry.source.variant
-    if variant and any(_has_variant(p.name, variant) for p in folder.glob("*/*")):
+    if variant and any(has_variant(p.name, variant) for p in folder.glob("*/*")):
         kwargs["variant"] = variant
     if entry.source.kind == "hub":
         kwargs["local_files_only"] = True  # the snapshot is complete: never reach out again

@@ -17,7 +17,7 @@ from pipelines.loaders import is_available_locally, load_pipeline
 from pipelines.tiny import save_as_hub_cache
 from pipelines.tiny_checkpoints import save_as_single_file
 from pipelines.types import ModelUnavailable
-from tests.engine_entries import SIZES_64, sd15, sdxl, tiny_dir, tiny_entry  # noqa: F401 -- fixtures
+from tests.engine_entries import SIZES_64, tiny_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +48,21 @@ def test_hub_cache_loads_offline(sd15, tmp_path):
     assert is_available_locally(hub, tmp_path / "hf")
     pipe = load_pipeline(hub, device="cpu", cache_dir=tmp_path / "hf")
     assert type(pipe).__name__ == "StableDiffusionPipeline"
+
+
+def test_hub_cache_with_an_fp16_variant_loads_that_variant(sd15, tmp_path):
+    """The real catalog entries name variant "fp16": the loader must pick those files."""
+    from diffusers import StableDiffusionPipeline
+
+    variant_dir = tmp_path / "sd15-fp16"
+    StableDiffusionPipeline.from_pretrained(str(sd15)).save_pretrained(str(variant_dir), variant="fp16")
+    assert (variant_dir / "unet" / "diffusion_pytorch_model.fp16.safetensors").is_file()
+    save_as_hub_cache(variant_dir, tmp_path / "hf", "tiny/sd15-fp16")
+    hub = entry(kind="hub", repo_id="tiny/sd15-fp16", variant="fp16")
+    assert is_available_locally(hub, tmp_path / "hf")
+    pipe = load_pipeline(hub, device="cpu", cache_dir=tmp_path / "hf")
+    reference = StableDiffusionPipeline.from_pretrained(str(sd15))
+    assert torch.equal(pipe.unet.conv_in.weight, reference.unet.conv_in.weight)
 
 
 def test_hub_cache_missing_weights_is_not_available(sd15, tmp_path):
