@@ -41,6 +41,7 @@ from .references import (
     reference_mode,
 )
 from .types import (
+    MAX_SEED,
     CancelToken,
     GenerationCancelled,
     GenerationRequest,
@@ -50,7 +51,6 @@ from .types import (
     report,
 )
 
-MAX_SEED = 2**32 - 1  # torch accepts 64-bit seeds; A1111-style tools write 32-bit ones
 MAX_SIDE = 4096
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 MAX_PROMPT_CHARS = 2000
 MAX_IMAGES = 4
 MAX_REFERENCES = 6
+MAX_SEED = 2**32 - 1  # torch takes 64-bit seeds; A1111-style tools write 32-bit ones
 
 Stage = Literal["queued", "download", "load", "denoise", "decode", "done"]
 

@@ -115,3 +115,14 @@ def test_deleting_a_reference_updates_the_list_and_the_shot(app):
     assert made["id"] not in c.predict(project, api_name="/list_references")
     with pytest.raises(Exception, match="Unknown (asset|image)"):
         c.predict(made["id"], api_name="/asset_details")
+
+
+def test_batch_for_several_shots_through_the_api(app):
+    c, _ = app
+    project = c.predict(api_name="/list_projects")[0]["id"]
+    ids = [c.predict(project, "character", n, f"{n} the sailor", api_name="/create_shot")["id"] for n in ("Ada", "Bo")]
+    balance = c.predict(api_name="/balance")
+    done = c.predict(ids, "tiny-ip", 1, "fallback", api_name="/generate_batch")
+    assert [d["shot_id"] for d in done] == ids
+    assert [d["images"][0]["prompt"] for d in done] == ["Ada the sailor", "Bo the sailor"]
+    assert c.predict(api_name="/balance") == balance - 4

@@ -107,3 +107,12 @@ def test_edit_by_prompt_needs_an_image_to_image_model(studio, project):
     with pytest.raises(InvalidRequest, match="image-to-image"):
         studio.gen_space.edit_with_prompt("ana", made.images[0].asset_id, prompt="red coat", model_id=DEMO)
     assert studio.credits.balance("ana") == 19
+
+
+def test_batch_can_describe_each_shot_by_its_own_description(studio, project):
+    mira = shot(studio, project, "Mira")
+    blank = studio.shots.create("ana", project["id"], type="character", name="Blank", description="")
+    results = dict(studio.gen_space.generate_batch(
+        "ana", [mira["id"], blank["id"]], ShotJob(model_id=DEMO, count=1, prompt="a portrait"), prompt_from_shot=True))
+    assert results[mira["id"]].prompt == "Mira, a sailor"
+    assert results[blank["id"]].prompt == "a portrait"

@@ -155,3 +155,31 @@ def test_saved_prompts_must_name_real_settings(studio):
     with pytest.raises(InvalidRequest, match="Unknown aspect"):
         studio.generation.check_settings(DEMO, "auto", "5:4")
     studio.generation.check_settings(DEMO, "comic", "9:16")
+
+
+def test_compare_uses_one_seed_across_models_and_checks_everything_first(tmp_path):
+    import json
+
+    from pipelines.tiny import build_tiny_sd15
+
+    folder = build_tiny_sd15(tmp_path / "tiny")
+    data = tmp_path / "data"
+    data.mkdir()
+    sizes = {a: {"width": 64, "height": 64} for a in ("16:9", "1:1", "9:16")}
+    (data / "models.json").write_text(json.dumps({"models": [{
+        "id": "tiny", "name": "Tiny", "description": "tiny test model", "family": "sd15",
+        "source": {"kind": "folder", "path": str(folder)}, "default_steps": 2, "default_guidance": 5.0,
+        "sizes": sizes, "credit_cost": 5, "speed": "fast", "quality": "draft"}]}))
+    studio = make_studio(data, starting_credits=20)
+    with pytest.raises(InvalidRequest, match="2 to 4"):
+        studio.generation.compare(ask(count=1), [DEMO])
+    with pytest.raises(InvalidRequest, match="Unknown model"):
+        studio.generation.compare(ask(count=1), [DEMO, "no-such-model"])
+    with pytest.raises(InsufficientCredits):
+        studio.generation.compare(ask(count=4), [DEMO, "tiny"])  # 4 + 20 > 20
+    assert studio.credits.balance("ana") == 20 and image_files(data) == []
+
+    results = studio.generation.compare(ask(count=1), [DEMO, "tiny"])
+    assert [r.model_id for r in results] == [DEMO, "tiny"]
+    assert results[0].images[0].seed == results[1].images[0].seed
+    assert studio.credits.balance("ana") == 20 - 1 - 5

@@ -7,7 +7,7 @@ and how (IP-Adapter or image-to-image, per catalog entry), and the shot's histor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipelines.catalog import ModelEntry
 from pipelines.types import MAX_REFERENCES, CancelToken, ProgressFn
@@ -148,11 +148,14 @@ class GenSpaceService:
         *,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
+        prompt_from_shot: bool = False,
     ) -> list[tuple[str, StudioResult]]:
         """The consistency flow: the same settings and references for several shots.
 
         The whole batch must be affordable before the first shot runs, so nobody
-        ends up with half a batch because the credits ran out in the middle.
+        ends up with half a batch because the credits ran out in the middle. With
+        prompt_from_shot each shot is described by its own description (the job's
+        prompt stands in for shots that have none).
         """
         if not shot_ids:
             raise InvalidRequest("Select at least one shot.")
@@ -164,7 +167,11 @@ class GenSpaceService:
         for shot_id in shot_ids:
             if cancel is not None and cancel.cancelled:
                 break
-            results.append((shot_id, self.generate_for_shot(user, shot_id, job, progress=progress, cancel=cancel)))
+            shot_job = job
+            if prompt_from_shot:
+                description = self.shots.get(user, check_id(shot_id, "shot"))["description"]
+                shot_job = replace(job, prompt=description or job.prompt)
+            results.append((shot_id, self.generate_for_shot(user, shot_id, shot_job, progress=progress, cancel=cancel)))
         return results
 
     def edit_with_prompt(

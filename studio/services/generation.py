@@ -12,12 +12,14 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable
 
 from pipelines.catalog import ModelEntry
+from pipelines.generate import draw_seeds
 from pipelines.types import (
+    MAX_SEED,
     CancelToken,
     GenerationCancelled,
     GenerationRequest,
@@ -26,7 +28,7 @@ from pipelines.types import (
     OutOfMemory,
     ProgressFn,
 )
-from studio.services.credits import CreditsService
+from studio.services.credits import CreditsService, InsufficientCredits
 from studio.services.enhancer import enhance_prompt
 from studio.services.requests import (
     InvalidRequest,
@@ -202,8 +204,32 @@ class GenerationService:
             model_id=job.entry.id,
         )
 
+    def compare(
+        self,
+        request: StudioRequest,
+        model_ids: list[str],
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[StudioResult]:
+        """One prompt across 2-4 models with the same seed, each model charged as its own job.
+
+        Every model is checked and the whole comparison priced before the first one runs,
+        so a bad pick or a short balance costs nothing."""
+        if not 2 <= len(model_ids or []) <= 4:
+            raise InvalidRequest("Pick 2 to 4 models to compare.")
+        seed = normalise_seed(request.seed)
+        if seed is None:
+            seed = draw_seeds(1)[0]
+        requests = [replace(request, model_id=m, seed=seed) for m in model_ids]
+        total = sum(self.prepare(r).cost for r in requests)
+        balance = self.credits.balance(request.user)
+        if total > balance:
+            raise InsufficientCredits(total, balance)
+        return [self.generate(r, progress=progress, cancel=cancel) for r in requests]
+
     def _engine_request(self, job: PreparedJob, extras: dict) -> GenerationRequest:
-        seeds = None if job.seed is None else tuple((job.seed + i) % (2**32) for i in range(job.count))
+        seeds = None if job.seed is None else tuple((job.seed + i) % (MAX_SEED + 1) for i in range(job.count))
         return GenerationRequest(
             model_id=job.entry.id,
             prompt=job.styled_prompt,

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipelines.catalog import ASPECTS, Catalog, ModelEntry
-from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS
+from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
 
-MAX_SEED = 2**32 - 1
 MAX_NEGATIVE_CHARS = 1000
 
 

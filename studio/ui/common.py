@@ -6,10 +6,11 @@ import functools
 
 import gradio as gr
 
-from pipelines.types import ModelUnavailable, OutOfMemory, Progress
+from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, Progress
 from studio.services.credits import InsufficientCredits
 from studio.services.generation import GenerationFailed
 from studio.services.requests import InvalidRequest
+from studio.ui.session import caller_key
 
 GPU = "gpu"  # every event that runs a model shares this concurrency_id
 USER_ERRORS = (InvalidRequest, InsufficientCredits, ModelUnavailable, OutOfMemory, GenerationFailed, ValueError)
@@ -43,3 +44,19 @@ def progress_reporter(progress: gr.Progress):
             progress(None, desc="Decoding images")
 
     return report
+
+
+def run_cancellable(studio, request: gr.Request, progress: gr.Progress | None, work):
+    """Run `work(progress_fn, cancel_token)` with this caller's Cancel button wired to it.
+
+    Every GPU callback goes through here, so cancelling and user errors read the same
+    wherever they happen: the service has already refunded the credits."""
+    if progress is not None:
+        progress(0, desc="Starting")
+    try:
+        with studio.cancels.running(caller_key(request)) as token:
+            return work(progress_reporter(progress) if progress is not None else None, token)
+    except GenerationCancelled:
+        raise gr.Error("Cancelled. Your credits were refunded.", title="Cancelled") from None
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from None

@@ -13,7 +13,7 @@ from studio.services.gen_space import ShotJob, describe_reference_support, refer
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
 from studio.ui import gen_space_view as view
-from studio.ui.common import GPU, UI, USER_ERRORS, guard, progress_reporter
+from studio.ui.common import GPU, UI, USER_ERRORS, guard, run_cancellable
 from studio.ui.gen_space_panels import layout_panels
 from studio.ui.session import caller_key, user_of
 
@@ -236,17 +236,8 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
         job = ShotJob(model_id=model_id, count=n, prompt=text, style_id=style_id, aspect=aspect_id,
                       enhance=bool(enhance_on), seed=seed_value, reference_ids=tuple(ids or ()),
                       ip_adapter_scale=ip_scale, strength=img_strength)
-        progress(0, desc="Starting")
-        try:
-            with studio.cancels.running(caller_key(request)) as token:
-                result = studio.gen_space.generate_for_shot(user, sid, job, progress=progress_reporter(progress),
-                                                            cancel=token)
-        except USER_ERRORS as exc:
-            raise gr.Error(str(exc)) from None
-        except Exception as exc:
-            if type(exc).__name__ == "GenerationCancelled":
-                raise gr.Error("Cancelled. Your credits were refunded.") from None
-            raise
+        result = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_for_shot(
+            user, sid, job, progress=report, cancel=token))
         shot = studio.shots.get(user, sid)
         entry = studio.catalog.get(model_id)
         note = f"{len(result.images)} image(s) for **{shot['name']}** · {result.cost} credits"
@@ -276,25 +267,12 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
     def run_batch(ids, model_id, n, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
                   img_strength, request: gr.Request, progress=gr.Progress()):
         user = user_of(request)
-        done = []
-        try:
-            total = studio.gen_space.estimate_batch(user, ids or [], model_id, n)
-            if total > studio.credits.balance(user):
-                raise gr.Error(f"The batch costs {total} credits; you have {studio.credits.balance(user)}.")
-            with studio.cancels.running(caller_key(request)) as token:
-                for sid in ids or []:
-                    shot = studio.shots.get(user, sid)
-                    job = ShotJob(model_id=model_id, count=n, prompt=shot["description"] or text, style_id=style_id,
-                                  aspect=aspect_id, enhance=bool(enhance_on), seed=seed_value,
-                                  reference_ids=tuple(refs_in_use or ()), ip_adapter_scale=ip_scale,
-                                  strength=img_strength)
-                    result = studio.gen_space.generate_for_shot(user, sid, job, progress=progress_reporter(progress),
-                                                                cancel=token)
-                    done.append(f"{shot['name']}: {len(result.images)}")
-        except USER_ERRORS as exc:
-            raise gr.Error(str(exc)) from None
-        if not done:
-            raise gr.Error("Select at least one shot.")
+        job = ShotJob(model_id=model_id, count=n, prompt=text, style_id=style_id, aspect=aspect_id,
+                      enhance=bool(enhance_on), seed=seed_value, reference_ids=tuple(refs_in_use or ()),
+                      ip_adapter_scale=ip_scale, strength=img_strength)
+        results = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_batch(
+            user, list(ids or []), job, progress=report, cancel=token, prompt_from_shot=True))
+        done = [f"{studio.shots.get(user, sid)['name']}: {len(r.images)}" for sid, r in results]
         return f"Done: {', '.join(done)} image(s).", fmt.balance_text(studio.credits.balance(user))
 
     def cancel_job(request: gr.Request):
@@ -361,7 +339,7 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
           api_name="ui_batch_cost", **UI)
     batch_event = batch_run.click(
         run_batch, [batch_shots, model, count, prompt, enhance, style, aspect, seed, ref_ids, scale, strength],
-        [status, balance_box], api_name="generate_batch", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
+        [status, balance_box], api_name="ui_generate_batch", api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
         show_progress_on=[w["panels"]["results"]])
     cancel.click(cancel_job, None, status, api_name="ui_cancel_shot_job", queue=False)
     w.update(shot_changed=shot_changed, gen_event=gen_event, navigator=navigator, reference_widgets=reference_widgets,

@@ -12,8 +12,8 @@ import gradio as gr
 
 from studio.services.gen_space import ShotJob
 from studio.services.studio import Studio
-from studio.ui.common import GPU, guard
-from studio.ui.session import caller_key, user_of
+from studio.ui.common import GPU, guard, run_cancellable
+from studio.ui.session import user_of
 
 
 def _asset_view(studio: Studio, user: str, asset_id: str) -> dict:
@@ -70,10 +70,25 @@ def register_gen_space_api(studio: Studio) -> None:
         job = ShotJob(model_id=model_id, count=count, prompt=prompt, style_id=style_id, aspect=aspect,
                       enhance=enhance, seed=seed, reference_ids=tuple(reference_ids or ()),
                       ip_adapter_scale=ip_adapter_scale, strength=strength)
-        with studio.cancels.running(caller_key(request)) as token:
-            result = studio.gen_space.generate_for_shot(user, shot_id, job, cancel=token)
+        result = run_cancellable(studio, request, None, lambda report, token: studio.gen_space.generate_for_shot(
+            user, shot_id, job, cancel=token))
         return {"job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,
                 "images": [_asset_view(studio, user, img.asset_id) for img in result.images]}
+
+    @guard
+    def generate_batch(shot_ids: list[str], model_id: str, count: int, prompt: str = "",
+                       reference_ids: list[str] | None = None, style_id: str = "auto", aspect: str = "1:1",
+                       seed: int = -1, request: gr.Request = None) -> list[dict]:
+        """The consistency flow: the same model, style and references for several shots, each
+        described by its own description (prompt stands in for shots without one). The whole
+        batch's cost is checked before the first shot runs."""
+        user = user_of(request)
+        job = ShotJob(model_id=model_id, count=count, prompt=prompt, style_id=style_id, aspect=aspect, seed=seed,
+                      reference_ids=tuple(reference_ids or ()))
+        results = run_cancellable(studio, request, None, lambda report, token: studio.gen_space.generate_batch(
+            user, list(shot_ids), job, cancel=token, prompt_from_shot=True))
+        return [{"shot_id": sid, "job_id": r.job_id, "cost": r.cost, "balance": r.balance,
+                 "images": [_asset_view(studio, user, img.asset_id) for img in r.images]} for sid, r in results]
 
     @guard
     def use_as_reference(project_id: str, asset_id: str, request: gr.Request = None) -> list[str]:
@@ -125,4 +140,5 @@ def register_gen_space_api(studio: Studio) -> None:
     for fn in (list_projects, create_project, list_shots, create_shot, update_shot, delete_shot, use_as_reference,
                list_references, remove_reference, apply_to_shot, list_assets, asset_details, edit_asset, delete_asset):
         gr.api(fn, api_name=fn.__name__, queue=False)
-    gr.api(generate_for_shot, api_name="generate_for_shot", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency)
+    for fn in (generate_for_shot, generate_batch):
+        gr.api(fn, api_name=fn.__name__, concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency)

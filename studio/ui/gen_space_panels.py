@@ -12,8 +12,8 @@ from studio.services.generation import user_subdir
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
 from studio.ui import gen_space_view as view
-from studio.ui.common import GPU, UI, USER_ERRORS, guard, progress_reporter
-from studio.ui.session import caller_key, user_of
+from studio.ui.common import GPU, UI, guard, run_cancellable
+from studio.ui.session import user_of
 
 LIBRARY_FILTERS = [("This project", "project"), ("This shot", "shot"), ("Characters", "character"),
                    ("Scenes", "scene"), ("Props", "prop"), ("Uploads", "upload")]
@@ -156,13 +156,10 @@ def wire_panels(studio: Studio, w: dict, p: dict, s: dict, balance_box: gr.HTML)
 
     def edit_by_prompt(asset_id, sid, model_id, text, amount, request: gr.Request, progress=gr.Progress()):
         user = user_of(request)
-        try:
-            with studio.cancels.running(caller_key(request)) as token:
-                result = studio.gen_space.edit_with_prompt(
-                    user, need_selected(asset_id), prompt=text, model_id=model_id, strength=amount, shot_id=sid,
-                    progress=progress_reporter(progress), cancel=token)
-        except USER_ERRORS as exc:
-            raise gr.Error(str(exc)) from None
+        source = need_selected(asset_id)
+        result = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.edit_with_prompt(
+            user, source, prompt=text, model_id=model_id, strength=amount, shot_id=sid, progress=report,
+            cancel=token))
         details = studio.assets.details(user, result.images[0].asset_id)
         return (details["id"], view.asset_details_markdown(details), gr.update(value=details["path"], visible=True),
                 fmt.balance_text(result.balance))

@@ -8,24 +8,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines.types import GenerationCancelled
 from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.common import GPU, USER_ERRORS, progress_reporter
+from studio.ui.common import GPU, USER_ERRORS, run_cancellable
 from studio.ui.session import caller_key, user_of
-
-def run_job(studio: Studio, req: StudioRequest, request: gr.Request, progress: gr.Progress, **kwargs):
-    """Run a generation with cancel and progress wired; user errors become gr.Error."""
-    progress(0, desc="Starting")
-    try:
-        with studio.cancels.running(caller_key(request)) as token:
-            return studio.generation.generate(req, progress=progress_reporter(progress), cancel=token, **kwargs)
-    except GenerationCancelled:
-        raise gr.Error("Cancelled. Your credits were refunded.", title="Cancelled") from None
-    except USER_ERRORS as exc:
-        raise gr.Error(str(exc)) from None
-
 
 def build_image_studio(studio: Studio, balance_box: gr.HTML) -> dict:
     catalog = studio.catalog
@@ -122,7 +109,8 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> dict:
             user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n,
             prompt=text, enhance=bool(enhance_on), negative_prompt=negative_text or "", seed=seed_value,
         )
-        result = run_job(studio, req, request, progress)
+        result = run_cancellable(studio, request, progress,
+                                 lambda report, token: studio.generation.generate(req, progress=report, cancel=token))
         shown = [(img.path, fmt.image_caption(img.details)) for img in result.images]
         job = {
             "job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,

@@ -6,15 +6,12 @@ widgets (model, style, prompt…) that the main panel owns.
 
 from __future__ import annotations
 
-import secrets
-
 import gradio as gr
 
 from studio.services.requests import StudioRequest, check_count
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.common import GPU, UI, USER_ERRORS
-from studio.ui.image_studio import run_job
+from studio.ui.common import GPU, UI, USER_ERRORS, run_cancellable
 from studio.ui.session import user_of
 
 
@@ -95,18 +92,12 @@ def build_compare(studio: Studio, w: dict, balance_box: gr.HTML) -> None:
 
     def compare(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request,
                 progress=gr.Progress()):
-        if not 2 <= len(model_ids or []) <= 4:
-            raise gr.Error("Pick 2 to 4 models to compare.")
-        seed = secrets.randbelow(2**31) if seed in (None, "", -1) else seed
-        shown, balance = [], None
-        for model_id in model_ids:
-            req = StudioRequest(user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect,
-                                count=count, prompt=prompt, enhance=bool(enhance), negative_prompt=negative or "",
-                                seed=seed)
-            result = run_job(studio, req, request, progress)
-            shown += [(img.path, f"{img.details['model_name']} · seed {img.seed}") for img in result.images]
-            balance = result.balance
-        return shown, fmt.balance_text(balance)
+        req = StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
+                            prompt=prompt, enhance=bool(enhance), negative_prompt=negative or "", seed=seed)
+        results = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
+            req, list(model_ids or []), progress=report, cancel=token))
+        shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in results for img in r.images]
+        return shown, fmt.balance_text(results[-1].balance)
 
     gr.on([models.change, w["count"].change], estimate, [models, w["count"]], cost, api_name="estimate_compare", **UI)
     event = run.click(
