@@ -3,7 +3,7 @@
 `tiny_entry` is the one place that knows every field `ModelEntry` needs: each test file
 only says what matters to it (id, family, source, steps, sizes ...); the rest are the
 small, fast defaults a tiny random model wants. The session fixtures build the tiny
-SD 1.5 / SDXL folders; import them by name into a test module so pytest finds them.
+SD 1.5 / SDXL folders; conftest.py registers them for every test module.
 """
 
 from __future__ import annotations

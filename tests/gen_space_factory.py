@@ -1,8 +1,7 @@
 """Gen Space test setup shared by the asset, project/shot and storyboard tests: both
 stores, an image folder, and images saved the way `GenerationService` saves them.
 
-Import the fixtures by name (`from tests.gen_space_factory import images, store`) so
-pytest finds them in the test module.
+The fixtures are registered for every test module by `pytest_plugins` in conftest.py.
 """
 
 from __future__ import annotations

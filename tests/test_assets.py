@@ -12,7 +12,6 @@ from studio.services.requests import InvalidRequest
 from studio.services.shots import ShotService
 from studio.store import ImageFiles, parse_parameters
 from tests import gen_space_factory
-from tests.gen_space_factory import images, store  # noqa: F401 -- pytest fixtures, used by name
 
 ANN, BOB = "ann", "bob"
 RED, BLUE = (220, 20, 20), (20, 20, 220)

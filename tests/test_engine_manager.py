@@ -15,7 +15,7 @@ import torch
 from pipelines.catalog import Catalog, ModelEntry
 from pipelines.manager import PipelineManager, UnknownModel
 from pipelines.types import GenerationRequest, ModelUnavailable, OutOfMemory
-from tests.engine_entries import SIZES_64, sd15, sdxl, tiny_dir, tiny_entry  # noqa: F401 -- fixtures
+from tests.engine_entries import SIZES_64, tiny_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

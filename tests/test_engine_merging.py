@@ -17,7 +17,7 @@ from pipelines.catalog import Catalog
 from pipelines.generate import run_generation
 from pipelines.manager import PipelineManager
 from pipelines.types import CancelToken, GenerationCancelled, GenerationRequest
-from tests.engine_entries import sd15, sdxl, tiny_dir, tiny_entry  # noqa: F401 - fixtures
+from tests.engine_entries import tiny_entry
 
 pytest.importorskip("diffusers")
 

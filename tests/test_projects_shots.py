@@ -10,7 +10,7 @@ from studio.services.ids import check_id
 from studio.services.projects import DEFAULT_PROJECT_NAME, ProjectService
 from studio.services.requests import InvalidRequest
 from studio.services.shots import ShotService
-from tests.gen_space_factory import images, make_generated, store  # noqa: F401 -- fixtures are used by name
+from tests.gen_space_factory import make_generated
 
 ANN, BOB = "ann", "bob"
 

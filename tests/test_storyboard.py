@@ -17,7 +17,6 @@ from studio.services.shots import ShotService
 from studio.services.storyboard import LABEL_HEIGHT, PAD, PLACEHOLDER, THUMB, StoryboardService, slugify
 from studio.store import parse_parameters
 from tests import gen_space_factory
-from tests.gen_space_factory import images, store  # noqa: F401 -- pytest fixtures, used by name
 
 ANN = "ann"
 GREEN = (30, 180, 60)
