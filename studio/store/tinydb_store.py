@@ -139,6 +139,18 @@ class TinyDBStore:
             self._dirty = dirty_before
             raise
 
+    @contextmanager
+    def _operation(self) -> Iterator[None]:
+        """One store call. Inside the owning thread's open transaction it simply joins it:
+        a single call checks its input before changing anything, so it needs no savepoint
+        (a savepoint deep-copies the whole database). Otherwise it is its own transaction."""
+        with self._thread_lock:
+            if self._db is not None:
+                yield
+                return
+            with self.transaction():
+                yield
+
     def _rows(self, table: str) -> Table:
         assert self._db is not None, "only called inside a transaction"
         return self._db.rows(check_table(table))
@@ -147,7 +159,7 @@ class TinyDBStore:
 
     def insert(self, table: str, doc: Doc) -> Doc:
         stored = prepare_new(doc)
-        with self.transaction():
+        with self._operation():
             rows = self._rows(table)
             if rows.contains(doc_id=stored["id"]):
                 raise ValueError(f"A document with id {stored['id']!r} already exists in {table!r}.")
@@ -157,13 +169,13 @@ class TinyDBStore:
 
     def get(self, table: str, doc_id: str) -> Doc | None:
         check_id(doc_id)
-        with self.transaction():
+        with self._operation():
             doc = self._rows(table).get(doc_id=doc_id)
             return copy.deepcopy(dict(doc)) if doc is not None else None
 
     def update(self, table: str, doc_id: str, fields: Doc) -> Doc:
         changes = prepare_fields(check_id(doc_id), fields)
-        with self.transaction():
+        with self._operation():
             rows = self._rows(table)
             if not rows.update(changes, doc_ids=[doc_id]):
                 raise NotFound(f"No document {doc_id!r} in {table!r}.")
@@ -172,13 +184,13 @@ class TinyDBStore:
 
     def delete(self, table: str, doc_id: str) -> bool:
         check_id(doc_id)
-        with self.transaction():
+        with self._operation():
             removed = bool(self._rows(table).remove(doc_ids=[doc_id]))
             self._dirty = self._dirty or removed
             return removed
 
     def find(self, table: str, **equals: Any) -> list[Doc]:
-        with self.transaction():
+        with self._operation():
             return [copy.deepcopy(dict(doc)) for doc in self._rows(table).all() if matches(doc, equals)]
 
     def all(self, table: str) -> list[Doc]:
