@@ -69,6 +69,17 @@ def test_list_is_newest_first_and_filters_by_project_shot_type_and_kind(svc, sto
         assets.list(BOB, project_id=project["id"])
 
 
+def test_get_many_returns_only_the_users_existing_images(svc, store, images):
+    projects, shots, assets, project = svc
+    a = make_generated(store, images, ANN, project["id"])
+    b = make_generated(store, images, ANN, project["id"], seed=7)
+    theirs_project = ProjectService(store, images).create("bob", "Theirs")
+    theirs = make_generated(store, images, "bob", theirs_project["id"])
+    assets.delete(ANN, b["id"], confirm=True)
+    found = assets.get_many(ANN, [a["id"], b["id"], theirs["id"], None, a["id"]])
+    assert list(found) == [a["id"]] and found[a["id"]]["seed"] == 42
+
+
 def test_details_give_every_field_the_file_and_its_parameters(svc, store, images):
     _, _, assets, project = svc
     a = make_generated(store, images, ANN, project["id"], prompt="a castle, at dusk", seed=777)

@@ -91,8 +91,9 @@ def wire_panels(studio: Studio, w: dict, p: dict, s: dict, balance_box: gr.HTML)
         if not sid:
             return [], []
         shot = studio.shots.get(user, sid)
-        assets = [studio.store.get("assets", a) for a in reversed(shot.get("history", []))]
-        return view.asset_items(studio, [a for a in assets if a])
+        history = list(reversed(shot.get("history", [])))
+        found = studio.assets.get_many(user, history)
+        return view.asset_items(studio, [found[a] for a in history if a in found])
 
     def library_for(user, pid, sid, how):
         if how == "shot":
@@ -175,14 +176,14 @@ def wire_panels(studio: Studio, w: dict, p: dict, s: dict, balance_box: gr.HTML)
 
     def board(project_id, request: gr.Request):
         user, pid = user_project(request, project_id)
-        return view.storyboard_items(studio, studio.shots.list(user, pid))
+        return view.storyboard_items(studio, user, studio.shots.list(user, pid))
 
     @guard
     def export(project_id, request: gr.Request):
         user, pid = user_project(request, project_id)
         zip_path, sheet = studio.storyboard.export_storyboard(
             user, pid, out_dir=studio.exports_dir / user_subdir(user))
-        return str(zip_path), str(sheet), view.storyboard_items(studio, studio.shots.list(user, pid))
+        return str(zip_path), str(sheet), view.storyboard_items(studio, user, studio.shots.list(user, pid))
 
     def refresh_navigator_and_refs(project_id, filter_value, request: gr.Request):
         user, pid = user_project(request, project_id)

@@ -43,16 +43,16 @@ def asset_path(studio: Studio, asset: dict | None) -> str | None:
     return str(path) if path.is_file() else None
 
 
+def applied_images(studio: Studio, user: str, shots: list[dict]) -> list[str]:
+    """Each shot's applied image file, or its type's placeholder card."""
+    applied = studio.assets.get_many(user, [s.get("applied_asset_id") for s in shots])
+    return [asset_path(studio, applied.get(s.get("applied_asset_id")))
+            or placeholder(studio.exports_dir / "_ui", s["type"]) for s in shots]
+
+
 def shot_cards(studio: Studio, user: str, shots: list[dict]) -> list[tuple[str, str]]:
-    cards = []
-    for shot in shots:
-        image = None
-        if shot.get("applied_asset_id"):
-            asset = studio.store.get("assets", shot["applied_asset_id"])
-            image = asset_path(studio, asset)
-        image = image or placeholder(studio.exports_dir / "_ui", shot["type"])
-        cards.append((image, f"{shot['name']} · {TYPE_LABEL[shot['type']]}"))
-    return cards
+    return [(image, f"{shot['name']} · {TYPE_LABEL[shot['type']]}")
+            for shot, image in zip(shots, applied_images(studio, user, shots))]
 
 
 def asset_items(studio: Studio, assets: list[dict]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -104,10 +104,6 @@ def asset_details_markdown(details: dict | None) -> str:
     return body + (f"\n\n**Prompt:** {prompt}" if prompt else "") + ("\n\n" + " ".join(notes) if notes else "")
 
 
-def storyboard_items(studio: Studio, shots: list[dict]) -> list[tuple[str, str]]:
-    items = []
-    for number, shot in enumerate(shots, start=1):
-        asset = studio.store.get("assets", shot["applied_asset_id"]) if shot.get("applied_asset_id") else None
-        path = asset_path(studio, asset) or placeholder(studio.exports_dir / "_ui", shot["type"])
-        items.append((path, f"{number}. {shot['name']}"))
-    return items
+def storyboard_items(studio: Studio, user: str, shots: list[dict]) -> list[tuple[str, str]]:
+    return [(image, f"{number}. {shot['name']}")
+            for number, (shot, image) in enumerate(zip(shots, applied_images(studio, user, shots)), start=1)]
