@@ -11,7 +11,6 @@ from PIL import Image
 
 from studio.store import ImageFiles, format_parameters, parse_parameters
 from studio.store import atomic
-from studio.store import images as images_module
 
 A1111_EXAMPLE = (
     "masterpiece, a castle on a hill, (sunset:1.2)\n"
