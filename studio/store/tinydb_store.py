@@ -34,7 +34,7 @@ from tinydb.table import Document, Table
 
 from studio.store.atomic import TEMP_PREFIX, atomic_file
 from studio.store.base import Doc, NotFound
-from studio.store.memory import check_id, check_table, matches, prepare_fields, prepare_new
+from studio.store.memory import check_id, check_table, matches, page_scan, prepare_fields, prepare_new
 
 
 class StoreFileCorrupt(ValueError):
@@ -195,3 +195,10 @@ class TinyDBStore:
 
     def all(self, table: str) -> list[Doc]:
         return self.find(table)
+
+    def page(self, table: str, *, limit: int, before: int | None = None, where=None, **equals: Any):
+        # Provisional: positions are places in the file's order, which a delete shifts;
+        # the journal store that replaces this class numbers documents for good.
+        with self._operation():
+            docs = [dict(doc) for doc in self._rows(table).all()]
+        return page_scan(reversed(list(enumerate(docs, 1))), limit, before, where, equals)
