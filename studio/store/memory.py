@@ -32,6 +32,8 @@ def json_copy(doc: Doc) -> Doc:
 def check_table(table: str) -> str:
     if not isinstance(table, str) or not table.strip():
         raise ValueError("Table name must be a non-empty string.")
+    if table.startswith("_store"):
+        raise ValueError(f"Table name {table!r} is reserved for the store's own bookkeeping.")
     return table
 
 
