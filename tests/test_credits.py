@@ -27,7 +27,7 @@ def test_first_access_grants_the_starting_balance_once(store):
     assert credits.balance("ann") == 50
     (grant,) = credits.ledger("ann")
     assert grant["kind"] == "grant" and grant["delta"] == 50 and grant["balance_after"] == 50
-    assert grant["user"] == "ann" and grant["job_id"] is None and grant["created"].endswith("+00:00")
+    assert grant["owner"] == "ann" and grant["job_id"] is None and grant["created"].endswith("+00:00")
     assert credits.balance("bob") == 50 and len(store.all(LEDGER_TABLE)) == 2
 
 
@@ -40,7 +40,7 @@ def test_charge_debits_and_the_ledger_reads_newest_first(store):
     assert credits.balance("ann") == 7
     assert [e["kind"] for e in credits.ledger("ann")] == ["charge", "charge", "grant"]
     assert [e["job_id"] for e in credits.ledger("ann")][:2] == ["job-2", "job-1"]
-    assert set(credits.ledger("ann")[0]) >= {"id", "user", "delta", "kind", "reason", "job_id", "created", "balance_after"}
+    assert set(credits.ledger("ann")[0]) >= {"id", "owner", "delta", "kind", "reason", "job_id", "created", "balance_after"}
 
 
 def test_insufficient_credits_says_why_and_writes_nothing(store):
@@ -88,7 +88,7 @@ def test_refund_returns_that_jobs_charge_exactly_once(store):
     credits.charge("ann", 8, reason="r", job_id="job-1")
     credits.charge("ann", 4, reason="r", job_id="job-2")
     refund = credits.refund("job-1", reason="generation failed")
-    assert refund["kind"] == "refund" and refund["delta"] == 8 and refund["user"] == "ann"
+    assert refund["kind"] == "refund" and refund["delta"] == 8 and refund["owner"] == "ann"
     assert refund["balance_after"] == 26 and refund["reason"] == "generation failed"
     assert credits.refund("job-1", reason="again") is None
     assert credits.refund("never-charged", reason="x") is None

@@ -13,7 +13,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Callable
 
 from pipelines.catalog import ModelEntry
@@ -43,11 +42,10 @@ from studio.services.requests import (
 from studio.services.styles import Style, apply_style
 from studio.store.base import Store
 from studio.store.images import ImageFiles, format_parameters
+from studio.store.records import ASSETS, JOBS, utc_now
 
 log = logging.getLogger(__name__)
 
-ASSETS = "assets"
-JOBS = "jobs"
 
 
 class GenerationFailed(RuntimeError):
@@ -98,7 +96,7 @@ def user_subdir(user: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return utc_now()
 
 
 class GenerationService:
@@ -314,7 +312,7 @@ class GenerationService:
     def _job_record(self, job_id: str, job: PreparedJob, *, status: str) -> dict:
         return {
             "id": job_id,
-            "user": job.request.user,
+            "owner": job.request.user,
             "status": status,
             "model_id": job.entry.id,
             "style_id": job.style.id,

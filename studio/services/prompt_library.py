@@ -8,14 +8,14 @@ leaves the library unchanged and the message tells the user what to fix.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS
 from studio.services.paging import DEFAULT_LIMIT, Page, page_of
 from studio.store.base import Doc, Store
+from studio.store.records import SAVED_PROMPTS, utc_now
 
-PROMPTS_TABLE = "saved_prompts"
+PROMPTS_TABLE = SAVED_PROMPTS
 MAX_NAME_CHARS = 80
 
 
@@ -56,7 +56,7 @@ class PromptLibrary:
         if len(name) > MAX_NAME_CHARS:
             raise ValueError(f"Name is {len(name)} characters long; the limit is {MAX_NAME_CHARS}.")
         doc = {
-            "user": user,
+            "owner": user,
             "name": name,
             "prompt": _text(prompt, "Prompt", required=True, max_chars=MAX_PROMPT_CHARS),
             "negative_prompt": _text(negative_prompt, "Negative prompt", required=False, max_chars=MAX_PROMPT_CHARS),
@@ -65,27 +65,27 @@ class PromptLibrary:
             "aspect": _text(aspect, "Aspect ratio", required=True),
             "count": self._count(count),
             "enhance": self._flag(enhance),
-            "created": datetime.now(timezone.utc).isoformat(),
+            "created": utc_now(),
         }
         with self.store.transaction() as tx:
-            for existing in tx.find(PROMPTS_TABLE, user=user):
+            for existing in tx.find(PROMPTS_TABLE, owner=user):
                 if existing["name"].casefold() == name.casefold():
                     raise ValueError(f"You already have a saved prompt named {name!r}; pick another name.")
             return tx.insert(PROMPTS_TABLE, doc)
 
     def list(self, user: str) -> list[Doc]:
         """The user's saved prompts, newest first."""
-        return list(reversed(self.store.find(PROMPTS_TABLE, user=user)))
+        return list(reversed(self.store.find(PROMPTS_TABLE, owner=user)))
 
     def page(self, user: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
         """One page of the user's saved prompts, newest first."""
         _text(user, "User", required=True)
-        return page_of(self.store, PROMPTS_TABLE, "prompts", limit=limit, cursor=cursor, equals={"user": user})
+        return page_of(self.store, PROMPTS_TABLE, "prompts", limit=limit, cursor=cursor, equals={"owner": user})
 
     def get(self, user: str, prompt_id: str) -> Doc | None:
         """The saved prompt, or None if it doesn't exist or belongs to someone else."""
         doc = self.store.get(PROMPTS_TABLE, prompt_id)
-        return doc if doc is not None and doc.get("user") == user else None
+        return doc if doc is not None and doc.get("owner") == user else None
 
     def delete(self, user: str, prompt_id: str) -> bool:
         """Remove one of the user's saved prompts; False if it isn't theirs or is gone."""
