@@ -47,7 +47,6 @@ from studio.store.records import ASSETS, JOBS, utc_now
 log = logging.getLogger(__name__)
 
 
-
 class GenerationFailed(RuntimeError):
     """The job started but did not finish; its credits were given back."""
 
