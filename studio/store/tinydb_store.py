@@ -65,11 +65,14 @@ def _copy(doc: Doc) -> Doc:
 class TinyDBStore:
     """The `Store` on disk. Safe across threads and processes sharing the same files."""
 
-    def __init__(self, path: Path | str, *, compact_at: int = MIN_COMPACT_BYTES) -> None:
+    def __init__(self, path: Path | str, *, compact_at: int = MIN_COMPACT_BYTES, compact_ratio: float = 1.0) -> None:
+        """Compaction runs once the journal is larger than both `compact_at` bytes and
+        `compact_ratio` times the snapshot (so its cost stays proportional to the writes)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.journal_path = self.path.with_suffix(".journal")
         self.compact_at = compact_at
+        self.compact_ratio = compact_ratio
         self._file_lock = FileLock(str(self.path) + ".lock", poll_interval=0.002)
         self._lock = threading.RLock()
         self._tables: dict[str, Table] = {}
@@ -111,7 +114,7 @@ class TinyDBStore:
                     raise
                 finally:
                     self._undo = None
-                if committed and self._offset > max(self._snapshot_size, self.compact_at):
+                if committed and self._offset > max(self._snapshot_size * self.compact_ratio, self.compact_at):
                     try:
                         self.compact()
                     except OSError as exc:  # the commit is safe in the journal; retry next time
