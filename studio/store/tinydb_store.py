@@ -404,6 +404,11 @@ class TinyDBStore:
     def all(self, table: str) -> list[Doc]:
         return self.find(table)
 
+    def tables(self) -> list[str]:
+        """The names of the tables that hold documents."""
+        with self._operation():
+            return [name for name, rows in self._tables.items() if len(rows)]
+
     def count(self, table: str, **equals: Any) -> int:
         with self._operation():
             return sum(1 for _ in self._rows(table).scan(equals))
