@@ -20,6 +20,9 @@ INDEXED = ("owner", "user", "project_id", "shot_id", "job_id", "kind")
 POS = "_pos"
 
 
+_ATOMIC = (str, int, float, bool)
+
+
 def index_key(value: Any) -> Any:
     """A hashable stand-in for a JSON value; equal values (as `==` sees them) share one."""
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -41,6 +44,36 @@ class Table:
         return len(self.docs)
 
     # -- changes (the caller has validated and copied the document) ------------------
+
+    def load(self, items: Iterable[tuple[Doc, int]]) -> None:
+        """Fill an empty table from a snapshot: `put` for many documents at once, with the
+        per-call work taken out of the loop (opening 100,000 images is this loop)."""
+        if self.docs:
+            raise ValueError("load() fills an empty table")
+        docs, pos_of, id_at, order = self.docs, self.pos_of, self.id_at, self.order
+        fields = [(field, self.index[field]) for field in INDEXED]
+        last, ascending = 0, True
+        for doc, pos in items:
+            doc_id = doc["id"]
+            if doc_id in docs or pos in id_at:
+                raise ValueError(f"document {doc_id!r} or position {pos} appears twice")
+            docs[doc_id], pos_of[doc_id], id_at[pos] = doc, pos, doc_id
+            order.append(pos)
+            ascending = ascending and pos > last
+            last = pos
+            for field, buckets in fields:
+                value = doc.get(field)
+                key = value if value is None or type(value) in _ATOMIC else index_key(value)
+                bucket = buckets.get(key)
+                if bucket is None:
+                    buckets[key] = [pos]
+                else:
+                    bucket.append(pos)
+        if not ascending:  # a hand-edited snapshot: still correct, only slower
+            order.sort()
+            for _, buckets in fields:
+                for bucket in buckets.values():
+                    bucket.sort()
 
     def put(self, doc: Doc, pos: int) -> Doc | None:
         """Insert or replace `doc` at `pos`; returns the document it replaced."""

@@ -246,12 +246,13 @@ class TinyDBStore:
         for name, docs in data.items():
             if name == META_TABLE:
                 continue
-            rows = self._tables[name] = Table()
-            for doc in docs.values():
-                pos = doc.pop(POS, None)
-                if not isinstance(pos, int):
-                    pos, self._next_pos = self._next_pos, self._next_pos + 1
-                rows.put(doc, pos)
+            self._tables[name] = Table()
+            try:
+                self._tables[name].load(self._positioned(docs))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StoreFileCorrupt(
+                    f"The database file {self.path} has a damaged table {name!r} ({exc}); restore it from a backup."
+                ) from None
         self._snapshot_size = self.path.stat().st_size
         self._snapshot_id = self._snapshot_identity()
         if not self.journal_path.exists():
@@ -260,6 +261,13 @@ class TinyDBStore:
         self._fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
         self._offset = 0
         self._replay_from(0)
+
+    def _positioned(self, docs: dict) -> Iterator[tuple[Doc, int]]:
+        for doc in docs.values():
+            pos = doc.pop(POS, None)
+            if not isinstance(pos, int) or isinstance(pos, bool):  # a record added by hand
+                pos, self._next_pos = self._next_pos, self._next_pos + 1
+            yield doc, pos
 
     def _read_snapshot(self) -> dict | None:
         try:
