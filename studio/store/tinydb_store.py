@@ -409,6 +409,10 @@ class TinyDBStore:
         with self._operation():
             return [_copy(doc) for doc in self._rows(table).scan(equals)]
 
+    def find_containing(self, table: str, field: str, item: Any, **equals: Any) -> list[Doc]:
+        with self._operation():
+            return [_copy(doc) for doc in self._rows(table).scan(equals, (field, item))]
+
     def all(self, table: str) -> list[Doc]:
         return self.find(table)
 
