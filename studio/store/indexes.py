@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from studio.store.base import Doc
 
-INDEXED = ("owner", "user", "project_id", "shot_id", "job_id", "kind", "parent_id", "applied_asset_id")
+INDEXED = ("owner", "user", "project_id", "shot_id", "job_id", "kind", "status", "parent_id", "applied_asset_id")
 # List fields indexed by element: "which records point at this image?" when one is deleted.
 MEMBERS = ("reference_ids", "history", "asset_ids")
 POS = "_pos"

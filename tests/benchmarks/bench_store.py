@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import threading
@@ -190,6 +191,8 @@ def main() -> None:
     a, b = statistics.median(opens["small"]), statistics.median(opens["large"])
     print(f"  {'store open (snapshot + journal + indexes)':<48} {a:>10.1f} {b:>10.1f}   {b / a:.1f}x (not per request)")
     print(f"worst per-request ratio: {worst:.2f}x (bar: 1.50x)")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process (both libraries open): {peak_mb:,.0f} MB")
 
     print("\nwrite-heavy: 20 threads x 50 generate-sized transactions (charge + job + asset, fsynced)")
     for name in sizes:
