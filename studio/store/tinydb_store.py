@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 
 from filelock import FileLock
 
-from studio.store import journal
+from studio.store import journal, snapshot
 from studio.store.atomic import TEMP_PREFIX, atomic_file, fsync_dir
 from studio.store.base import Doc, NotFound
 from studio.store.indexes import POS, Table
@@ -185,7 +185,7 @@ class TinyDBStore:
         except FileNotFoundError:
             on_disk = None
         if (self._fd is None or on_disk is None or on_disk.st_ino != os.fstat(self._fd).st_ino
-                or self._snapshot_identity() != self._snapshot_id):
+                or snapshot.identity(self.path) != self._snapshot_id):
             self._load()
         elif on_disk.st_size > self._offset:
             self._replay_from(self._offset)
@@ -234,9 +234,9 @@ class TinyDBStore:
 
     def _load(self) -> None:
         """Read the snapshot and replay its journal; create or migrate the database if needed."""
-        self._remove_stale_temp_files()
+        snapshot.remove_stale_temp_files(self.path.parent, self._temp_prefix)
         self._close()
-        data = self._read_snapshot()
+        data = snapshot.read(self.path)
         meta = (data.get(META_TABLE) or {}).get("meta") if data is not None else None
         if meta is None:
             self._create(data)
@@ -254,7 +254,7 @@ class TinyDBStore:
                     f"The database file {self.path} has a damaged table {name!r} ({exc}); restore it from a backup."
                 ) from None
         self._snapshot_size = self.path.stat().st_size
-        self._snapshot_id = self._snapshot_identity()
+        self._snapshot_id = snapshot.identity(self.path)
         if not self.journal_path.exists():
             self._new_journal()
             return
@@ -268,24 +268,6 @@ class TinyDBStore:
             if not isinstance(pos, int) or isinstance(pos, bool):  # a record added by hand
                 pos, self._next_pos = self._next_pos, self._next_pos + 1
             yield doc, pos
-
-    def _read_snapshot(self) -> dict | None:
-        try:
-            text = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        if not text.strip():
-            return None
-        try:
-            data = loads(text)
-        except ValueError as exc:
-            raise StoreFileCorrupt(
-                f"The database file {self.path} is not valid JSON ({exc}); it was left as it is. "
-                "Restore it from a backup, or move it away to start with an empty database."
-            ) from None
-        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
-            raise StoreFileCorrupt(f"The database file {self.path} is not a TinyDB database; restore it from a backup.")
-        return data
 
     def _create(self, old: dict | None) -> None:
         """A new database, or one in the old one-file format: migrate, keeping a backup."""
@@ -312,17 +294,12 @@ class TinyDBStore:
             if self._fd is not None:
                 self._sync()
             gen = self._gen + 1
-            data: dict[str, dict[str, Doc]] = {
-                META_TABLE: {"meta": {"db": self._db_id, "gen": gen, "next": self._next_pos, "format": FORMAT}}
-            }
-            for name, rows in self._tables.items():
-                data[name] = {doc_id: {**rows.docs[doc_id], POS: pos} for pos, doc_id in
-                              ((p, rows.id_at[p]) for p in rows.order)}
-            payload = dumps(data)
+            meta = {"db": self._db_id, "gen": gen, "next": self._next_pos, "format": FORMAT}
+            payload = snapshot.encode(meta, self._tables)
             with atomic_file(self.path, prefix=self._temp_prefix, suffix="") as tmp:
                 tmp.write(payload)
             self._gen, self._snapshot_size = gen, len(payload)
-            self._snapshot_id = self._snapshot_identity()
+            self._snapshot_id = snapshot.identity(self.path)
             self._new_journal()
 
     def _new_journal(self) -> None:
@@ -333,23 +310,9 @@ class TinyDBStore:
         self._fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
         self._offset = len(line)
 
-    def _snapshot_identity(self) -> tuple | None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
-
     @property
     def _temp_prefix(self) -> str:
         return TEMP_PREFIX + self.path.stem + "."
-
-    def _remove_stale_temp_files(self) -> None:
-        for stale in self.path.parent.glob(self._temp_prefix + "*"):
-            try:
-                stale.unlink()
-            except OSError:
-                pass
 
     def _close(self) -> None:
         if self._fd is not None:
