@@ -167,3 +167,16 @@ def test_the_store_reserves_its_bookkeeping_table(tmp_path):
     store = open_store(tmp_path)
     with pytest.raises(ValueError, match="reserved"):
         store.insert("_store", {"x": 1})
+
+
+def test_a_document_deleted_and_inserted_again_in_one_transaction_replays_elsewhere(tmp_path):
+    a = TinyDBStore(tmp_path / "db.json")
+    b = TinyDBStore(tmp_path / "db.json")
+    a.insert("t", {"id": "x", "v": 1})
+    a.insert("t", {"id": "y", "v": 2})
+    assert b.get("t", "x") == {"id": "x", "v": 1}
+    with a.transaction() as tx:
+        tx.delete("t", "x")
+        tx.insert("t", {"id": "x", "v": 3})  # now the newest
+    assert [d["id"] for d in b.page("t", limit=5)[0]] == ["x", "y"]
+    assert [d["v"] for d in TinyDBStore(tmp_path / "db.json").all("t")] == [2, 3]

@@ -224,7 +224,10 @@ class TinyDBStore:
                 rows = self._tables.setdefault(table, Table())
                 if op == "put":
                     doc = dict(payload)
-                    rows.put(doc, doc.pop(POS))
+                    pos = doc.pop(POS)
+                    if rows.pos_of.get(doc["id"], pos) != pos:  # deleted and inserted again in one transaction
+                        rows.remove(doc["id"])
+                    rows.put(doc, pos)
                 elif op == "del":
                     rows.remove(payload)
                 else:
