@@ -180,3 +180,14 @@ def test_a_document_deleted_and_inserted_again_in_one_transaction_replays_elsewh
         tx.insert("t", {"id": "x", "v": 3})  # now the newest
     assert [d["id"] for d in b.page("t", limit=5)[0]] == ["x", "y"]
     assert [d["v"] for d in TinyDBStore(tmp_path / "db.json").all("t")] == [2, 3]
+
+
+def test_a_journal_whose_snapshot_is_missing_is_refused_not_dropped(tmp_path):
+    store = open_store(tmp_path)
+    store.insert("t", {"id": "a"})
+    store.close()
+    store.path.unlink()
+    journal = store.journal_path.read_bytes()
+    with pytest.raises(StoreFileCorrupt, match=r"studio\.journal has no database snapshot.*studio\.json"):
+        open_store(tmp_path)
+    assert store.journal_path.read_bytes() == journal and not store.path.exists()

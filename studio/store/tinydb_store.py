@@ -278,15 +278,17 @@ class TinyDBStore:
 
     def _create(self, old: dict | None) -> None:
         """A new database, or one in the old one-file format: migrate, keeping a backup."""
+        if self.journal_path.exists():  # a journal without its snapshot: never guess, never drop it
+            raise StoreFileCorrupt(
+                f"The journal {self.journal_path} has no database snapshot of its own next to it "
+                f"({self.path.name} is missing or from an older version). Restore {self.path.name} from the "
+                f"backup it came with, or move {self.journal_path.name} away to start from {self.path.name} as it is."
+            )
         if old:
             backup = self.path.with_name(self.path.stem + ".before-journal" + self.path.suffix)
             backup.write_bytes(self.path.read_bytes())
             fsync_dir(self.path.parent)
             log.warning("migrating %s to the journal format; the old file is kept as %s", self.path, backup)
-        if self.journal_path.exists():  # a journal without its snapshot: keep it aside, never replay it
-            orphan = self.journal_path.with_name(self.journal_path.name + f".orphaned-{uuid.uuid4().hex[:8]}")
-            os.replace(self.journal_path, orphan)
-            log.warning("%s had no snapshot of its own; moved it to %s", self.journal_path, orphan)
         self._tables, self._next_pos = migrate_documents(old or {})
         self._db_id, self._gen = uuid.uuid4().hex, -1
         self.compact()
