@@ -138,7 +138,8 @@ def test_a_failing_disk_write_saves_nothing_says_so_and_the_store_carries_on(tmp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tinydb_store.os, "write", full_disk)
-    with pytest.raises(StoreWriteFailed, match=r"db\.journal: the disk is full\. Nothing was saved"):
+    with pytest.raises(StoreWriteFailed, match=r"^Could not save to db\.journal in the data folder: the disk is full\. "
+                                               r"Nothing was saved; free some disk space"):
         with store.transaction() as tx:
             tx.insert("t", {"id": "lost"})
             tx.update("t", "kept", {"changed": True})

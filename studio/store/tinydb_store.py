@@ -164,8 +164,10 @@ class TinyDBStore:
             except OSError:
                 pass  # a torn tail is cut off by the next open or sync
             what = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            log.error("could not append to %s: %s", self.journal_path, exc)
+            # People see this message in the app, so it names the file, not the server's path.
             raise StoreWriteFailed(
-                f"Could not save to {self.journal_path}: {what}. Nothing was saved; "
+                f"Could not save to {self.journal_path.name} in the data folder: {what}. Nothing was saved; "
                 "free some disk space (or make the data folder writable) and try again."
             ) from exc
         self._offset += len(line)
