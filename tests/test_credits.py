@@ -161,3 +161,25 @@ def test_concurrent_charges_from_threads_never_overdraw(store):
     assert outcomes.count("refused") == 24
     assert credits.balance("ann") == 2 == _ledger_sum(credits, "ann")
     assert len([e for e in store.all(LEDGER_TABLE) if e["kind"] == "grant"]) == 1
+
+
+def test_a_charge_on_a_full_disk_is_refused_and_costs_nothing(tmp_path, monkeypatch):
+    import errno
+
+    from studio.store import StoreWriteFailed, tinydb_store
+
+    store = TinyDBStore(tmp_path / "db.json")
+    credits = CreditsService(store, 10)
+    credits.charge("ann", 2, reason="before", job_id="job-0")
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tinydb_store.os, "write", full_disk)
+    with pytest.raises(StoreWriteFailed, match="the disk is full. Nothing was saved"):
+        credits.charge("ann", 3, reason="lost", job_id="job-1")
+    assert credits.balance("ann") == 8  # reads still work, and nothing was taken
+    monkeypatch.undo()
+    credits.charge("ann", 3, reason="after", job_id="job-1")  # the same job can be charged once space is back
+    fresh = CreditsService(TinyDBStore(tmp_path / "db.json"), 10)
+    assert fresh.balance("ann") == 5 == _ledger_sum(fresh, "ann")
