@@ -192,3 +192,15 @@ def test_a_journal_whose_snapshot_is_missing_is_refused_not_dropped(tmp_path):
     with pytest.raises(StoreFileCorrupt, match=r"studio\.journal has no database snapshot.*studio\.json"):
         open_store(tmp_path)
     assert store.journal_path.read_bytes() == journal and not store.path.exists()
+
+
+def test_damage_found_while_running_is_refused_on_every_call_until_repaired(tmp_path):
+    a = open_store(tmp_path)
+    b = TinyDBStore(a.path)
+    a.insert("t", {"id": "x"})
+    assert b.get("t", "x") == {"id": "x"}
+    with open(a.journal_path, "ab") as journal:  # another writer's record, damaged on disk
+        journal.write(b'12 00000000 {"ops":[],"n"}\n')
+    for _ in range(2):
+        with pytest.raises(StoreFileCorrupt, match="damaged"):
+            b.get("t", "x")

@@ -182,7 +182,16 @@ class TinyDBStore:
     # -- keeping up with the files ---------------------------------------------------
 
     def _sync(self) -> None:
-        """Bring memory up to date with the files. Called holding both locks."""
+        """Bring memory up to date with the files. Called holding both locks. If the files
+        can't be read, the journal is let go, so every later call reads them again and
+        refuses the same way instead of serving half-replayed data."""
+        try:
+            self._catch_up()
+        except BaseException:
+            self._close()
+            raise
+
+    def _catch_up(self) -> None:
         try:
             on_disk = os.stat(self.journal_path)
         except FileNotFoundError:
@@ -222,19 +231,7 @@ class TinyDBStore:
 
     def _apply(self, record: Any) -> None:
         try:
-            for op, table, payload in record["ops"]:
-                rows = self._tables.setdefault(table, Table())
-                if op == "put":
-                    doc = dict(payload)
-                    pos = doc.pop(POS)
-                    if rows.pos_of.get(doc["id"], pos) != pos:  # deleted and inserted again in one transaction
-                        rows.remove(doc["id"])
-                    rows.put(doc, pos)
-                elif op == "del":
-                    rows.remove(payload)
-                else:
-                    raise ValueError(op)
-            self._next_pos = max(self._next_pos, int(record["next"]))
+            self._next_pos = max(self._next_pos, journal.apply(self._tables, record))
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreFileCorrupt(
                 f"The database journal {self.journal_path} holds a record this version can't read ({exc!r}). "
