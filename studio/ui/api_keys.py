@@ -37,10 +37,11 @@ def build_api_keys(studio: Studio) -> None:
             name = gr.Textbox(label="New key name", placeholder="e.g. laptop script", scale=3, elem_id="api-key-name")
             create = gr.Button("Create key", scale=1, elem_id="api-key-create")
         secret = gr.Textbox(label="Your new key (shown once)", interactive=False, buttons=["copy"],
-                            elem_id="api-key-secret", visible=False)
+                            placeholder="Create a key: it appears here once.", elem_id="api-key-secret")
         table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, elem_id="api-key-list")
         with gr.Row():
-            pick = gr.Dropdown(label="Key to revoke", choices=[], scale=3, elem_id="api-key-pick")
+            pick = gr.Dropdown(label="Key to revoke", choices=[], scale=3, elem_id="api-key-pick",
+                               allow_custom_value=True)  # API callers pass an id from /api_keys; ownership is checked
             revoke = gr.Button("Revoke", variant="stop", scale=1, elem_id="api-key-revoke")
 
     def refresh(user: str):
@@ -53,7 +54,7 @@ def build_api_keys(studio: Studio) -> None:
             made = keys.create(user, label)
         except InvalidRequest as exc:
             raise gr.Error(str(exc)) from None
-        return (gr.update(value=made.secret, visible=True), "", *refresh(user))
+        return (made.secret, "", *refresh(user))
 
     def revoke_key(key_id, request: gr.Request):
         user = user_of(request)
@@ -63,7 +64,7 @@ def build_api_keys(studio: Studio) -> None:
             keys.revoke(user, key_id)
         except InvalidRequest as exc:
             raise gr.Error(str(exc)) from None
-        return (gr.update(value="", visible=False), *refresh(user))
+        return ("", *refresh(user))
 
     def list_keys(request: gr.Request):
         return refresh(user_of(request))
@@ -71,3 +72,9 @@ def build_api_keys(studio: Studio) -> None:
     create.click(create_key, [name], [secret, name, table, pick], api_name="create_api_key", queue=False)
     revoke.click(revoke_key, [pick], [secret, table, pick], api_name="revoke_api_key", queue=False)
     panel.expand(list_keys, None, [table, pick], api_name="list_api_keys", queue=False)
+
+    def api_keys(request: gr.Request) -> list[dict]:
+        """The caller's API keys, newest first: id, name, a hint of the key, created, revoked (never the key)."""
+        return keys.list(user_of(request))
+
+    gr.api(api_keys, api_name="api_keys", queue=False)
