@@ -98,11 +98,17 @@ def test_bad_input_gets_an_openai_error_and_costs_nothing(client, ui, app, ask, 
     assert ui.predict(api_name="/balance") == before and len(image_files(data)) == files
 
 
-@pytest.mark.parametrize("body, words", [(b"{oops", "not valid JSON"), (b'{"prompt": 5}', "'prompt' must be a string"),
-                                         (b'{"prompt": "a", "n": "2"}', "'n' must be a whole number")])
-def test_malformed_bodies(app, body, words):
-    r = requests.post(f"{app[0]}v1/images/generations", data=body, headers={"Content-Type": "application/json"}, timeout=30)
-    assert r.status_code == 400 and words in r.json()["error"]["message"]
+@pytest.mark.parametrize("body, status, words", [
+    (b"{oops", 400, "not valid JSON"),
+    (b'{"prompt": 5}', 400, "'prompt' must be a string"),
+    (b'{"prompt": "a", "n": "2"}', 400, "'n' must be a whole number"),
+    (b'{"prompt": "' + b"a" * (49 * 1024 * 1024) + b'"}', 413, "limit is"),
+])
+def test_malformed_bodies(app, ui, body, status, words):
+    before = ui.predict(api_name="/balance")
+    r = requests.post(f"{app[0]}v1/images/generations", data=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == status and words in r.json()["error"]["message"]
+    assert ui.predict(api_name="/balance") == before
 
 
 def test_running_out_of_credits_is_429_insufficient_quota(tmp_path_factory):

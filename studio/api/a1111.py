@@ -21,7 +21,7 @@ from pipelines.references import MIN_STRENGTH
 from pipelines.types import MAX_IMAGES, GenerationCancelled
 from studio.api.auth import caller_of
 from studio.api.errors import a1111_error, service_error
-from studio.api.jobs import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, parse_json_object, png_bytes
+from studio.api.jobs import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
 from studio.services.requests import InvalidRequest, StudioRequest
 
 OPTIONS_TABLE = "api_options"
@@ -172,7 +172,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return study, extras, notes, req
 
     async def generate(request: Request, user: str, img2img: bool):
-        body = parse_json_object(await request.body())
+        body = await read_json_object(request)
         study, extras, notes, req = prepare(body, user, img2img)
         studio.generation.prepare(study)  # every service check before a credit moves
         try:
@@ -237,7 +237,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return JSONResponse({"sd_model_checkpoint": current_model(user), "sd_checkpoint_hash": None, "samples_format": "png"})
 
     async def set_options(request: Request, user: str):
-        body = parse_json_object(await request.body())
+        body = await read_json_object(request)
         if "sd_model_checkpoint" in body:
             set_model(user, resolve_model(body["sd_model_checkpoint"]))
         return JSONResponse(None)

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from pipelines.catalog import ASPECTS, ModelEntry
 from pipelines.types import Progress
@@ -48,10 +48,28 @@ class ApiError(Exception):
         self.param = param
 
 
+async def read_json_object(request) -> dict:
+    """The request's JSON object body, refusing an oversized one before reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large(size)
+        chunks.append(chunk)
+    return parse_json_object(b"".join(chunks))
+
+
+def _too_large(size: int) -> ApiError:
+    return ApiError(413, f"The request is over {size / 1e6:.0f} MB; the limit is {MAX_BODY_BYTES / 1e6:.0f} MB.",
+                    code="request_too_large")
+
+
 def parse_json_object(raw: bytes) -> dict:
     if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, f"The request is {len(raw) / 1e6:.0f} MB; the limit is {MAX_BODY_BYTES / 1e6:.0f} MB.",
-                       code="request_too_large")
+        raise _too_large(len(raw))
     if not raw.strip():
         return {}
     try:
@@ -145,6 +163,8 @@ class JobTracker:
         self.studio = studio
         self._lock = threading.Lock()
         self._jobs: dict[str, RunningJob] = {}
+        # As many REST jobs in the engine at once as the UI lets in through its GPU queue.
+        self._gpu = threading.BoundedSemaphore(max(1, studio.gpu_concurrency))
 
     def run(self, request: StudioRequest, *, extras: dict | None = None, asset_fields: dict | None = None) -> StudioResult:
         job = RunningJob(user=request.user, key=f"{request.user}:api-{uuid.uuid4().hex}", count=request.count)
@@ -157,7 +177,7 @@ class JobTracker:
         with self._lock:
             self._jobs[job.key] = job
         try:
-            with self.studio.cancels.running(job.key) as token:
+            with self.studio.cancels.running(job.key) as token, self._gpu:
                 return self.studio.generation.generate(
                     request,
                     progress=progress,
@@ -211,4 +231,3 @@ class ApiContext:
     password_check: Callable[[str, str], bool] | None
     jobs: JobTracker
     links: ImageLinks
-    options: dict[str, Any] = field(default_factory=dict)

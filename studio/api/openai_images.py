@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from pipelines.types import MAX_IMAGES
 from studio.api.auth import caller_of
 from studio.api.errors import openai_error, service_error
-from studio.api.jobs import ApiContext, ApiError, closest_aspect, find_model, parse_json_object, png_bytes
+from studio.api.jobs import ApiContext, ApiError, closest_aspect, find_model, read_json_object, png_bytes
 from studio.services.generation import ASSETS
 from studio.services.requests import StudioRequest
 
@@ -65,7 +65,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     async def generations(request: Request):
         try:
             user = caller(request)
-            body = parse_json_object(await request.body())
+            body = await read_json_object(request)
             prompt = field(body, "prompt", str, None)
             if prompt is None:
                 raise ApiError(400, "'prompt' is required.", code="missing_required_parameter", param="prompt")
