@@ -173,10 +173,14 @@ def build_router(ctx: ApiContext) -> APIRouter:
 
     async def generate(request: Request, user: str, img2img: bool):
         body = await read_json_object(request)
+        # Decoding images and the job itself block: off the event loop, which keeps serving.
+        return await run_in_threadpool(generate_now, body, user, img2img)
+
+    def generate_now(body: dict, user: str, img2img: bool) -> JSONResponse:
         study, extras, notes, req = prepare(body, user, img2img)
         studio.generation.prepare(study)  # every service check before a credit moves
         try:
-            result = await run_in_threadpool(ctx.jobs.run, study, extras=extras, asset_fields={"api": "a1111"})
+            result = ctx.jobs.run(study, extras=extras, asset_fields={"api": "a1111"})
         except GenerationCancelled:  # A1111 answers an interrupted job normally, with what it has
             info = {"prompt": study.prompt, "all_seeds": [], "interrupted": True,
                     "studio_notes": notes + ["interrupted: no image was kept and the credits were refunded"]}

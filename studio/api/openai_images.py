@@ -62,6 +62,10 @@ def build_router(ctx: ApiContext) -> APIRouter:
                            code="invalid_value", param="size")
         return closest_aspect(entry, int(match[1]), int(match[2]))
 
+    def run_job(job: StudioRequest, fields: dict):
+        studio.generation.prepare(job)  # every service check before a credit moves
+        return ctx.jobs.run(job, asset_fields=fields)
+
     async def generations(request: Request):
         try:
             user = caller(request)
@@ -85,14 +89,14 @@ def build_router(ctx: ApiContext) -> APIRouter:
             end_user = field(body, "user", str, "")[:200]
             seed = body.get("seed")  # not in OpenAI's API; accepted so results can be reproduced
             job = StudioRequest(user=user, model_id=entry.id, style_id="auto", aspect=aspect, count=n, prompt=prompt, seed=seed)
-            studio.generation.prepare(job)  # every service check before a credit moves
             fields = {"api": "openai", **({"api_end_user": end_user} if end_user else {})}
-            result = await run_in_threadpool(ctx.jobs.run, job, asset_fields=fields)
+            result = await run_in_threadpool(run_job, job, fields)
+            if fmt == "b64_json":
+                pngs = await run_in_threadpool(png_bytes, result)
         except Exception as exc:
             return openai_error(service_error(exc, invalid_status=400))
         if fmt == "b64_json":
-            data = [{"b64_json": base64.b64encode(png).decode("ascii"), "revised_prompt": result.prompt}
-                    for png in png_bytes(result)]
+            data = [{"b64_json": base64.b64encode(png).decode("ascii"), "revised_prompt": result.prompt} for png in pngs]
         else:
             base = str(request.base_url).rstrip("/")
             data = [{"url": f"{base}/v1/images/files/{img.asset_id}.png?{ctx.links.query(img.asset_id)}",
