@@ -5,6 +5,7 @@ one account's key never sees or spends another's credits."""
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 
@@ -99,13 +100,13 @@ ENDPOINTS = [("GET", "sdapi/v1/sd-models"), ("GET", "sdapi/v1/options"), ("POST"
 @pytest.mark.parametrize("auth", [None, "Bearer sk-studio-guess", "Basic YW5hOndyb25n", "Basic !!!", "Token x"])
 def test_nothing_works_anonymously(app, ana, method, path, auth):
     url, data = app
-    before = ana.predict(api_name="/balance")
+    before, files = ana.predict(api_name="/balance"), len(image_files(data))
     headers = {"Authorization": auth} if auth else {}
     r = requests.request(method, f"{url}{path}", json={"prompt": "a cat"}, headers=headers, timeout=30)
     assert r.status_code == 401, r.text
     body = r.json()
     assert ("error" in body and "message" in body["error"]) if path.startswith("v1") else body["error"] == "unauthorized"
-    assert ana.predict(api_name="/balance") == before and image_files(data) == image_files(data)
+    assert ana.predict(api_name="/balance") == before and len(image_files(data)) == files
 
 
 def test_gradio_api_refuses_anonymous_callers(app):
@@ -144,8 +145,9 @@ def test_options_progress_and_interrupt_are_per_account(app, ana, bob):
     worker = threading.Thread(target=lambda: out.update(r=a_api.txt2img(prompt="slow", steps=30, width=64, height=64)))
     worker.start()
     deadline = time.monotonic() + 60
-    while a_api.get_progress()["state"]["sampling_step"] < 1 and time.monotonic() < deadline:
+    while (seen := a_api.get_progress()["state"])["sampling_step"] < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert seen["job_count"] == 1 and seen["sampling_steps"] == 30, "ana sees her own job"
     assert b_api.get_progress()["state"]["job_count"] == 0, "bob cannot see ana's job"
     b_api.interrupt()  # bob's interrupt has nothing of bob's to stop
     worker.join(90)
@@ -170,3 +172,26 @@ def test_revoked_key_is_refused_and_costs_nothing(app, ana):
     assert r.status_code == 401
     assert ana.predict(api_name="/balance") == before and len(image_files(data)) == files
 
+
+
+@pytest.mark.browser
+def test_panel_creates_a_key_once_that_the_sdk_can_use(app, ana):
+    from playwright.sync_api import expect
+
+    from tests.browser import chromium_page
+
+    url, _ = app
+    with chromium_page() as page:
+        login = page.request.post(f"{url}login", form={"username": ANA[0], "password": ANA[1]})
+        assert login.ok
+        page.goto(url)
+        page.locator("#api-keys").get_by_text("API keys").first.click()
+        page.locator("#api-key-name input, #api-key-name textarea").first.fill("from the browser")
+        page.locator("#api-key-create").click()
+        secret_box = page.locator("#api-key-secret input, #api-key-secret textarea").first
+        expect(secret_box).to_have_value(re.compile(r"^sk-studio-\S{40,}$"))
+        expect(page.locator("#api-key-list")).to_contain_text("from the browser")
+        secret = secret_box.input_value()
+    assert secret not in str(ana.predict(api_name="/api_keys"))
+    client = openai.OpenAI(base_url=f"{url}v1", api_key=secret, max_retries=0)
+    assert TINY in [m.id for m in client.models.list()]
