@@ -73,6 +73,11 @@ def test_generate_url_is_fetchable_and_signed(client, app):
     with urllib.request.urlopen(link, timeout=30) as response:
         assert Image.open(io.BytesIO(response.read())).size == (256, 256), "1024x1024 made at the demo's native 1:1"
     forged = link.rsplit("sig=", 1)[0] + "sig=" + "0" * 64
+    proxied = requests.post(f"{url}v1/images/generations", timeout=60, headers={
+        "X-Forwarded-Host": "studio.example.org", "X-Forwarded-Proto": "https"},
+        json={"model": "demo-faces", "prompt": "a face", "response_format": "url"})
+    assert proxied.json()["data"][0]["url"].startswith("https://studio.example.org/v1/images/files/"), \
+        "behind a proxy (a Space, a share link) the link names the public address"
     assert requests.get(forged, timeout=30).status_code == 404
 
 

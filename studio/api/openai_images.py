@@ -98,7 +98,11 @@ def build_router(ctx: ApiContext) -> APIRouter:
         if fmt == "b64_json":
             data = [{"b64_json": base64.b64encode(png).decode("ascii"), "revised_prompt": result.prompt} for png in pngs]
         else:
-            base = str(request.base_url).rstrip("/")
+            # The public address as Gradio computes it for its own file links (X-Forwarded-Host
+            # behind a Space's proxy or another reverse proxy), not the address uvicorn sees.
+            from gradio.route_utils import get_root_url
+
+            base = get_root_url(request, "/v1/images/generations", request.scope.get("root_path") or None)
             data = [{"url": f"{base}/v1/images/files/{img.asset_id}.png?{ctx.links.query(img.asset_id)}",
                      "revised_prompt": result.prompt} for img in result.images]
         first = result.images[0].details
