@@ -175,7 +175,7 @@ def test_revoked_key_is_refused_and_costs_nothing(app, ana):
 
 
 @pytest.mark.browser
-def test_panel_creates_a_key_once_that_the_sdk_can_use(app, ana):
+def test_panel_creates_a_key_once_and_revokes_it(app, ana):
     from playwright.sync_api import expect
 
     from tests.browser import chromium_page
@@ -192,6 +192,13 @@ def test_panel_creates_a_key_once_that_the_sdk_can_use(app, ana):
         expect(secret_box).to_have_value(re.compile(r"^sk-studio-\S{40,}$"))
         expect(page.locator("#api-key-list")).to_contain_text("from the browser")
         secret = secret_box.input_value()
-    assert secret not in str(ana.predict(api_name="/api_keys"))
-    client = openai.OpenAI(base_url=f"{url}v1", api_key=secret, max_retries=0)
-    assert TINY in [m.id for m in client.models.list()]
+        assert secret not in str(ana.predict(api_name="/api_keys"))
+        client = openai.OpenAI(base_url=f"{url}v1", api_key=secret, max_retries=0)
+        assert TINY in [m.id for m in client.models.list()]
+        page.locator("#api-key-pick input").click()
+        page.get_by_role("option", name=re.compile("from the browser")).click()
+        page.locator("#api-key-revoke").click()
+        expect(page.locator("#api-key-list tr", has_text="from the browser")).to_contain_text("revoked")
+        expect(secret_box).to_have_value("")
+    with pytest.raises(openai.AuthenticationError):
+        client.models.list()
