@@ -35,8 +35,8 @@ def service_error(exc: BaseException, *, invalid_status: int = 422) -> ApiError:
         return ApiError(503, str(exc), code="out_of_memory")
     if isinstance(exc, GenerationCancelled):
         return ApiError(409, "The job was interrupted; its credits were refunded.", code="interrupted")
-    if isinstance(exc, GenerationFailed):
-        return ApiError(500, "Generation failed on the server; your credits were refunded.", code="generation_failed")
+    if isinstance(exc, GenerationFailed):  # the service words it for the person, as the UI shows it
+        return ApiError(500, str(exc) or "Generation failed on the server; your credits were refunded.", code="generation_failed")
     log.exception("REST API request failed", exc_info=exc)
     return ApiError(500, "Something went wrong on the server; nothing was charged.", code="server_error")
 
