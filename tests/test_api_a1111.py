@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 
@@ -149,6 +150,16 @@ def test_bad_input_gets_an_a1111_error_and_costs_nothing(app, ui, path, body, ra
     assert set(error) == {"error", "detail", "body", "errors"} and words in error["detail"], error
     assert "/" not in error["detail"].replace("/sdapi/v1/sd-models", ""), "no server path in the message"
     assert ui.predict(api_name="/balance") == before and len(image_files(data)) == files
+
+
+def test_a_model_that_cannot_download_is_refused_and_refunded(app, ui):
+    url, data = app
+    before, files = ui.predict(api_name="/balance"), len(image_files(data))
+    response = _post(url, "txt2img", {"prompt": "a cat", "override_settings": {"sd_model_checkpoint": "sd-turbo"}})
+    assert response.status_code in (422, 500, 503), response.text  # refused up front, or refunded after the charge
+    assert re.search(r"(?i)download|hub|network|offline", response.json()["detail"]), response.text
+    assert ui.predict(api_name="/balance") == before and ledger_sum(ui) == before
+    assert len(image_files(data)) == files
 
 
 def test_unknown_fields_are_ignored_and_samplers_listed(api, app):

@@ -61,6 +61,24 @@ def test_unknown_secrets_name_nobody(keys, secret):
     assert keys.user_for(secret) is None
 
 
+def test_who_is_calling(keys):
+    from base64 import b64encode
+
+    from studio.api.auth import caller_of, password_check_from_pairs
+
+    check = password_check_from_pairs([("ana", "pw"), ("bob", "pw2")])
+    key = keys.create("ana", "k").secret
+    basic = lambda user, pw: "Basic " + b64encode(f"{user}:{pw}".encode()).decode()  # noqa: E731
+    assert caller_of(None, keys, None, allow_basic=True) == "local", "no accounts: the local user, no key needed"
+    assert caller_of(f"Bearer {key}", keys, check, allow_basic=False) == "ana"
+    assert caller_of(basic("ana", "pw"), keys, check, allow_basic=True) == "ana"
+    assert caller_of(basic("ana", key), keys, check, allow_basic=True) == "ana"
+    assert caller_of(basic("", key), keys, check, allow_basic=True) == "ana"
+    for refused in [None, "", f"Bearer {key}x", basic("ana", "nope"), basic("bob", key), basic("ana", ""), "Basic ***"]:
+        assert caller_of(refused, keys, check, allow_basic=True) is None, refused
+    assert caller_of(basic("ana", "pw"), keys, check, allow_basic=False) is None, "the OpenAI dialect takes keys only"
+
+
 # ----- a studio with accounts -----------------------------------------------------------
 
 ANA, BOB = ("ana", "pw-ana-1"), ("bob", "pw-bob-2")
