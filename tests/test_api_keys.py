@@ -143,8 +143,11 @@ def test_key_made_in_the_ui_spends_only_its_owners_credits(app, ana, bob):
     client.images.generate(model="demo-faces", prompt="a cat", n=2, response_format="b64_json")
     assert ana.predict(api_name="/balance") == ana_before - 2 and bob.predict(api_name="/balance") == bob_before
     # A1111 clients: the account password, or the key, as basic auth; not someone else's name with it.
-    webuiapi.WebUIApi(baseurl=f"{url}sdapi/v1", username=ANA[0], password=ANA[1]).txt2img(
+    made = webuiapi.WebUIApi(baseurl=f"{url}sdapi/v1", username=ANA[0], password=ANA[1]).txt2img(
         prompt="a", override_settings={"sd_model_checkpoint": "demo-faces"})
+    history = lambda ui: {a["id"] for a in ui.predict("", "", "", "", api_name="/list_assets")}  # noqa: E731
+    assert set(made.info["asset_ids"]) <= history(ana), "REST images are in the caller's history"
+    assert not set(made.info["asset_ids"]) & history(bob)
     webuiapi.WebUIApi(baseurl=f"{url}sdapi/v1", username=ANA[0], password=key).txt2img(
         prompt="a", override_settings={"sd_model_checkpoint": "demo-faces"})
     assert ana.predict(api_name="/balance") == ana_before - 4 and bob.predict(api_name="/balance") == bob_before
