@@ -100,6 +100,9 @@ def serve(settings: Settings, *, block: bool = True):
         studio.engine.preload(studio.choose_default_model())
     app = create_app(studio)
     app.queue(default_concurrency_limit=4)
+    from studio.api import password_check_from_pairs, rest_apis_lifespan
+
+    rest_apis = rest_apis_lifespan(studio, password_check_from_pairs(settings.accounts()))
     _, local_url, _ = app.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -113,6 +116,7 @@ def serve(settings: Settings, *, block: bool = True):
         prevent_thread_lock=not block,
         show_error=True,
         quiet=not block,
+        app_kwargs={"lifespan": rest_apis},  # A1111 and OpenAI routes, in place before the first request
         **launch_options(),
     )
     return app, local_url
