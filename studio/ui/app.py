@@ -8,6 +8,7 @@ import gradio as gr
 
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
+from studio.ui.admin import build_admin
 from studio.ui.common import UI, USER_ERRORS
 from studio.ui.gen_space import build_gen_space
 from studio.ui.gen_space_api import register_gen_space_api
@@ -68,6 +69,7 @@ def create_app(studio: Studio) -> gr.Blocks:
                 space = build_gen_space(studio, balance_box)
                 board = layout_storyboard()
                 wire_panels(studio, space, space["panels"], board, balance_box)
+            build_admin(studio, app)
 
         def account(request: gr.Request):
             user = user_of(request)
