@@ -67,6 +67,14 @@ def _file_paths(value: Any) -> Iterable[str]:
             yield from _file_paths(item)
 
 
+def _flat(value: Any) -> Iterable[Any]:
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _flat(item)
+    else:
+        yield value
+
+
 class FileGuard:
     """Who may fetch which file; see the module docstring for the rules."""
 
@@ -104,6 +112,8 @@ class FileGuard:
     def check_inputs(self, user: str, api_name: str | None, inputs: Any) -> None:
         """Raise ValueError(NOT_YOURS) if an event is handed a file that isn't the caller's to give."""
         upload_only = api_name in UPLOAD_ONLY_APIS
+        if upload_only and any(isinstance(v, str) and ("/" in v or "\\" in v) for v in _flat(inputs)):
+            raise ValueError(NOT_YOURS)  # a bare server path where a file upload belongs
         for path in _file_paths(inputs):
             if upload_only:
                 if not self.uploaded_by(user, path):
