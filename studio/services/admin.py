@@ -126,6 +126,15 @@ class AdminService:
             found = tx.find(LIMITS_TABLE, owner=user)
         return found[-1]["daily_limit"] if found else self.default_daily_limit
 
+    def remaining_today(self, user: str) -> int | None:
+        """Credits `user` may still spend today under their daily limit; None when unlimited (for preflight)."""
+        with self.store.transaction() as tx:
+            found = tx.find(LIMITS_TABLE, owner=user)
+            limit = found[-1]["daily_limit"] if found else self.default_daily_limit
+            if limit is None:
+                return None
+            return max(0, limit - self.credits.spent_since(tx, user, self._midnight()))
+
     # -- writing -------------------------------------------------------------------
 
     def grant(self, admin: str, user, amount, reason) -> dict:
