@@ -30,7 +30,10 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--reason", default=None, help="why (kept in the ledger)")
     parser.add_argument("--by", default=None, help="who grants (default: cli:<your login name>)")
     parser.add_argument("--data-dir", type=Path, default=None, help="the app's data directory")
-    parser.add_argument("--starting-credits", type=int, default=None)
+    parser.add_argument("--starting-credits", type=int, default=None,
+                        help="what a new account starts with (default: as the app: STUDIO_STARTING_CREDITS or 100)")
+    parser.add_argument("--new-user", action="store_true",
+                        help="allow an account that has never used the studio and is not in the accounts file")
     args = parser.parse_args(argv)
 
     defaults = Settings()
@@ -51,7 +54,7 @@ def run(argv: list[str] | None = None) -> int:
             print("Error: grant needs an amount and --reason, e.g. grant ana 50 --reason 'monthly top-up'",
                   file=sys.stderr)
             return 2
-        admin = AdminService(credits.store, credits)
+        admin = AdminService(credits.store, credits, known_users=None if args.new_user else _accounts_in(data_dir))
         entry = admin.grant_as(args.by or f"cli:{getpass.getuser()}", args.user, args.amount, args.reason)
     except (InvalidRequest, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
@@ -60,6 +63,15 @@ def run(argv: list[str] | None = None) -> int:
     print(f"{verb} {abs(entry['delta'])} credits {'to' if entry['delta'] > 0 else 'from'} {args.user}; "
           f"balance now {entry['balance_after']}.")
     return 0
+
+
+def _accounts_in(data_dir: Path):
+    """The names a grant may go to without --new-user: the accounts file's (if any); AdminService
+    adds everyone who already has a ledger. A typo then fails instead of opening a new account."""
+    from studio.accounts import read_accounts_file
+
+    path = data_dir / "accounts.txt"
+    return lambda: read_accounts_file(path).keys() if path.is_file() else ()
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ class CreditsService:
     def users(self) -> list[str]:
         """Everyone with a ledger, in order of first use."""
         with self.store.transaction() as tx:
-            return list(dict.fromkeys(entry["user"] for entry in tx.all(LEDGER_TABLE)))
+            return list(dict.fromkeys(entry.get("owner", entry.get("user")) for entry in tx.all(LEDGER_TABLE)))
 
     def refund(self, job_id: str, *, reason: str) -> Doc | None:
         """Give back exactly what `job_id` was charged, once; None if there is nothing to refund."""
