@@ -161,6 +161,8 @@ def test_admin_api_cli_grants_while_running_and_daily_limit(tmp_path):
 
         bad = credits_cli(data, "grant", "ana", "5")
         assert bad.returncode == 2 and "--reason" in bad.stderr
+        typo = credits_cli(data, "grant", "anna", "5", "--reason", "typo")
+        assert typo.returncode == 2 and "no account named 'anna'" in typo.stderr
 
         # A daily limit: the next job over it is refused with a clear message and charges nothing.
         assert root.predict("ana", 4, api_name="/admin_set_daily_limit")["daily_limit"] == 4

@@ -17,7 +17,6 @@ from PIL import Image
 
 from tests.launched_app import REPO, launched_app
 
-pytestmark = pytest.mark.slow
 
 NOT_YOURS = "only files you upload yourself can be added"
 
@@ -57,6 +56,53 @@ def app(tmp_path_factory):
                "ana_http": Session(url, "ana", "pw-ana"), "ben_http": Session(url, "ben", "pw-ben")}
 
 
+# -- the guard's rules, without a server ------------------------------------------------------
+
+def make_guard(tmp_path):
+    from studio.services.generation import user_subdir
+    from studio.web.files import FileGuard
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    for user in ("ana", "ben"):
+        (data / "images" / user_subdir(user)).mkdir(parents=True)
+        (data / "images" / user_subdir(user) / "a.png").write_bytes(b"png")
+    (cache / "h1").mkdir(parents=True)
+    (cache / "h1" / "a.png").write_bytes(b"png")
+    (tmp_path / "previews").mkdir()
+    guard = FileGuard(images_dir=data / "images", exports_dir=data / "exports", cache_dir=cache,
+                      public_dirs=[tmp_path / "previews"])
+    return guard, data, cache, user_subdir
+
+
+def test_guard_rules_owner_folders_traversal_and_links(tmp_path):
+    guard, data, cache, subdir = make_guard(tmp_path)
+    anas = data / "images" / subdir("ana") / "a.png"
+    assert guard.may_read("ana", str(anas)) is True and guard.may_read("ben", str(anas)) is False
+    sneaky = f"{cache}/h1/../../data/images/{subdir('ana')}/a.png"
+    assert guard.may_read("ben", sneaky) is False
+    (data / "images" / subdir("ben") / "link.png").symlink_to(anas)
+    assert guard.may_read("ben", str(data / "images" / subdir("ben") / "link.png")) is False
+    assert guard.may_read("ben", str(data / "images")) is False  # the folder itself
+    assert guard.may_read("ben", str(tmp_path / "previews" / "x.png")) is True
+    assert guard.may_read("ben", "/etc/passwd") is None  # not ours to decide: gradio refuses it
+
+
+def test_guard_cache_files_go_to_whoever_was_shown_or_uploaded_them(tmp_path):
+    guard, _, cache, _ = make_guard(tmp_path)
+    cached = str(cache / "h1" / "a.png")
+    assert guard.may_read("ana", cached) is False
+    guard.shown("ana", [{"image": {"path": cached, "url": "x"}, "caption": None}])
+    assert guard.may_read("ana", cached) is True and guard.may_read("ben", cached) is False
+    guard.uploaded("ben", [cached])
+    assert guard.uploaded_by("ben", cached) and not guard.uploaded_by("ana", cached)
+    guard.check_inputs("ben", "upload_asset", ["0" * 32, {"path": cached}])
+    with pytest.raises(ValueError, match="only files you upload yourself"):
+        guard.check_inputs("ana", "upload_asset", ["0" * 32, {"path": cached}])
+    guard.check_inputs("ana", "ui_select", [{"path": cached}])  # shown to ana: she may hand it back
+    with pytest.raises(ValueError):
+        guard.check_inputs("cleo", "ui_select", [{"path": cached}])
+
+
 def file_url(path: str | Path) -> str:
     return f"/gradio_api/file={path}"
 
@@ -90,6 +136,7 @@ def ana_project_with_upload(app) -> tuple[str, dict]:
     return project, uploaded
 
 
+@pytest.mark.slow
 def test_generated_images_are_served_to_their_owner_only(app):
     gallery, job, *_ = app["ana"].predict("demo-faces", "auto", "1:1", 2, "a face", False, "", 5,
                                           api_name="/generate")
@@ -104,6 +151,7 @@ def test_generated_images_are_served_to_their_owner_only(app):
     assert httpx.get(app["url"].rstrip("/") + cached[0]).status_code == 401
 
 
+@pytest.mark.slow
 def test_uploads_are_served_to_their_owner_only(app):
     _, uploaded = ana_project_with_upload(app)
     details = app["ana"].predict(uploaded["id"], api_name="/asset_details")
@@ -117,6 +165,7 @@ def test_uploads_are_served_to_their_owner_only(app):
     assert_only_ana(app, [file_url(sent.json()[0])])
 
 
+@pytest.mark.slow
 def test_storyboard_exports_are_served_to_their_owner_only_under_unguessable_names(app):
     project, uploaded = ana_project_with_upload(app)
     shot = app["ana"].predict(project, "character", "Mira", "a sailor", api_name="/create_shot")
@@ -130,6 +179,7 @@ def test_storyboard_exports_are_served_to_their_owner_only_under_unguessable_nam
     assert_only_ana(app, [file_url(p) for p in folder.iterdir()])
 
 
+@pytest.mark.slow
 def test_the_style_cards_stay_public(app):
     config = app["ben_http"].http.get("/config").json()
     cards = [u for u in urls_in(config) if u.endswith(".png") or u.endswith(".jpg") or u.endswith(".webp")]
@@ -140,6 +190,7 @@ def test_the_style_cards_stay_public(app):
     assert app["ben_http"].status(file_url(preview)) == 200
 
 
+@pytest.mark.slow
 def test_an_upload_given_a_server_path_is_refused_and_changes_nothing(app):
     gallery, job, *_ = app["ana"].predict("demo-faces", "auto", "1:1", 1, "a face", False, "", 9,
                                           api_name="/generate")
