@@ -14,6 +14,7 @@ from studio.accounts import (
     LoginLimiter,
     check_exposure,
     parse_auth,
+    password_check,
     read_accounts_file,
     use_accounts,
     verify_password,
@@ -100,9 +101,11 @@ def test_verify_password_is_the_running_apps_check():
     use_accounts(parse_auth("ana:pw1"))
     try:
         assert verify_password("ana", "pw1") and not verify_password("ana", "pw2")
+        assert password_check() is verify_password
     finally:
         use_accounts(None)
     assert not verify_password("ana", "pw1"), "with accounts off nobody signs in by password"
+    assert password_check() is None
 
 
 # -- exposure --------------------------------------------------------------------------

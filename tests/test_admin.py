@@ -97,6 +97,7 @@ def test_the_daily_limit_refuses_a_charge_with_a_clear_message_and_resets_at_mid
     with pytest.raises(DailyLimitReached, match="daily limit is 4 and you have spent 3 today.*nothing was charged"):
         credits.charge("ana", 2, reason="b", job_id="j2")
     assert credits.ledger("ana") == before and admin.remaining_today("ana") == 1
+    assert admin.limit_reason("ana", 1) is None and "daily limit is 4" in admin.limit_reason("ana", 2)
     credits.refund("j1", reason="failed")  # refunded spending doesn't count
     credits.charge("ana", 4, reason="c", job_id="j3")
     clock.now += timedelta(days=1)  # the next UTC day: today's spending no longer counts

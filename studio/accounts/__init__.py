@@ -30,7 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from studio.accounts.limiter import LoginLimiter
 
-__all__ = ["Accounts", "AccountsError", "LoginLimiter", "hash_password", "parse_auth", "verify_password"]
+__all__ = ["Accounts", "AccountsError", "LoginLimiter", "hash_password", "parse_auth", "password_check", "verify_password"]
 
 HASH_PREFIX = "$argon2"
 _hasher = PasswordHasher()
@@ -227,3 +227,8 @@ def check_exposure(accounts: Accounts | None, *, share: bool, public: bool, admi
         if missing:
             raise AccountsError(f"--admins: no account named {', '.join(map(repr, missing))}."
                                 + ("" if accounts is not None else " Without accounts the only user is 'local'."))
+
+
+def password_check():
+    """What the REST APIs take as their `password_check`: `verify_password` with accounts on, None when off."""
+    return verify_password if _active is not None else None

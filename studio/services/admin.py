@@ -135,6 +135,14 @@ class AdminService:
                 return None
             return max(0, limit - self.credits.spent_since(tx, user, self._midnight()))
 
+    def limit_reason(self, user: str, cost: int) -> str | None:
+        """Why a job costing `cost` would be refused by the daily limit, or None (the preflight's answer)."""
+        remaining = self.remaining_today(user)
+        if remaining is None or cost <= remaining:
+            return None
+        limit = self.daily_limit(user)
+        return str(DailyLimitReached(cost, limit - remaining, limit))
+
     # -- writing -------------------------------------------------------------------
 
     def grant(self, admin: str, user, amount, reason) -> dict:

@@ -17,8 +17,11 @@ __all__ = ["FileGuard", "GuardMiddleware", "server_guards"]
 
 
 def server_guards(blocks, *, data_dir: Path, public_dirs: list[Path], accounts: Accounts | None,
-                  limiter: LoginLimiter | None = None) -> dict:
-    """Attach the file guard to `blocks` and return the `launch()` keyword arguments it needs."""
+                  limiter: LoginLimiter | None = None, app_kwargs: dict | None = None) -> dict:
+    """Attach the file guard to `blocks` and return the `launch()` keyword arguments it needs.
+
+    `app_kwargs`: other FastAPI arguments for launch() (e.g. a lifespan that mounts more
+    routes); the guard's middleware is added to them, so pass them here, not to launch()."""
     from starlette.middleware import Middleware
 
     from gradio.utils import get_upload_folder
@@ -29,7 +32,8 @@ def server_guards(blocks, *, data_dir: Path, public_dirs: list[Path], accounts: 
     guard.attach(blocks)
     return {
         "auth": make_auth(accounts, limiter or LoginLimiter()) if accounts is not None else None,
-        "app_kwargs": {"middleware": [Middleware(GuardMiddleware, guard=guard)]},
+        "app_kwargs": {**(app_kwargs or {}),
+                       "middleware": [*(app_kwargs or {}).get("middleware", []), Middleware(GuardMiddleware, guard=guard)]},
         "allowed_paths": [str(data_dir / "images"), str(data_dir / "exports"), *map(str, public_dirs)],
     }
 
