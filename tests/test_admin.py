@@ -195,6 +195,10 @@ def test_the_admin_panel_is_shown_to_admins_only_and_grants(tmp_path):
         with chromium_page() as page:
             sign_in(page, url, "root", "pw-root")
             page.get_by_role("tab", name="Admin").click()
+            page.locator("#admin-account input, #admin-account textarea").first.fill("anna")
+            page.locator("#admin-reason input, #admin-reason textarea").first.fill("typo")
+            page.locator("#admin-grant").click()
+            expect(page.locator("#admin-status")).to_contain_text("There is no account named 'anna'.")
             page.locator("#admin-account input, #admin-account textarea").first.fill("ana")
             page.locator("#admin-amount input").fill("12")
             page.locator("#admin-reason input, #admin-reason textarea").first.fill("from the panel")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.services.studio import Studio
-from studio.ui.common import UI, guard
+from studio.ui.common import UI, USER_ERRORS, guard
 from studio.ui.session import user_of
 
 COLUMNS = ["Account", "Balance", "Spent today", "Daily limit", "Recent spending"]
@@ -63,20 +63,28 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
                      (set_daily_limit, "admin_set_daily_limit")):
         gr.api(fn, api_name=name, queue=False)
 
-    @guard
+    # The form's callbacks report in the status line rather than a toast: a refusal there stays
+    # readable next to the fields it is about.
     def ui_table(request: gr.Request):
-        return _rows(admin.overview(user_of(request)))
+        try:
+            return _rows(admin.overview(user_of(request)))
+        except USER_ERRORS:
+            return []
 
-    @guard
     def ui_grant(user, credits, why, request: gr.Request):
-        entry = admin.grant(user_of(request), user, credits, why)
+        try:
+            entry = admin.grant(user_of(request), user, credits, why)
+        except USER_ERRORS as exc:
+            return gr.update(), str(exc)
         verb = "Granted" if entry["delta"] > 0 else "Took"
         return (_rows(admin.overview(user_of(request))),
                 f"{verb} {abs(entry['delta'])} credits: {entry['user']} now has {entry['balance_after']}.")
 
-    @guard
     def ui_limit(user, value, request: gr.Request):
-        now = admin.set_daily_limit(user_of(request), user, value)
+        try:
+            now = admin.set_daily_limit(user_of(request), user, value)
+        except USER_ERRORS as exc:
+            return gr.update(), str(exc)
         return _rows(admin.overview(user_of(request))), f"Daily limit of {user.strip()}: {'none' if now is None else now}."
 
     def show_for_admins(request: gr.Request):
