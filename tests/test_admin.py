@@ -3,6 +3,7 @@ the same grant from the command line while the app runs; non-admins refused."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
