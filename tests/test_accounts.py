@@ -89,6 +89,15 @@ def test_cli_manages_a_file_that_holds_only_hashes(tmp_path):
     assert missing.returncode == 2 and "no account 'ben'" in missing.stderr
     assert accounts_cli("list", "--file", str(path)).stdout.split() == ["ana"]
 
+    # Broken by hand while the app runs: nobody gets in (fail closed) until it is fixed.
+    good = path.read_text()
+    path.write_text(good + "eve:plaintext\n")
+    assert not accounts.verify("ana", "new password") and accounts.users() == []
+    path.write_text(good)
+    assert accounts.verify("ana", "new password")
+    path.unlink()
+    assert not accounts.verify("ana", "new password")
+
 
 def test_a_plain_text_password_in_the_file_is_refused_with_the_fix(tmp_path):
     path = tmp_path / "accounts.txt"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from studio.accounts.limiter import LoginLimiter
 
+log = logging.getLogger("studio.accounts")
 __all__ = ["Accounts", "AccountsError", "LoginLimiter", "hash_password", "parse_auth", "password_check", "verify_password"]
 
 HASH_PREFIX = "$argon2"
@@ -74,7 +76,7 @@ class Accounts:
             raise ValueError("Give inline accounts or an accounts file, not both.")
         self.file = Path(file) if file is not None else None
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._entries: dict[str, _Entry] = {}
         if inline is not None:
             self._entries = {user: _Entry(password, False) for user, password in inline.items()}
@@ -86,15 +88,13 @@ class Accounts:
         return cls(file=path)
 
     def users(self) -> list[str]:
-        self._reload()
-        return sorted(self._entries)
+        return sorted(self._current())
 
     def verify(self, user: str, password: str) -> bool:
         """True when `user` exists and `password` is theirs. Takes as long for a missing user."""
         if not isinstance(user, str) or not isinstance(password, str):
             return False
-        self._reload()
-        entry = self._entries.get(user)
+        entry = self._current().get(user)
         if entry is None:
             _safe_verify(_dummy_hash(), password)
             return False
@@ -105,6 +105,17 @@ class Accounts:
 
     # -- the file --------------------------------------------------------------------
 
+    def _current(self) -> dict[str, _Entry]:
+        """The accounts as the file says now. A file that became unreadable or invalid while the
+        app runs lets nobody in (fail closed) and says why in the log, until it is fixed."""
+        try:
+            self._reload()
+        except AccountsError as exc:
+            log.error("Nobody can sign in until the accounts file is fixed: %s", exc)
+            self._stamp = None
+            return {}
+        return self._entries
+
     def _reload(self) -> None:
         if self.file is None:
             return
@@ -113,7 +124,7 @@ class Accounts:
                 st = os.stat(self.file)
             except OSError:
                 raise AccountsError(f"The accounts file {self.file} can't be read.") from None
-            stamp = (st.st_mtime_ns, st.st_size)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # the CLI replaces the file: a new inode
             if stamp == self._stamp:
                 return
             self._entries = {user: _Entry(h, True) for user, h in read_accounts_file(self.file).items()}
