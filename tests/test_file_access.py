@@ -29,7 +29,9 @@ class Session:
         assert self.http.post("/login", data={"username": user, "password": password}).status_code == 200
 
     def status(self, url: str) -> int:
-        return self.http.get(url).status_code
+        got, head = self.http.get(url).status_code, self.http.head(url).status_code
+        assert got == head, (url, got, head)
+        return got
 
     def call(self, api: str, *data) -> tuple[str, object]:
         """A queued event over gradio's HTTP API; (event, data) of its last message."""
