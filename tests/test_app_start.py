@@ -103,8 +103,13 @@ def test_the_hashed_accounts_file_made_by_the_cli_is_used_by_default(tmp_path):
         assert ana.predict(api_name="/balance") == 100
         with pytest.raises(Exception):
             Client(url, auth=("ben", "ana-password"), verbose=False)
-        # Removed while the app runs: that account can't sign in any more.
+        ben = Client(url, auth=("ben", "ben-password"), verbose=False)
+        assert ben.predict(api_name="/balance") == 100
+        # Removed while the app runs: that account can't sign in any more, and its open session ends.
         subprocess.run([sys.executable, "-m", "studio.accounts", "remove", "ben", "--file", str(data / "accounts.txt")],
                        cwd=REPO, check=True, capture_output=True, timeout=60)
         with pytest.raises(Exception):
             Client(url, auth=("ben", "ben-password"), verbose=False)
+        with pytest.raises(Exception):
+            ben.predict(api_name="/balance")
+        assert ana.predict(api_name="/balance") == 100

@@ -30,6 +30,7 @@ def server_guards(blocks, *, data_dir: Path, public_dirs: list[Path], accounts: 
     guard = FileGuard(images_dir=data_dir / "images", exports_dir=data_dir / "exports",
                       cache_dir=Path(get_upload_folder()), public_dirs=[*public_dirs, data_dir / "exports" / "_ui"])
     guard.attach(blocks)
+    guard.accounts = accounts
     return {
         "auth": make_auth(accounts, limiter or LoginLimiter()) if accounts is not None else None,
         "app_kwargs": {**(app_kwargs or {}),

@@ -87,6 +87,7 @@ class FileGuard:
         self._uploaded: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._blocks = None  # set by attach(); its server_app (built by launch) holds the sign-in tokens
+        self.accounts = None  # studio.accounts.Accounts: sessions of removed accounts end
 
     # -- decisions -----------------------------------------------------------------
 
@@ -147,7 +148,14 @@ class FileGuard:
         if app.auth is None and app.auth_dependency is None:
             return LOCAL_USER
         token = cookies.get(f"access-token-{app.cookie_id}") or cookies.get(f"access-token-unsecure-{app.cookie_id}")
-        return app.tokens.get(token) if token else None
+        user = app.tokens.get(token) if token else None
+        if user is not None and self.accounts is not None and user not in self.accounts.users():
+            # The account was removed while signed in: end all its sessions, so gradio answers 401.
+            for other, owner in list(app.tokens.items()):
+                if owner == user:
+                    app.tokens.pop(other, None)
+            return None
+        return user
 
     # -- wiring into gradio ----------------------------------------------------------
 
@@ -185,7 +193,8 @@ def _request_user(request) -> str:
 
 
 class GuardMiddleware:
-    """ASGI middleware: 404 for files that aren't the caller's; records uploads; notes the client address."""
+    """ASGI middleware: 404 for files that aren't the caller's; records uploads; notes the client
+    address; ends the sessions of an account removed while the app runs."""
 
     def __init__(self, app, guard: FileGuard) -> None:
         self.app = app
@@ -198,13 +207,16 @@ class GuardMiddleware:
         token = client_address.set(client[0] if client else None)
         try:
             path = scope.get("path", "")
+            cookies = _cookies(scope)
+            if self.guard.accounts is not None and cookies:
+                self.guard.user_of_cookies(cookies)  # ends the sessions of a removed account
             if scope.get("method") in ("GET", "HEAD") and path.startswith(FILE_ROUTES):
                 target = next(path[len(p):] for p in FILE_ROUTES if path.startswith(p))
-                user = self.guard.user_of_cookies(_cookies(scope))
+                user = self.guard.user_of_cookies(cookies)
                 if user is not None and self.guard.may_read(user, target) is False:
                     return await _not_found(send)
             elif scope.get("method") == "POST" and path.rstrip("/") == UPLOAD_ROUTE:
-                user = self.guard.user_of_cookies(_cookies(scope))
+                user = self.guard.user_of_cookies(cookies)
                 if user is not None:
                     return await self._recording_upload(scope, receive, send, user)
             return await self.app(scope, receive, send)
