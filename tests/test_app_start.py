@@ -113,3 +113,9 @@ def test_the_hashed_accounts_file_made_by_the_cli_is_used_by_default(tmp_path):
         with pytest.raises(Exception):
             ben.predict(api_name="/balance")
         assert ana.predict(api_name="/balance") == 100
+        # A changed password ends the sessions signed in with the old one; the new one works.
+        subprocess.run([sys.executable, "-m", "studio.accounts", "passwd", "ana", "--file", str(data / "accounts.txt")],
+                       cwd=REPO, check=True, capture_output=True, input="ana-new-password\n", text=True, timeout=60)
+        with pytest.raises(Exception):
+            ana.predict(api_name="/balance")
+        assert Client(url, auth=("ana", "ana-new-password"), verbose=False).predict(api_name="/balance") == 100

@@ -19,6 +19,7 @@ address instead of answering thirty wrong guesses at full speed.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import logging
 import os
@@ -102,6 +103,13 @@ class Accounts:
             return hmac.compare_digest(entry.secret.encode("utf-8", "surrogatepass"),
                                        password.encode("utf-8", "surrogatepass"))
         return _safe_verify(entry.secret, password)
+
+    def fingerprint(self, user: str) -> str | None:
+        """Changes when the account's password does; None when the account is gone. Not a secret."""
+        entry = self._current().get(user)
+        if entry is None:
+            return None
+        return hashlib.sha256(entry.secret.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     # -- the file --------------------------------------------------------------------
 

@@ -25,12 +25,12 @@ def server_guards(blocks, *, data_dir: Path, public_dirs: list[Path], accounts: 
     from starlette.middleware import Middleware
 
     from gradio.utils import get_upload_folder
-    from studio.web.login import make_auth
+    from studio.web.login import Sessions, make_auth
 
     guard = FileGuard(images_dir=data_dir / "images", exports_dir=data_dir / "exports",
                       cache_dir=Path(get_upload_folder()), public_dirs=[*public_dirs, data_dir / "exports" / "_ui"])
     guard.attach(blocks)
-    guard.accounts = accounts
+    guard.sessions = Sessions(accounts) if accounts is not None else None
     return {
         "auth": make_auth(accounts, limiter or LoginLimiter()) if accounts is not None else None,
         "app_kwargs": {**(app_kwargs or {}),

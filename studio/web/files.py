@@ -87,7 +87,7 @@ class FileGuard:
         self._uploaded: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._blocks = None  # set by attach(); its server_app (built by launch) holds the sign-in tokens
-        self.accounts = None  # studio.accounts.Accounts: sessions of removed accounts end
+        self.sessions = None  # studio.web.login.Sessions: ends sessions of removed accounts, changed passwords
 
     # -- decisions -----------------------------------------------------------------
 
@@ -148,14 +148,9 @@ class FileGuard:
         if app.auth is None and app.auth_dependency is None:
             return LOCAL_USER
         token = cookies.get(f"access-token-{app.cookie_id}") or cookies.get(f"access-token-unsecure-{app.cookie_id}")
-        user = app.tokens.get(token) if token else None
-        if user is not None and self.accounts is not None and user not in self.accounts.users():
-            # The account was removed while signed in: end all its sessions, so gradio answers 401.
-            for other, owner in list(app.tokens.items()):
-                if owner == user:
-                    app.tokens.pop(other, None)
+        if not token:
             return None
-        return user
+        return self.sessions.user(app, token) if self.sessions is not None else app.tokens.get(token)
 
     # -- wiring into gradio ----------------------------------------------------------
 
@@ -194,7 +189,7 @@ def _request_user(request) -> str:
 
 class GuardMiddleware:
     """ASGI middleware: 404 for files that aren't the caller's; records uploads; notes the client
-    address; ends the sessions of an account removed while the app runs."""
+    address; ends sessions of accounts removed, or passwords changed, while the app runs."""
 
     def __init__(self, app, guard: FileGuard) -> None:
         self.app = app
@@ -208,8 +203,10 @@ class GuardMiddleware:
         try:
             path = scope.get("path", "")
             cookies = _cookies(scope)
-            if self.guard.accounts is not None and cookies:
-                self.guard.user_of_cookies(cookies)  # ends the sessions of a removed account
+            if cookies:
+                self.guard.user_of_cookies(cookies)  # ends a session whose account was removed or re-keyed
+            if scope.get("method") == "POST" and path.rstrip("/") == "/login" and self.guard.sessions is not None:
+                return await self.app(scope, receive, self._noting_login(send))
             if scope.get("method") in ("GET", "HEAD") and path.startswith(FILE_ROUTES):
                 target = next(path[len(p):] for p in FILE_ROUTES if path.startswith(p))
                 user = self.guard.user_of_cookies(cookies)
@@ -222,6 +219,21 @@ class GuardMiddleware:
             return await self.app(scope, receive, send)
         finally:
             client_address.reset(token)
+
+    def _noting_login(self, send):
+        """Tell the sessions about the token a successful sign-in sets (read from its Set-Cookie)."""
+
+        async def capture(message):
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"set-cookie":
+                        token = value.decode("latin-1").split(";", 1)[0].partition("=")[2]
+                        app = getattr(self.guard._blocks, "server_app", None)
+                        if token and app is not None:
+                            self.guard.sessions.signed_in(app, token)
+            await send(message)
+
+        return capture
 
     async def _recording_upload(self, scope, receive, send, user: str):
         status, body = 0, bytearray()

@@ -35,3 +35,32 @@ def make_auth(accounts: Accounts, limiter: LoginLimiter, *,
         return ok
 
     return auth
+
+
+class Sessions:
+    """Gradio's sign-in tokens kept in step with the accounts: a session ends at its next
+    request once its account is removed or its password changed (so `passwd` also logs out
+    whoever had the old one). Each token remembers a fingerprint of the password hash it
+    signed in with; gradio's own token table is what is cleared, so gradio answers 401."""
+
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
+        self._signed_in_with: dict[str, str] = {}
+
+    def signed_in(self, app, token: str) -> None:
+        user = app.tokens.get(token)
+        if user is not None:
+            self._signed_in_with[token] = self.accounts.fingerprint(user) or ""
+
+    def user(self, app, token: str) -> str | None:
+        user = app.tokens.get(token)
+        if user is None:
+            return None
+        now = self.accounts.fingerprint(user)
+        was = self._signed_in_with.setdefault(token, now or "")
+        if now is None or now != was:
+            log.warning("Ending a session of %r: the account was removed or its password changed", user)
+            app.tokens.pop(token, None)
+            self._signed_in_with.pop(token, None)
+            return None
+        return user
