@@ -187,3 +187,27 @@ def test_the_login_awaits_the_limiters_delay_before_checking_the_password():
     # Two free failures, then 0.5, 1, 2, 4 s; the right password waits 8 s (the address had
     # 6 failures) and then clears the account; the address's count stays, so the next wrong one waits 8 s.
     assert slept == [0.5, 1, 2, 4, 8, 8]
+
+
+def test_sessions_end_when_the_account_goes_or_its_password_changes(tmp_path):
+    from types import SimpleNamespace
+
+    from studio.accounts import hash_password, write_accounts_file
+    from studio.web.login import Sessions
+
+    path = tmp_path / "accounts.txt"
+    write_accounts_file(path, {"ana": hash_password("one-password"), "ben": hash_password("two-password")})
+    app = SimpleNamespace(tokens={"t-ana": "ana", "t-ben": "ben", "t-ana2": "ana"})
+    sessions = Sessions(Accounts.from_file(path))
+    for token in app.tokens:
+        sessions.signed_in(app, token)
+    assert sessions.user(app, "t-ana") == "ana" and sessions.user(app, "t-ben") == "ben"
+    assert sessions.user(app, "no-such-token") is None
+
+    write_accounts_file(path, {"ana": hash_password("new-password")})  # ben removed, ana re-keyed
+    assert sessions.user(app, "t-ben") is None and "t-ben" not in app.tokens
+    assert sessions.user(app, "t-ana") is None and "t-ana" not in app.tokens
+    app.tokens["t-ana3"] = "ana"  # signed in again with the new password
+    sessions.signed_in(app, "t-ana3")
+    assert sessions.user(app, "t-ana3") == "ana"
+    assert sessions.user(app, "t-ana2") is None  # the other old session ends too
