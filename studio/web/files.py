@@ -33,7 +33,6 @@ from typing import Any, Iterable
 from studio.services.generation import user_subdir
 from studio.services.studio import LOCAL_USER
 
-PUBLIC = "*"  # a grant to everyone: the app's own static pictures
 FILE_ROUTES = ("/gradio_api/file=", "/gradio_api/file/")
 UPLOAD_ROUTE = "/gradio_api/upload"
 # Endpoints whose file inputs must have been uploaded by the caller (not merely shown to them).
@@ -84,6 +83,7 @@ class FileGuard:
         self.cache_root = _real(cache_dir)
         self.public_roots = [_real(p) for p in public_dirs]
         self._shown: dict[str, set[str]] = {}
+        self._public: set[str] = set()  # cached copies of the app's own pictures (in its layout at start)
         self._uploaded: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._blocks = None  # set by attach(); its server_app (built by launch) holds the sign-in tokens
@@ -103,7 +103,7 @@ class FileGuard:
         if _inside(real, self.cache_root):
             with self._lock:
                 who = self._shown.get(real, set()) | self._uploaded.get(real, set())
-            return user in who or PUBLIC in who
+            return user in who or real in self._public
         return None
 
     def uploaded_by(self, user: str, path: str) -> bool:
@@ -159,7 +159,8 @@ class FileGuard:
 
         Files already in the app's layout (the style preview cards) are public."""
         self._blocks = blocks
-        self.shown(PUBLIC, getattr(blocks, "config", None) or {})
+        self._public = {p for p in map(_real, _file_paths(getattr(blocks, "config", None) or {}))
+                        if _inside(p, self.cache_root)}
         original = blocks.process_api
         guard = self
 
