@@ -66,6 +66,17 @@ def _file_paths(value: Any) -> Iterable[str]:
             yield from _file_paths(item)
 
 
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
 def _flat(value: Any) -> Iterable[Any]:
     if isinstance(value, (list, tuple)):
         for item in value:
@@ -125,8 +136,9 @@ class FileGuard:
     # -- recording -----------------------------------------------------------------
 
     def shown(self, user: str, data: Any) -> None:
-        """Record that `user` was sent these files (the outputs of one event)."""
-        paths = [_real(p) for p in _file_paths(data)]
+        """Record that `user` was sent these files (the outputs of one event). Every text in the
+        outputs counts, not only FileData paths: a streamed output arrives as diffs of bare strings."""
+        paths = [_real(p) for p in _strings(data) if p.startswith(os.sep) and len(p) < 4096]
         with self._lock:
             for path in paths:
                 if _inside(path, self.cache_root):
