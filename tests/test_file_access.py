@@ -105,6 +105,8 @@ def test_guard_cache_files_go_to_whoever_was_shown_or_uploaded_them(tmp_path):
         guard.check_inputs("cleo", "ui_select", [{"path": cached}])
     guard.shown("dan", [["replace", [0, "image", "path"], cached]])  # a streamed output's diff
     assert guard.may_read("dan", cached) is True
+    guard.shown("eve", ["your prompt was:", cached])  # text that merely looks like a path grants nothing
+    assert guard.may_read("eve", cached) is False
     guard.shown("*", [{"path": cached}])  # no account name is a wildcard
     assert guard.may_read("cleo", cached) is False
 

@@ -66,15 +66,18 @@ def _file_paths(value: Any) -> Iterable[str]:
             yield from _file_paths(item)
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
+def _diff_paths(value: Any) -> Iterable[str]:
+    """`path` values set by gradio's streaming diffs: ["replace"|"add", [..., "path"], "/…"]."""
+    if isinstance(value, (list, tuple)):
+        if (len(value) == 3 and value[0] in ("replace", "add") and isinstance(value[1], (list, tuple))
+                and value[1] and value[1][-1] == "path" and isinstance(value[2], str)):
+            yield value[2]
+            return
+        for item in value:
+            yield from _diff_paths(item)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
+            yield from _diff_paths(item)
 
 
 def _flat(value: Any) -> Iterable[Any]:
@@ -136,9 +139,10 @@ class FileGuard:
     # -- recording -----------------------------------------------------------------
 
     def shown(self, user: str, data: Any) -> None:
-        """Record that `user` was sent these files (the outputs of one event). Every text in the
-        outputs counts, not only FileData paths: a streamed output arrives as diffs of bare strings."""
-        paths = [_real(p) for p in _strings(data) if p.startswith(os.sep) and len(p) < 4096]
+        """Record that `user` was sent these files (the outputs of one event): FileData paths, and
+        the `path` values of diffs (how a streamed output arrives). Other texts (a prompt that
+        looks like a path) grant nothing."""
+        paths = [_real(p) for p in [*_file_paths(data), *_diff_paths(data)]]
         with self._lock:
             for path in paths:
                 if _inside(path, self.cache_root):
