@@ -25,6 +25,7 @@ def build_studio(settings: Settings):
     from studio.services.projects import ProjectService
     from studio.services.shots import ShotService
     from studio.services.storyboard import StoryboardService
+    from studio.services.admin import AdminService
     from studio.services.credits import CreditsService
     from studio.services.generation import GenerationService
     from studio.services.prompt_library import PromptLibrary
@@ -52,6 +53,7 @@ def build_studio(settings: Settings):
     )
     _use_zero_gpu_if_on_a_space(engine)
     credits = CreditsService(store, settings.starting_credits)
+    admin = AdminService(store, credits, admins=settings.admin_names(), default_daily_limit=settings.daily_limit)
     generation = GenerationService(engine=engine, styles=styles, credits=credits, store=store, images=images)
     projects, shots, assets = ProjectService(store, images), ShotService(store), AssetService(store, images)
     return Studio(
@@ -72,6 +74,7 @@ def build_studio(settings: Settings):
         style_preview_dir=settings.styles_file.parent / "previews",
         default_model_id=settings.default_model,
         gpu_concurrency=8 if settings.merge_window_ms else 1,
+        admin=admin,
     )
 
 
@@ -93,30 +96,35 @@ def _use_zero_gpu_if_on_a_space(engine) -> None:
 
 def serve(settings: Settings, *, block: bool = True):
     """Build and launch; returns (app, local_url) when block is False (tests)."""
+    from studio.accounts import check_exposure, password_check, use_accounts
+    from studio.api import rest_apis_lifespan
     from studio.ui.app import create_app, launch_options
+    from studio.web import server_guards
 
+    accounts = settings.load_accounts()
+    check_exposure(accounts, share=settings.share, public=settings.public, admins=settings.admin_names())
+    use_accounts(accounts)
     studio = build_studio(settings)
+    studio.admin.known_users = accounts.users if accounts is not None else None
     if settings.preload:
         studio.engine.preload(studio.choose_default_model())
     app = create_app(studio)
     app.queue(default_concurrency_limit=4)
-    from studio.api import password_check_from_pairs, rest_apis_lifespan
-
-    rest_apis = rest_apis_lifespan(studio, password_check_from_pairs(settings.accounts()))
+    # The file guard (each user's files are theirs), the rate-limited sign-in, and the A1111 and
+    # OpenAI routes (in place before the first request); the style cards are served even when the
+    # app is started from another working directory.
+    rest_apis = rest_apis_lifespan(studio, password_check())
+    guards = server_guards(app, data_dir=settings.data_dir, public_dirs=[settings.styles_file.parent / "previews"],
+                           accounts=accounts, app_kwargs={"lifespan": rest_apis})
     _, local_url, _ = app.launch(
         server_name=settings.host,
         server_port=settings.port,
         share=settings.share,
-        auth=settings.accounts(),
-        auth_message="Sign in to the studio" if settings.auth else None,
-        # Served files: images, storyboard exports, and the style cards even when the app
-        # is started from another working directory.
-        allowed_paths=[str(settings.data_dir / "images"), str(settings.data_dir / "exports"),
-                       str(settings.styles_file.parent / "previews")],
+        auth_message="Sign in to the studio" if accounts is not None else None,
         prevent_thread_lock=not block,
         show_error=True,
         quiet=not block,
-        app_kwargs={"lifespan": rest_apis},  # A1111 and OpenAI routes, in place before the first request
+        **guards,
         **launch_options(),
     )
     return app, local_url
@@ -124,12 +132,13 @@ def serve(settings: Settings, *, block: bool = True):
 
 def main(argv: list[str] | None = None) -> int:
     from pipelines.catalog import CatalogError
+    from studio.accounts import AccountsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(_cli_parse_args=sys.argv[1:] if argv is None else argv)
     try:
         serve(settings)
-    except CatalogError as exc:
+    except (CatalogError, AccountsError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 2
     return 0

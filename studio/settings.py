@@ -26,10 +26,18 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 for a LAN or a container)")
     port: int = Field(7860, ge=1, le=65535, description="port to listen on")
-    share: bool = Field(False, description="open a public Gradio share link (use with --auth)")
+    share: bool = Field(False, description="open a public Gradio share link (needs accounts, or --public)")
+    public: bool = Field(
+        False, description="allow --share without accounts: anyone with the link uses the one shared account"
+    )
     auth: str | None = Field(
         None,
-        description="accounts as 'user:password,user2:password2', or a path to a file with one user:password a line",
+        description="accounts as 'user:password,user2:password2', or an accounts file made by "
+        "`python -m studio.accounts add USER` (default: <data-dir>/accounts.txt if it exists)",
+    )
+    admins: str | None = Field(None, description="comma-separated accounts that see the Admin panel and API")
+    daily_limit: int | None = Field(
+        None, ge=0, description="credits each account may spend per UTC day (default: no limit; admins can set per account)"
     )
     data_dir: Path = Field(REPO_ROOT / "data", description="where the database, images and converted models live")
     starting_credits: int = Field(100, ge=0, description="credits every new user starts with")
@@ -56,23 +64,18 @@ class Settings(BaseSettings):
             return None
         return v
 
-    def accounts(self) -> list[tuple[str, str]] | None:
-        """The auth accounts, from the inline list or the file; None when auth is off."""
-        if not self.auth:
-            return None
-        text = self.auth
-        candidate = Path(text).expanduser()
-        if ":" not in text or candidate.is_file():
-            if not candidate.is_file():
-                raise ValueError(f"--auth: {text!r} is neither user:password pairs nor a readable file")
-            text = ",".join(line.strip() for line in candidate.read_text().splitlines() if line.strip())
-        pairs = []
-        for item in text.split(","):
-            user, sep, password = item.strip().partition(":")
-            if not sep or not user or not password:
-                raise ValueError("--auth: each account must be user:password")
-            pairs.append((user, password))
-        return pairs
+    def accounts_file(self) -> Path:
+        """Where `python -m studio.accounts` keeps accounts by default, and where the app looks for them."""
+        return self.data_dir / "accounts.txt"
+
+    def load_accounts(self):
+        """The accounts (`studio.accounts.Accounts`) from --auth or the default file; None when off."""
+        from studio.accounts import parse_auth
+
+        return parse_auth(self.auth, default_file=self.accounts_file())
+
+    def admin_names(self) -> list[str]:
+        return [name.strip() for name in (self.admins or "").split(",") if name.strip()]
 
     def resolved_user_models_file(self) -> Path | None:
         if self.user_models_file is not None:

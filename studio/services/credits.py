@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from studio.services.paging import LEDGER_LIMIT, Page, page_of
 from studio.store.base import Doc, Store
@@ -58,6 +58,9 @@ class CreditsService:
     def __init__(self, store: Store, starting_balance: int) -> None:
         self.store = store
         self.starting_balance = _check_count(starting_balance, "Starting balance")
+        # Set by the admin service: called inside charge()'s transaction, raises to refuse
+        # (a daily spending limit). Lives there so every charge, UI or API, passes it.
+        self.charge_check: Callable[[Store, str, int], None] | None = None
 
     # -- reading -------------------------------------------------------------------
 
@@ -112,7 +115,29 @@ class CreditsService:
                 raise ValueError(f"Job {job_id!r} has already been charged.")
             if amount > balance:
                 raise InsufficientCredits(amount, balance)
+            if self.charge_check is not None:
+                self.charge_check(tx, user, amount)
             return self._append(tx, user, -amount, "charge", reason, job_id, balance - amount)
+
+    def adjust(self, user: str, delta: int, *, reason: str, admin: str) -> Doc:
+        """An administrator's grant (delta > 0) or take (delta < 0), naming the admin in the entry.
+        A take can't make the balance negative."""
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+            raise ValueError("The amount must be a whole number of credits other than 0.")
+        _check_text(reason, "The reason")
+        _check_text(admin, "The administrator")
+        with self.store.transaction() as tx:
+            balance = self._newest(tx, user)["balance_after"]
+            if balance + delta < 0:
+                raise ValueError(f"{user} has {_credits(balance)}; you can take at most {balance}.")
+            kind: EntryKind = "grant" if delta > 0 else "take"
+            entry = self._append(tx, user, delta, kind, reason, None, balance + delta)
+            return tx.update(LEDGER_TABLE, entry["id"], {"admin": admin})
+
+    def users(self) -> list[str]:
+        """Everyone with a ledger, in order of first use."""
+        with self.store.transaction() as tx:
+            return list(dict.fromkeys(entry.get("owner", entry.get("user")) for entry in tx.all(LEDGER_TABLE)))
 
     def refund(self, job_id: str, *, reason: str) -> Doc | None:
         """Give back exactly what `job_id` was charged, once; None if there is nothing to refund."""

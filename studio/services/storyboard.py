@@ -19,7 +19,7 @@ import json
 import math
 import re
 import unicodedata
-import uuid
+import secrets
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -95,9 +95,11 @@ class StoryboardService:
             name = f"{number:0{width}d}-{slugify(shot['name'], shot['type'])}.png" if path else None
             entries.append((shot, asset if path else None, path, name))
 
-        out = Path(out_dir)
+        # A fresh random folder per export: its name is the secret that keeps the URL unguessable;
+        # the files inside keep readable names for the download.
+        out = Path(out_dir) / secrets.token_urlsafe(16)
         out.mkdir(parents=True, exist_ok=True)
-        stem = f"{slugify(project['name'], 'project')}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        stem = f"{slugify(project['name'], 'project')}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
         manifest = self._manifest(project, entries)
         zip_path, sheet_path = out / f"{stem}-storyboard.zip", out / f"{stem}-contact-sheet.png"
         with atomic_file(zip_path) as tmp:

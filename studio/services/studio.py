@@ -46,6 +46,7 @@ class Studio:
     # concurrent requests into one pipeline call (then they must be able to arrive together).
     gpu_concurrency: int = 1
     default_model_id: str | None = None
+    admin: object | None = None  # studio.services.admin.AdminService: balances, grants, daily limits
 
     @property
     def catalog(self):

@@ -67,6 +67,7 @@ class LedgerEntry(Record):
     job_id: str | None = None
     created: str
     balance_after: int
+    admin: str | None = None  # who granted or took (kinds grant/take by an administrator)
 
 
 class ShotRecord(Record):

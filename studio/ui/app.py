@@ -9,6 +9,7 @@ import gradio as gr
 from studio.services.paging import DEFAULT_LIMIT, LEDGER_LIMIT
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
+from studio.ui.admin import build_admin
 from studio.ui.api_keys import build_api_keys
 from studio.ui.common import UI, USER_ERRORS, guard
 from studio.ui.gen_space import build_gen_space
@@ -77,6 +78,7 @@ def create_app(studio: Studio) -> gr.Blocks:
                 space = build_gen_space(studio, balance_box)
                 board = layout_storyboard()
                 wire_panels(studio, space, space["panels"], board, balance_box)
+            build_admin(studio, app)
         build_api_keys(studio)  # REST API keys (studio/ui/api_keys.py)
 
         def account(request: gr.Request):
