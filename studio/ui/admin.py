@@ -78,7 +78,7 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
             return gr.update(), str(exc)
         verb = "Granted" if entry["delta"] > 0 else "Took"
         return (_rows(admin.overview(user_of(request))),
-                f"{verb} {abs(entry['delta'])} credits: {entry['user']} now has {entry['balance_after']}.")
+                f"{verb} {abs(entry['delta'])} credits: {entry['owner']} now has {entry['balance_after']}.")
 
     def ui_limit(user, value, request: gr.Request):
         try:
