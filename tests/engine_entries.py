@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pipelines.catalog import ASPECTS, ModelEntry
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl
 
 
 def square_sizes(side: int) -> dict[str, dict[str, int]]:

@@ -8,7 +8,7 @@ import pytest
 from pipelines.catalog import ModelEntry
 from pipelines.generate import run_generation
 from pipelines.loaders import load_pipeline
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl
 from pipelines.types import CancelToken, GenerationCancelled, GenerationRequest
 from tests.engine_entries import tiny_entry
 

@@ -14,8 +14,8 @@ import torch
 from pipelines.catalog import ModelEntry, Source
 from pipelines.hub import byte_progress_class, select_hub_files
 from pipelines.loaders import is_available_locally, load_pipeline
-from pipelines.tiny import save_as_hub_cache
-from pipelines.tiny_checkpoints import save_as_single_file
+from pipelines.testing.tiny import save_as_hub_cache
+from pipelines.testing.tiny_checkpoints import save_as_single_file
 from pipelines.types import ModelUnavailable
 from tests.engine_entries import SIZES_64, tiny_entry
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pipelines.prompt_encoding import PromptTooLong, encode_prompts
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl
 
 LONG_PROMPT = (
     ", ".join(["a portrait of a cat in a dark forest at night with glowing neon lights"] * 5)

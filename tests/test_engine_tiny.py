@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
-from pipelines.tiny_checkpoints import save_as_single_file
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
+from pipelines.testing.tiny_checkpoints import save_as_single_file
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_tiny_ip_adapter_steers_the_image_by_both_routes(folders, tmp_path, fami
     from PIL import Image
     from transformers import CLIPVisionModelWithProjection
 
-    from pipelines.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
+    from pipelines.testing.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
 
     state_dict, out = build_tiny_ip_adapter(folders[family], tmp_path / "ip")
     assert sorted(int(k.split(".")[0]) for k in state_dict["ip_adapter"])[:4] == [1, 1, 3, 3]

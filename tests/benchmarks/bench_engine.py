@@ -106,7 +106,7 @@ def _entry(model_id: str, family: str, folder: Path, steps: int, guidance: float
 
 
 def tiny_models(workdir: Path, size: int, steps: int) -> tuple[list[ModelEntry], list[Workload]]:
-    from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
+    from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl
 
     sd15 = build_tiny_sd15(workdir / "tiny-sd15")
     sdxl = build_tiny_sdxl(workdir / "tiny-sdxl")
@@ -174,7 +174,7 @@ def full_models(workdir: Path) -> tuple[list[ModelEntry], list[Workload]]:
     import torch
     from transformers import CLIPTokenizer
 
-    from pipelines.tiny import build_tiny_sd15
+    from pipelines.testing.tiny import build_tiny_sd15
 
     # The tiny model's trained CLIP BPE tokenizer: its ids are valid for the 49408-token encoders.
     tokenizer = CLIPTokenizer.from_pretrained(str(build_tiny_sd15(workdir / "tiny-sd15") / "tokenizer"))

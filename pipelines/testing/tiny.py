@@ -9,7 +9,7 @@ drawn from a fixed torch seed, so every build gives identical files and images.
 
 Builds are cached: a folder that already holds a complete build is reused.
 The same models as one original-layout .safetensors file, and a tiny IP-Adapter, are
-in tiny_checkpoints.py.
+in pipelines/testing/tiny_checkpoints.py.
 """
 
 from __future__ import annotations
