@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.catalog import ModelEntry
+from pipelines.families import FAMILIES
 from pipelines.hub import cached_snapshot, ensure_hub_snapshot, has_variant, short_error
 from pipelines.types import ModelUnavailable, Progress, ProgressFn, report
 
@@ -23,17 +24,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from diffusers import DiffusionPipeline
 
-# The pipeline class each family must load as: a folder that holds something else is
-# refused with a clear message instead of failing later inside generation.
-FAMILY_PIPELINES = {
-    "sd15": "StableDiffusionPipeline",
-    "sd21": "StableDiffusionPipeline",
-    "sdxl": "StableDiffusionXLPipeline",
-    "flux": "FluxPipeline",
-    "demo": "DemoFacePipeline",
-}
-# Disabled on purpose: this is a self-hosted studio whose operator answers for its use;
-# the checker silently blacks out images and costs a 1.2 GB download.
+# The pipeline class each family must load as (the family table's `pipeline`): a folder
+# that holds something else is refused with a clear message instead of failing later
+# inside generation. The safety checker is disabled on purpose: this is a self-hosted
+# studio whose operator answers for its use; the checker silently blacks out images and
+# costs a 1.2 GB download.
 
 
 # ----------------------------------------------------------------- public API
@@ -101,14 +96,14 @@ def is_available_locally(entry: ModelEntry, cache_dir: Path | None = None) -> bo
 def pipeline_class_for(entry: ModelEntry) -> type:
     """The class used to load an entry: AutoPipelineForText2Image for hub/folder diffusers
     layouts (it reads model_index.json), the family's own class for single files."""
-    if entry.family == "demo":
+    if entry.source.kind == "demo":
         from pipelines.demo_gan import DemoFacePipeline
 
         return DemoFacePipeline
     import diffusers
 
     if entry.source.kind == "single_file":
-        return getattr(diffusers, FAMILY_PIPELINES[entry.family])
+        return getattr(diffusers, entry.traits.pipeline)
     return diffusers.AutoPipelineForText2Image
 
 
@@ -150,7 +145,7 @@ def _from_pretrained(entry: ModelEntry, folder: Path, dtype: "torch.dtype") -> "
     kwargs: dict[str, Any] = {"dtype": dtype}
     index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     declared = index.get("_class_name")
-    if declared in FAMILY_PIPELINES.values() and declared != FAMILY_PIPELINES[entry.family]:
+    if any(declared == t.pipeline for t in FAMILIES.values()) and declared != entry.traits.pipeline:
         _check_family(entry, declared)  # refuse before loading gigabytes
     if "safety_checker" in index:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
@@ -181,7 +176,7 @@ def _from_single_file(entry: ModelEntry, dtype: "torch.dtype", cache_dir: Path |
 
     if constants.HF_HUB_OFFLINE or (config and Path(config).expanduser().is_dir()):
         kwargs["local_files_only"] = True
-    if entry.family in ("sd15", "sd21"):
+    if entry.traits.safety_checker:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
         return cls.from_single_file(str(path), **kwargs)
@@ -209,7 +204,7 @@ def _caused_by_no_network(error: BaseException) -> bool:
 
 
 def _check_family(entry: ModelEntry, got: str) -> None:
-    expected = FAMILY_PIPELINES[entry.family]
+    expected = entry.traits.pipeline
     if got != expected:
         raise ModelUnavailable(f"{entry.name} loaded as {got}, but the catalog says family {entry.family!r} ({expected})")
 

@@ -27,7 +27,7 @@ from pipelines.types import (
 )
 
 if TYPE_CHECKING:
-    from pipelines.merging import RequestMerger
+    from pipelines.merging import RequestMerger  # manager → merging only; merging never imports the manager
 
 _GB = 1024**3
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -117,7 +117,7 @@ class PipelineManager:
         if merge_window_ms > 0:
             from pipelines.merging import RequestMerger
 
-            self.merger = RequestMerger(self, merge_window_ms)
+            self.merger = RequestMerger(self.use, merge_window_ms)
 
     # ------------------------------------------------------------ catalog
 
@@ -337,9 +337,9 @@ class PipelineManager:
         with self._state:
             res = self._resident.get(model_id)
         if res is None or res.pipe is not pipe:  # not resident (cannot happen under the lock)
-            return image_to_image_pipe(pipe)
+            return image_to_image_pipe(pipe, res.entry.family)
         if res.img2img is None:
-            res.img2img = image_to_image_pipe(pipe)
+            res.img2img = image_to_image_pipe(pipe, res.entry.family)
         return res.img2img
 
     def _bytes_in(self, tier: str) -> int:

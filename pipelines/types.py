@@ -47,6 +47,11 @@ class GenerationCancelled(Exception):
     """Raised out of a pipeline call when the caller's cancel event was set."""
 
 
+class RequestRejected(ValueError):
+    """The request cannot run on this model as asked (prompt too long for its encoder,
+    references it cannot use ...); nothing ran, the message says what to change."""
+
+
 class ModelUnavailable(Exception):
     """The model could not be downloaded or loaded; the message is for the user."""
 

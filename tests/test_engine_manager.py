@@ -168,7 +168,7 @@ def test_runtime_entries_and_replacing_unloads(sd15, sdxl, three):
     manager.add_entry(entry("mine", sdxl, family="sdxl"))  # same id, new source
     assert "mine" not in ids(manager)
     with manager.use("mine") as (pipe, got):
-        assert type(pipe).__name__ == "StableDiffusionXLPipeline" and got.family == "sdxl"
+        assert type(pipe).__name__ == "StableDiffusionXLPipeline" and got.traits.pipeline == "StableDiffusionXLPipeline"
     with pytest.raises(ValueError):
         manager.add_entry({"id": "Bad Id!", "name": "x"})
     assert "Bad Id!" not in manager.catalog.ids()
