@@ -48,6 +48,7 @@ from .types import (
     GenerationResult,
     Progress,
     ProgressFn,
+    RequestRejected,
     report,
 )
 
@@ -193,6 +194,11 @@ def validate_request(entry: ModelEntry, request: GenerationRequest) -> None:
     for side, value in (("width", request.width), ("height", request.height)):
         if not isinstance(value, int) or value < 8 or value > MAX_SIDE or value % 8:
             raise ValueError(f"{side} must be a multiple of 8 between 8 and {MAX_SIDE}, got {value!r}")
+    step = entry.traits.size_multiple
+    if request.width % step or request.height % step:
+        raise RequestRejected(
+            f"{entry.name} needs width and height in multiples of {step}, got {request.width}×{request.height}"
+        )
     if request.steps is not None and not 1 <= request.steps <= 150:
         raise ValueError(f"steps must be 1–150, got {request.steps}")
     if request.guidance is not None and not 0.0 <= request.guidance <= 30.0:
