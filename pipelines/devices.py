@@ -27,6 +27,8 @@ _DTYPE_NAMES = {
 GPU_WEIGHTS_SHARE = 0.7
 # Share of the machine's RAM used for the CPU tier (the OS, Gradio and the page cache need the rest).
 RAM_SHARE = 0.5
+# Share of the RAM a single model's weights may take before it is refused outright.
+RAM_LOAD_SHARE = 0.9
 
 
 class DeviceUnavailable(ValueError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pipelines.catalog import ModelEntry
 from pipelines.families import FAMILIES
@@ -42,11 +42,14 @@ def load_pipeline(
     cache_dir: Path | None = None,
     progress: ProgressFn | None = None,
     models_dir: Path | None = None,
+    before_load: Callable[[Path], None] | None = None,
 ) -> "DiffusionPipeline":
     """Load `entry` and move it to `device` (fp32 on the CPU when dtype is None).
 
     `models_dir` is where the demo model is converted to (`<models_dir>/demo-faces`) unless
-    the entry's source names a path. Raises ModelUnavailable with a message for the user.
+    the entry's source names a path. `before_load(folder or file)` runs once the weights
+    are on disk and before any is read (the manager's memory check: it may raise to refuse).
+    Raises ModelUnavailable with a message for the user.
     """
     import torch
 
@@ -60,6 +63,9 @@ def load_pipeline(
         folder = _demo_folder(entry, models_dir)
     else:
         folder = None
+    target = folder if folder is not None else Path(entry.source.path).expanduser()
+    if before_load is not None and not entry.traits.built_in and target.exists():
+        before_load(target)
     report(progress, Progress(stage="load", message=f"Loading {entry.name}…"))
     try:
         if folder is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from pipelines.catalog import Catalog, ModelEntry
+from pipelines.placement import Placement, pipeline_bytes
 from pipelines.types import (
     CancelToken,
     GenerationCancelled,
@@ -45,7 +46,8 @@ class _Resident:
     pipe: Any
     entry: ModelEntry
     nbytes: int
-    tier: str  # "gpu" (on the accelerator) or "cpu" (in RAM)
+    tier: str  # "gpu" (on the accelerator) or "cpu" (in RAM; offloaded models too)
+    placement: Placement
     img2img: Any = None  # the image-to-image twin of `pipe`, sharing its modules (built on first use)
 
 
@@ -62,7 +64,16 @@ class PipelineManager:
       RAM) its least recently used models are dropped altogether. On a CPU-only machine
       every model is in the CPU tier, under the RAM budget. Sizes are the parameter and
       buffer bytes of each pipeline; budgets are enforced right after each load, and the
-      model being used always stays even if it alone is over budget.
+      model being used always stays even if it alone is over the CPU-tier budget.
+    - Too big (pipelines/placement.py), decided BEFORE loading from the weight files'
+      headers at the run dtype: a model whose weights exceed the RAM limit
+      (`ram_limit_bytes`, default 90 % of RAM) is refused with `ModelTooLarge` saying how much it
+      needs. On an accelerator, a model larger than the VRAM budget left by busy models runs
+      with diffusers' model CPU offload (weights in RAM, each component on the GPU while it
+      runs), or sequential offload when even its largest component does not fit; it stays
+      in the CPU tier, so the VRAM budget still holds the other models. The progress text
+      says so at every use and `resident()`/`placement()` expose it for the model card.
+      On the CPU nothing is ever offloaded (there is nowhere to offload to).
     - Locks: one lock per model, held while it loads, moves or runs. A model is never moved
       or dropped while its lock is held (busy models are skipped when making room), so a
       generation on model X never blocks loading or running model Y; a second user of X
@@ -93,6 +104,7 @@ class PipelineManager:
         vram_budget_bytes: int | None = None,
         ram_budget_bytes: int | None = None,
         merge_window_ms: int = 0,
+        ram_limit_bytes: int | None = None,
     ) -> None:
         if not isinstance(catalog, Catalog):
             raise ValueError("PipelineManager needs a pipelines.catalog.Catalog")
@@ -102,6 +114,7 @@ class PipelineManager:
             raise ValueError(f"unknown dtype {dtype!r}; use auto, fp32, fp16 or bf16")
         self._vram_budget = _budget("VRAM", vram_budget_gb, vram_budget_bytes)
         self._ram_budget = _budget("RAM", ram_budget_gb, ram_budget_bytes)
+        self._ram_limit = _budget("RAM limit", None, ram_limit_bytes)
         self._catalog = catalog
         self._requested_device = device
         self._requested_dtype = dtype
@@ -260,9 +273,25 @@ class PipelineManager:
                     "tier": r.tier,
                     "bytes": r.nbytes,
                     "in_use": self._locks[mid].locked(),
+                    "offload": r.placement.mode if r.placement.offloaded else None,
+                    "note": r.placement.note,
                 }
                 for mid, r in self._resident.items()
             ]
+
+    def placement(self, model_id: str) -> Placement | None:
+        """How a loaded model runs (on the GPU, offloaded, on the CPU); None when not loaded."""
+        with self._state:
+            res = self._resident.get(model_id)
+            return res.placement if res is not None else None
+
+    def ram_limit_bytes(self) -> float:
+        """Weights larger than this are refused before loading (default 90 % of RAM)."""
+        if self._ram_limit is not None:
+            return self._ram_limit
+        from pipelines.devices import RAM_LOAD_SHARE, system_ram_bytes
+
+        return system_ram_bytes() * RAM_LOAD_SHARE
 
     def unload(self, model_id: str) -> bool:
         """Drop a model from memory (waiting for a running generation to end). True if it was loaded."""
@@ -293,7 +322,9 @@ class PipelineManager:
             res = self._resident.get(model_id)
         if res is None:
             from pipelines.loaders import load_pipeline
+            from pipelines.placement import apply_placement
 
+            decided: list[tuple[Placement, int]] = []
             pipe = load_pipeline(
                 entry,
                 device="cpu",
@@ -301,11 +332,18 @@ class PipelineManager:
                 cache_dir=self.cache_dir,
                 progress=progress,
                 models_dir=self.models_dir,
+                before_load=lambda path: decided.append(self._choose_placement(model_id, entry, path)),
             )
-            res = _Resident(pipe=pipe, entry=entry, nbytes=pipeline_bytes(pipe), tier="cpu")
+            placement, largest = decided[0] if decided else (Placement("cpu" if self.device == "cpu" else "gpu"), 0)
+            if placement.offloaded:
+                self._make_room_on_gpu(model_id, largest)
+                apply_placement(pipe, placement, self.device)
+            res = _Resident(pipe=pipe, entry=entry, nbytes=pipeline_bytes(pipe), tier="cpu", placement=placement)
             with self._state:
                 self._resident[model_id] = res
-        if self.device != "cpu" and res.tier != "gpu":
+        if res.placement.offloaded:
+            report(progress, Progress("load", message=res.placement.note))
+        elif self.device != "cpu" and res.tier != "gpu":
             self._make_room_on_gpu(model_id, res.nbytes)
             report(progress, Progress("load", message=f"Moving {entry.name} to the {self.device}…"))
             try:
@@ -318,6 +356,21 @@ class PipelineManager:
             self._resident.move_to_end(model_id)
         self._enforce_ram_budget(keep=model_id)
         return res.pipe
+
+    def _choose_placement(self, model_id: str, entry: ModelEntry, path: Path) -> tuple[Placement, int]:
+        """Before loading: (placement, bytes of the largest component). Raises ModelTooLarge."""
+        import torch
+
+        from pipelines.placement import choose_placement, footprint
+
+        dtype = self.dtype_for(entry)
+        need = footprint(path, variant=entry.source.variant, element_size=torch.finfo(dtype).bits // 8)
+        with self._state:  # busy models cannot be moved out to make room
+            busy = sum(r.nbytes for mid, r in self._resident.items()
+                       if mid != model_id and r.tier == "gpu" and self._locks[mid].locked())
+        placement = choose_placement(device=self.device, footprint=need, vram_free=self.vram_budget_bytes() - busy,
+                                     ram_limit=self.ram_limit_bytes(), name=entry.name)
+        return placement, need.largest
 
     def _ensure_ip_adapter(self, model_id: str, pipe: Any, entry: ModelEntry, progress: ProgressFn | None) -> None:
         """Called with the model's lock held: load its IP-Adapter once, then count its bytes."""
@@ -397,23 +450,6 @@ class PipelineManager:
         from pipelines.devices import release_cached_memory
 
         release_cached_memory(self.device)
-
-
-def pipeline_bytes(pipe: Any) -> int:
-    """Parameter and buffer bytes of every torch module in a pipeline (shared tensors once)."""
-    import torch
-
-    seen: set[int] = set()
-    total = 0
-    for component in getattr(pipe, "components", {}).values():
-        if not isinstance(component, torch.nn.Module):
-            continue
-        for tensor in (*component.parameters(), *component.buffers()):
-            if id(tensor) in seen:
-                continue
-            seen.add(id(tensor))
-            total += tensor.numel() * tensor.element_size()
-    return total
 
 
 def _budget(name: str, gb: float | None, nbytes: int | None) -> float | None:

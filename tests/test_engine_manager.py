@@ -67,7 +67,8 @@ def test_model_sizes_are_parameter_bytes(model_bytes, sd15):
         )
         assert got.id == "a" and pipe.unet.dtype == torch.float32
     assert model_bytes == expected
-    assert manager.resident() == [{"id": "a", "name": "Model a", "tier": "cpu", "bytes": expected, "in_use": False}]
+    assert manager.resident() == [{"id": "a", "name": "Model a", "tier": "cpu", "bytes": expected, "in_use": False,
+                                   "offload": None, "note": ""}]
 
 
 def test_least_recently_used_is_dropped_over_the_ram_budget(three, model_bytes):
