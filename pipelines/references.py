@@ -237,25 +237,33 @@ def cached_ip_adapter(src: IPAdapterSource, *, cache_dir: Path | None = None) ->
     return root
 
 
+def ip_adapter_files(entry: ModelEntry, filenames: list[str]) -> list[str]:
+    """The files of the adapter repo listing `filenames` worth downloading: the weights file,
+    and the image encoder's configs plus one set of its weights."""
+    src = entry.ip_adapter
+    weights, encoder = ip_adapter_paths(src)
+    if weights not in filenames:
+        raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no IP-Adapter file {weights}")
+    wanted = [weights]
+    if encoder:
+        names = [f[len(encoder) + 1:] for f in filenames if f.startswith(encoder + "/") and "/" not in f[len(encoder) + 1:]]
+        if "config.json" not in names:
+            raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no image encoder in {encoder}/")
+        wanted += [f"{encoder}/{n}" for n in names if n.endswith(".json")]
+        wanted += [f"{encoder}/{n}" for n in pick_weights(names, None)]
+    return wanted
+
+
 def _download_ip_adapter(entry: ModelEntry, *, cache_dir: Path | None, progress: ProgressFn | None) -> Path:
     """The adapter weights file and the image encoder folder (configs + one set of
     weights), nothing else of the (large) adapter repository."""
     from huggingface_hub import HfApi
 
     src = entry.ip_adapter
-    weights, encoder = ip_adapter_paths(src)
     report(progress, Progress(stage="download", message=f"Checking {src.repo_id} on the Hugging Face Hub…"))
     info = HfApi().model_info(src.repo_id, files_metadata=True, timeout=30)
     sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
-    if weights not in sizes:
-        raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no IP-Adapter file {weights}")
-    wanted = [weights]
-    if encoder:
-        names = [f[len(encoder) + 1:] for f in sizes if f.startswith(encoder + "/") and "/" not in f[len(encoder) + 1:]]
-        if "config.json" not in names:
-            raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no image encoder in {encoder}/")
-        wanted += [f"{encoder}/{n}" for n in names if n.endswith(".json")]
-        wanted += [f"{encoder}/{n}" for n in pick_weights(names, None)]
+    wanted = ip_adapter_files(entry, list(sizes))
     return download_files(src.repo_id, wanted, sizes, revision=None, cache_dir=cache_dir, progress=progress,
                           what=f"the IP-Adapter for {entry.name}")
 
