@@ -15,17 +15,11 @@ from pipelines.families import traits
 from pipelines.manager import PipelineManager
 from pipelines.prompt_encoding import PromptTooLong
 from pipelines.references import UnsupportedReferences
-from pipelines.testing.tiny_flux import build_tiny_flux
 from pipelines.types import GenerationRequest, RequestRejected
 from tests.engine_entries import square_sizes, tiny_entry
 
 # Well past CLIP's 77 tokens; only T5 (which reads 512) sees how it ends.
 LONG_PROMPT = "a portrait of a knight in golden armor standing in the rain near an old castle, " * 8
-
-
-@pytest.fixture(scope="session")
-def flux_folder(tiny_dir):
-    return build_tiny_flux(tiny_dir / "flux")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """A third-party parser (sd-parsers, from PyPI) reads every field the studio writes into a
 generated PNG's A1111 `parameters` text: prompt, negative, steps, sampler, CFG, seed, size, model.
 
-Runs the real path: GenerationService → tiny SD 1.5 / SDXL pipelines → PNG on disk → sd-parsers.
+Runs the real path: GenerationService → tiny SD 1.5 / SDXL / FLUX pipelines → PNG on disk → sd-parsers.
 The tiny SDXL model gets an Euler-ancestral scheduler (like SDXL-Turbo) so two A1111 names are read.
 """
 
@@ -32,7 +32,7 @@ def _with_scheduler(folder, dest, class_name: str):
 
 
 @pytest.fixture(scope="module")
-def studio(sd15, sdxl, tmp_path_factory):
+def studio(sd15, sdxl, flux_folder, tmp_path_factory):
     data = tmp_path_factory.mktemp("png-data")
     xl = _with_scheduler(sdxl, data / "sdxl-ancestral", "EulerAncestralDiscreteScheduler")
     sizes = {a: {"width": 64, "height": 64} for a in ("16:9", "1:1", "9:16")}
@@ -41,12 +41,14 @@ def studio(sd15, sdxl, tmp_path_factory):
     models = [
         {"id": "tiny-sd15", "name": "Tiny SD 1.5", "family": "sd15", "source": {"kind": "folder", "path": str(sd15)}, **common},
         {"id": "tiny-sdxl", "name": "Tiny SDXL", "family": "sdxl", "source": {"kind": "folder", "path": str(xl)}, **common},
+        {"id": "tiny-flux", "name": "Tiny FLUX", "family": "flux", "source": {"kind": "folder", "path": str(flux_folder)},
+         **common},
     ]
     (data / "models.json").write_text(json.dumps({"models": models}))
     return make_studio(data, starting_credits=50), data
 
 
-@pytest.mark.parametrize(("model_id", "sampler"), [("tiny-sd15", "Euler"), ("tiny-sdxl", "Euler a")])
+@pytest.mark.parametrize(("model_id", "sampler"), [("tiny-sd15", "Euler"), ("tiny-sdxl", "Euler a"), ("tiny-flux", "Euler")])
 def test_sd_parsers_reads_every_field_the_studio_writes(studio, model_id, sampler):
     studio, data = studio
     prompt = "a lighthouse on a cliff at sunset, oil painting"
