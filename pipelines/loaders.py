@@ -212,7 +212,10 @@ def _caused_by_no_network(error: BaseException) -> bool:
 def _check_family(entry: ModelEntry, got: str) -> None:
     expected = entry.traits.pipeline
     if got != expected:
-        raise ModelUnavailable(f"{entry.name} loaded as {got}, but the catalog says family {entry.family!r} ({expected})")
+        raise ModelUnavailable(
+            f"{entry.name}: its files hold a {got} model, but the catalog says family {entry.family!r} ({expected}); "
+            "fix the entry's family or point its source at a matching model"
+        )
 
 
 def _gan_package_present() -> bool:
