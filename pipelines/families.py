@@ -38,6 +38,7 @@ class FamilyTraits:
     safety_checker: bool = False  # the pipeline class has a safety_checker argument (turned off)
     ignores_prompt: bool = False  # output does not depend on the text (the offline demo GAN)
     built_in: bool = False  # ships with the studio, works offline, nothing to download
+    prompt_tokenizer: str = "tokenizer"  # the pipeline's tokenizer that `max_prompt_tokens` counts with
 
     def dtype_name(self, device: str) -> str:
         kind = "cuda" if device.startswith("cuda") else device
@@ -101,6 +102,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             dtypes={"cuda": "bfloat16", "mps": "bfloat16", "cpu": "float32"},
             prompt_encoder="flux",
             max_prompt_tokens=512,  # T5's sequence length; the CLIP half only gives the pooled vector
+            prompt_tokenizer="tokenizer_2",
             size_multiple=16,  # 8× VAE and 2×2 patches
             mergeable=True,  # T5 always pads to 512 tokens, so every prompt has the same shape
             reference_modes=("img2img",),

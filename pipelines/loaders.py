@@ -99,6 +99,27 @@ def is_available_locally(entry: ModelEntry, cache_dir: Path | None = None) -> bo
     return _gan_package_present()
 
 
+def local_folder(entry: ModelEntry, cache_dir: Path | None = None) -> Path | None:
+    """The diffusers folder an entry loads from when it is already on disk (never downloads)."""
+    src = entry.source
+    if src.kind == "hub":
+        return cached_snapshot(src.repo_id, revision=src.revision, cache_dir=cache_dir)
+    if src.kind == "folder" and (Path(src.path).expanduser() / "model_index.json").is_file():
+        return Path(src.path).expanduser()
+    return None
+
+
+def load_tokenizer(entry: ModelEntry, subfolder: str, cache_dir: Path | None = None) -> Any:
+    """One tokenizer of an entry that is on disk, without loading its models; None when the
+    files are not there yet."""
+    folder = local_folder(entry, cache_dir)
+    if folder is None or not (folder / subfolder).is_dir():
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder / subfolder), local_files_only=True)
+
+
 def pipeline_class_for(entry: ModelEntry) -> type:
     """The class used to load an entry: AutoPipelineForText2Image for hub/folder diffusers
     layouts (it reads model_index.json), the family's own class for single files."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from pipelines.catalog import Catalog, ModelEntry
 from pipelines.placement import Placement, pipeline_bytes
-from pipelines.residency import ResidentTiers, _Resident
+from pipelines.residency import ResidentTiers, _budget, _Resident
 from pipelines.types import (
     CancelToken,
     GenerationCancelled,
@@ -24,21 +24,14 @@ from pipelines.types import (
     OutOfMemory,
     Progress,
     ProgressFn,
+    UnknownModel,
     report,
 )
 
 if TYPE_CHECKING:
     from pipelines.merging import RequestMerger  # manager → merging only; merging never imports the manager
 
-_GB = 1024**3
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-class UnknownModel(KeyError, ValueError):
-    """No catalog entry with that id (a KeyError for lookups, a ValueError for bad input)."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0]) if self.args else "unknown model"
 
 
 class PipelineManager(ResidentTiers):
@@ -114,6 +107,7 @@ class PipelineManager(ResidentTiers):
         self._state = threading.RLock()  # guards the tables below, never held during a load or a run
         self._locks: dict[str, threading.Lock] = {}
         self._resident: OrderedDict[str, _Resident] = OrderedDict()  # least recently used first
+        self._tokenizers: dict[str, Any] = {}  # prompt tokenizers read for `check` before a load
         if not isinstance(merge_window_ms, int) or isinstance(merge_window_ms, bool) or merge_window_ms < 0:
             raise ValueError(f"merge_window_ms must be a whole number ≥ 0, got {merge_window_ms!r}")
         self.merger: RequestMerger | None = None  # off: every request is its own pipeline call
@@ -216,11 +210,10 @@ class PipelineManager(ResidentTiers):
     ) -> GenerationResult:
         """Run `request` on its model. A request the model cannot run (bad size, references
         it cannot use…) raises ValueError before anything is loaded."""
-        from pipelines.generate import run_generation, validate_request
+        from pipelines.generate import run_generation
         from pipelines.references import reference_mode
 
-        entry = self.entry(request.model_id)
-        validate_request(entry, request)
+        entry = self.check(request)
         if self.merger is not None:
             from pipelines.merging import is_mergeable
 
@@ -238,6 +231,40 @@ class PipelineManager(ResidentTiers):
             return run_generation(
                 pipe, entry, request, progress=progress, cancel=cancel, img2img_pipe=img2img, cache_dir=self.cache_dir
             )
+
+    def check(self, request: GenerationRequest) -> ModelEntry:
+        """Everything about `request` that can be refused without running the model: sizes,
+        steps, seeds, references, and (for families with a token limit, FLUX's 512 T5 tokens)
+        the prompt's length, counted with the model's own tokenizer when it is resident or on
+        disk (only the tokenizer is read). Raises UnknownModel / RequestRejected (ValueErrors);
+        the services call it before taking credits."""
+        from pipelines.generate import validate_request
+        from pipelines.prompt_encoding import check_prompt_tokens
+
+        entry = self.entry(request.model_id)
+        validate_request(entry, request)
+        limit = entry.traits.max_prompt_tokens
+        tokenizer = self._prompt_tokenizer(entry) if limit else None
+        if tokenizer is not None:
+            check_prompt_tokens(tokenizer, request.prompt, limit)
+        return entry
+
+    def _prompt_tokenizer(self, entry: ModelEntry) -> Any:
+        name = entry.traits.prompt_tokenizer
+        with self._state:
+            res = self._resident.get(entry.id)
+            if res is not None:
+                return getattr(res.pipe, name, None)
+            if entry.id in self._tokenizers:
+                return self._tokenizers[entry.id]
+        from pipelines.loaders import load_tokenizer
+
+        tokenizer = load_tokenizer(entry, name, self.cache_dir)
+        if tokenizer is None:
+            return None  # not downloaded yet: the encoder checks it once loaded
+        with self._state:
+            self._tokenizers[entry.id] = tokenizer
+        return tokenizer
 
     def preload(self, model_id: str, progress: ProgressFn | None = None) -> None:
         """Download if needed, load, and place on the device, so the first generation is quick."""
@@ -347,21 +374,6 @@ class PipelineManager(ResidentTiers):
         self._enforce_ram_budget(keep=model_id)
         return res.pipe
 
-    def _choose_placement(self, model_id: str, entry: ModelEntry, path: Path) -> tuple[Placement, int]:
-        """Before loading: (placement, bytes of the largest component). Raises ModelTooLarge."""
-        import torch
-
-        from pipelines.placement import choose_placement, footprint
-
-        dtype = self.dtype_for(entry)
-        need = footprint(path, variant=entry.source.variant, element_size=torch.finfo(dtype).bits // 8)
-        with self._state:  # busy models cannot be moved out to make room
-            busy = sum(r.nbytes for mid, r in self._resident.items()
-                       if mid != model_id and r.tier == "gpu" and self._locks[mid].locked())
-        placement = choose_placement(device=self.device, footprint=need, vram_free=self.vram_budget_bytes() - busy,
-                                     ram_limit=self.ram_limit_bytes(), name=entry.name)
-        return placement, need.largest
-
     def _ensure_ip_adapter(self, model_id: str, pipe: Any, entry: ModelEntry, progress: ProgressFn | None) -> None:
         """Called with the model's lock held: load its IP-Adapter once, then count its bytes."""
         from pipelines.references import ensure_ip_adapter
@@ -384,15 +396,3 @@ class PipelineManager(ResidentTiers):
         if res.img2img is None:
             res.img2img = image_to_image_pipe(pipe, res.entry.family)
         return res.img2img
-
-
-def _budget(name: str, gb: float | None, nbytes: int | None) -> float | None:
-    if gb is not None and nbytes is not None:
-        raise ValueError(f"give the {name} budget in GB or in bytes, not both")
-    value = gb * _GB if gb is not None else nbytes
-    if value is None:
-        return None
-    if not value > 0:
-        raise ValueError(f"the {name} budget must be positive, got {gb if gb is not None else nbytes}")
-    return float(value)
-

@@ -106,13 +106,10 @@ def _encode_sdxl(pipe: Any, prompt: str, negative_prompt: str, n: int, _limit: i
     }
 
 
-def t5_token_count(pipe: Any, prompt: str) -> int:
-    """T5 tokens of `prompt` including the end token, as FLUX's encoder counts them."""
-    return len(pipe.tokenizer_2(prompt, add_special_tokens=True, truncation=False).input_ids)
-
-
-def check_flux_prompt(pipe: Any, prompt: str, limit: int) -> None:
-    count = t5_token_count(pipe, prompt)
+def check_prompt_tokens(tokenizer: Any, prompt: str, limit: int) -> None:
+    """Refuse a prompt longer than `limit` tokens of `tokenizer` (special tokens counted, as
+    the encoder counts them). The manager runs it before loading when the tokenizer is on disk."""
+    count = len(tokenizer(prompt, add_special_tokens=True, truncation=False, verbose=False).input_ids)
     if count > limit:
         raise PromptTooLong(
             f"The prompt is {count} tokens long; this model reads at most {limit}. "
@@ -124,7 +121,7 @@ def _encode_flux(pipe: Any, prompt: str, _negative: str, n: int, limit: int | No
     import torch
 
     limit = limit or 512
-    check_flux_prompt(pipe, prompt, limit)
+    check_prompt_tokens(pipe.tokenizer_2, prompt, limit)
     with torch.no_grad():
         embeds, pooled, _text_ids = pipe.encode_prompt(
             prompt=prompt, prompt_2=None, device=pipe._execution_device, num_images_per_prompt=n,

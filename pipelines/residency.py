@@ -1,5 +1,5 @@
-"""The two memory tiers under the manager: which idle models leave the accelerator or RAM
-when room is needed, least recently used first.
+"""The two memory tiers under the manager: where a model goes before it loads (placement),
+and which idle models leave the accelerator or RAM when room is needed, least recently used first.
 
 Split from manager.py so the manager reads as the policy and its public calls; these
 methods run with the manager's tables and locks (`_resident`, `_locks`, `_state`).
@@ -8,10 +8,13 @@ methods run with the manager's tables and locks (`_resident`, `_locks`, `_state`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from pipelines.catalog import ModelEntry
 from pipelines.placement import Placement
+
+_GB = 1024**3
 
 
 @dataclass
@@ -35,6 +38,25 @@ class ResidentTiers:
     def vram_budget_bytes(self) -> float: ...  # provided by PipelineManager
 
     def ram_budget_bytes(self) -> float: ...
+
+    def ram_limit_bytes(self) -> float: ...
+
+    def dtype_for(self, entry: ModelEntry) -> Any: ...
+
+    def _choose_placement(self, model_id: str, entry: ModelEntry, path: Path) -> tuple[Placement, int]:
+        """Before loading: (placement, bytes of the largest component). Raises ModelTooLarge."""
+        import torch
+
+        from pipelines.placement import choose_placement, footprint
+
+        dtype = self.dtype_for(entry)
+        need = footprint(path, variant=entry.source.variant, element_size=torch.finfo(dtype).bits // 8)
+        with self._state:  # busy models cannot be moved out to make room
+            busy = sum(r.nbytes for mid, r in self._resident.items()
+                       if mid != model_id and r.tier == "gpu" and self._locks[mid].locked())
+        placement = choose_placement(device=self.device, footprint=need, vram_free=self.vram_budget_bytes() - busy,
+                                     ram_limit=self.ram_limit_bytes(), name=entry.name)
+        return placement, need.largest
 
     def _bytes_in(self, tier: str) -> int:
         return sum(r.nbytes for r in self._resident.values() if r.tier == tier)
@@ -91,3 +113,15 @@ class ResidentTiers:
         from pipelines.devices import release_cached_memory
 
         release_cached_memory(self.device)
+
+
+def _budget(name: str, gb: float | None, nbytes: int | None) -> float | None:
+    if gb is not None and nbytes is not None:
+        raise ValueError(f"give the {name} budget in GB or in bytes, not both")
+    value = gb * _GB if gb is not None else nbytes
+    if value is None:
+        return None
+    if not value > 0:
+        raise ValueError(f"the {name} budget must be positive, got {gb if gb is not None else nbytes}")
+    return float(value)
+

@@ -82,6 +82,19 @@ def test_a_prompt_beyond_512_t5_tokens_gets_a_clear_message(manager):
     assert isinstance(caught.value, RequestRejected) and "Shorten it" in str(caught.value)
 
 
+def test_the_512_token_limit_is_checked_before_the_model_loads(flux_folder):
+    """`check` is what the services call before taking credits: it reads only the T5 tokenizer."""
+    entry = tiny_entry("t-flux", {"kind": "folder", "path": str(flux_folder)}, family="flux", sizes=square_sizes(32))
+    fresh = PipelineManager(Catalog(models=[entry]), device="cpu")
+    too_long = ("knight castle rain golden armor forest " * 60)[:1990]
+    with pytest.raises(PromptTooLong, match="at most 512"):
+        fresh.check(_req(too_long))
+    assert fresh.resident() == [], "refused without loading the model"
+    assert fresh.check(_req(LONG_PROMPT)) is fresh.entry("t-flux")
+    with pytest.raises(RequestRejected, match="multiples of 16"):
+        fresh.check(_req(width=24, height=32))
+
+
 def test_image_to_image_follows_the_reference(manager):
     red, blue = Image.new("RGB", (48, 48), "red"), Image.new("RGB", (48, 48), "blue")
     kw = dict(reference_mode="img2img", strength=0.5, steps=4)
