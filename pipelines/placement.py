@@ -53,6 +53,8 @@ class Placement:
 
 
 def gb(nbytes: float) -> str:
+    if nbytes < 0.1 * _GB:
+        return f"{nbytes / 1024**2:.1f} MB"
     return f"{nbytes / _GB:.1f} GB"
 
 

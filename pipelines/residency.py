@@ -34,6 +34,7 @@ class ResidentTiers:
     _locks: Any
     _state: Any
     device: str
+    cache_dir: Path | None
 
     def vram_budget_bytes(self) -> float: ...  # provided by PipelineManager
 
@@ -42,6 +43,24 @@ class ResidentTiers:
     def ram_limit_bytes(self) -> float: ...
 
     def dtype_for(self, entry: ModelEntry) -> Any: ...
+
+    def entry(self, model_id: str) -> ModelEntry: ...
+
+    def placement(self, model_id: str) -> Placement | None: ...
+
+    def expected_placement(self, model_id: str) -> Placement | None:
+        """How the model runs if used now (for the model card: "runs with CPU offload here"),
+        from its files on disk; None while they are not downloaded. Raises ModelTooLarge."""
+        from pipelines.loaders import local_folder
+
+        entry = self.entry(model_id)
+        placed = self.placement(model_id)
+        if placed is not None:
+            return placed
+        folder = local_folder(entry, self.cache_dir)
+        if folder is None or entry.traits.built_in:
+            return None
+        return self._choose_placement(model_id, entry, folder)[0]
 
     def _choose_placement(self, model_id: str, entry: ModelEntry, path: Path) -> tuple[Placement, int]:
         """Before loading: (placement, bytes of the largest component). Raises ModelTooLarge."""

@@ -83,6 +83,24 @@ def test_ip_adapter_entries_load_their_adapter_and_image_encoder_from_the_cache(
     manager.unload(model_id)
 
 
+def test_flux_prompt_limit_and_memory_are_checked_from_the_cache_before_loading(hub_cache):
+    from pipelines.placement import ModelTooLarge
+    from pipelines.prompt_encoding import PromptTooLong
+
+    manager = PipelineManager(CATALOG, device="cpu", cache_dir=hub_cache, ram_limit_bytes=10_000)
+    long = GenerationRequest(model_id="flux-schnell", prompt=("castle rain golden armor " * 80)[:1990], width=64, height=64)
+    with pytest.raises(PromptTooLong, match="at most 512"):
+        manager.check(long)
+    with pytest.raises(ModelTooLarge, match=r"FLUX.1 \[schnell\] needs about"):
+        manager.expected_placement("flux-schnell")
+    with pytest.raises(ModelTooLarge):
+        manager.generate(GenerationRequest(model_id="flux-schnell", prompt="a cat", width=64, height=64))
+    assert manager.resident() == []
+    roomy = PipelineManager(CATALOG, device="cpu", cache_dir=hub_cache)
+    assert roomy.expected_placement("flux-schnell").mode == "cpu"
+    assert roomy.expected_placement("demo-faces") is None
+
+
 def _copy_cache(src: Path, dst: Path, repo_id: str) -> Path:
     name = "models--" + repo_id.replace("/", "--")
     shutil.copytree(src / name, dst / name, symlinks=True)
