@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Family = Literal["sd15", "sd21", "sdxl", "flux", "demo"]
+from pipelines.families import FamilyTraits, traits
+
+
+def _known_family(name: str) -> str:
+    traits(name)  # UnknownFamily (a ValueError) lists the known ones
+    return name
+
+
+Family = Annotated[str, AfterValidator(_known_family)]
 AspectId = Literal["16:9", "1:1", "9:16"]
 ASPECTS: tuple[str, ...] = ("16:9", "1:1", "9:16")
 ReferenceMode = Literal["ip_adapter", "img2img"]
@@ -90,13 +98,25 @@ class ModelEntry(_Strict):
             raise ValueError(f"sizes is missing aspect ratio(s) {missing}")
         if "ip_adapter" in self.reference_modes and self.ip_adapter is None:
             raise ValueError("reference_modes lists ip_adapter but no ip_adapter source is given")
-        if self.family == "demo" and self.reference_modes:
-            raise ValueError("the demo model cannot use reference images")
+        fam = self.traits
+        unsupported = [m for m in self.reference_modes if not fam.supports(m)]
+        if unsupported:
+            can = ", ".join(fam.reference_modes) or "no reference images"
+            raise ValueError(f"family {self.family!r} cannot use reference mode(s) {unsupported} (it supports {can})")
+        step = fam.size_multiple
+        odd = [a for a, s in self.sizes.items() if s.width % step or s.height % step]
+        if odd:
+            raise ValueError(f"sizes {odd}: family {self.family!r} needs width and height in multiples of {step}")
         return self
 
     @property
+    def traits(self) -> FamilyTraits:
+        """This entry's row of the family table (pipelines/families.py)."""
+        return traits(self.family)
+
+    @property
     def ignores_prompt(self) -> bool:
-        return self.family == "demo"
+        return self.traits.ignores_prompt
 
 
 class CatalogError(ValueError):

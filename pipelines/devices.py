@@ -27,6 +27,8 @@ _DTYPE_NAMES = {
 GPU_WEIGHTS_SHARE = 0.7
 # Share of the machine's RAM used for the CPU tier (the OS, Gradio and the page cache need the rest).
 RAM_SHARE = 0.5
+# Share of the RAM a single model's weights may take before it is refused outright.
+RAM_LOAD_SHARE = 0.9
 
 
 class DeviceUnavailable(ValueError):
@@ -71,21 +73,18 @@ def _mps_available() -> bool:
 
 
 def choose_dtype(device: str, family: str, requested: str | None = None) -> "torch.dtype":
-    """cuda → fp16 (bf16 for flux, whose activations overflow fp16), mps → fp16 (bf16 for flux),
-    cpu → fp32 (half precision on the CPU is slow and some kernels are missing).
-    The demo GAN is tiny and always runs in fp32. An explicit `requested` dtype wins."""
+    """The family table's dtype for this device (pipelines/families.py: fp16 on accelerators,
+    bf16 for flux, fp32 on the CPU and for the demo GAN); an explicit `requested` dtype wins."""
     import torch
+
+    from pipelines.families import traits
 
     if requested and requested.strip().lower() != "auto":
         name = _DTYPE_NAMES.get(requested.strip().lower())
         if name is None:
             raise ValueError(f"unknown dtype {requested!r}; use auto, fp32, fp16 or bf16")
         return getattr(torch, name)
-    if family == "demo" or device == "cpu":
-        return torch.float32
-    if family == "flux":
-        return torch.bfloat16
-    return torch.float16
+    return getattr(torch, traits(family).dtype_name(device))
 
 
 def device_memory_bytes(device: str) -> int | None:

@@ -48,6 +48,7 @@ from .types import (
     GenerationResult,
     Progress,
     ProgressFn,
+    RequestRejected,
     report,
 )
 
@@ -79,8 +80,6 @@ def run_generation(
     ModelUnavailable (the IP-Adapter cannot be fetched or loaded), GenerationCancelled
     (the cancel token was set before or during the run).
     """
-    import torch
-
     validate_request(entry, request)
     mode = reference_mode(request)
     steps = request.steps if request.steps is not None else entry.default_steps
@@ -93,21 +92,23 @@ def run_generation(
         ensure_ip_adapter(pipe, entry, cache_dir=cache_dir, progress=progress)
 
     started = time.perf_counter()
-    kwargs = encode_prompts(pipe, entry.family, request.prompt, request.negative_prompt, request.num_images)
-    kwargs.update(
-        height=request.height,
-        width=request.width,
-        generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
-        callback_on_step_end=_step_callback(denoise_steps, progress, cancel),
-        output_type="pil",
-    )
-    if entry.family != "demo":
-        kwargs.update(num_inference_steps=call_steps, guidance_scale=guidance)
     ip_refs = request.reference_images if mode == "ip_adapter" else ()
-    kwargs.update(ip_adapter_kwargs(pipe, ip_refs, request.ip_adapter_scale, request.num_images, guidance))
+    kwargs = build_call(
+        pipe,
+        entry,
+        conditioning=encode_prompts(pipe, entry.family, request.prompt, request.negative_prompt, request.num_images),
+        seeds=seeds,
+        width=request.width,
+        height=request.height,
+        steps=call_steps,
+        guidance=guidance,
+        callback=_step_callback(denoise_steps, progress, cancel),
+        ip_refs=ip_refs,
+        ip_scale=request.ip_adapter_scale,
+    )
     runner = pipe
     if mode == "img2img":
-        runner = img2img_pipe if img2img_pipe is not None else image_to_image_pipe(pipe)
+        runner = img2img_pipe if img2img_pipe is not None else image_to_image_pipe(pipe, entry.family)
         kwargs.update(image=fit_reference(request.reference_images[0], request.width, request.height), strength=request.strength)
         accepted = inspect.signature(runner.__call__).parameters
         for size in ("height", "width"):  # SD/SDXL img2img take the size from the image
@@ -132,16 +133,57 @@ def run_generation(
         height=request.height,
         steps=call_steps,
         guidance=float(guidance),
-        sampler=sampler_name(runner),
+        sampler=sampler_name(runner, entry.family),
         elapsed_s=time.perf_counter() - started,
         extra=extra,
     )
 
 
-def sampler_name(pipe: Any) -> str:
-    """The scheduler class name (what A1111's `Sampler:` field records); "none" for the GAN."""
-    scheduler = getattr(pipe, "scheduler", None)
-    return type(scheduler).__name__ if scheduler is not None else "none"
+def build_call(
+    pipe: Any,
+    entry: ModelEntry,
+    *,
+    conditioning: dict[str, Any],
+    seeds: list[int],
+    width: int,
+    height: int,
+    steps: int,
+    guidance: float,
+    callback: Any,
+    ip_refs: tuple = (),
+    ip_scale: float = 0.0,
+) -> dict[str, Any]:
+    """The keyword arguments of ONE pipeline call, for a solo request and for a merged
+    batch alike (`conditioning` then holds every request's rows, `seeds` every image's).
+
+    Why one place: a merged call that built its own arguments once left out the
+    IP-Adapter's image embeddings, so after one IP-Adapter job every plain merged job on
+    that model failed inside the UNet. Everything a call needs (size, one CPU generator
+    per image, steps and guidance where the family takes them, the adapter's embeddings
+    once an adapter is loaded) is added here.
+    """
+    import torch
+
+    kwargs = dict(conditioning)
+    kwargs.update(
+        height=height,
+        width=width,
+        generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+        callback_on_step_end=callback,
+        output_type="pil",
+    )
+    if entry.traits.takes_steps:
+        kwargs.update(num_inference_steps=steps, guidance_scale=guidance)
+    kwargs.update(ip_adapter_kwargs(pipe, tuple(ip_refs), ip_scale, len(seeds), guidance))
+    return kwargs
+
+
+def sampler_name(pipe: Any, family: str) -> str:
+    """The A1111 sampler name of the pipeline's scheduler (`Euler`, `Euler a`, `DPM++ 2M` ...),
+    from the family table, so other tools reading the PNG's `parameters` recognise it."""
+    from .families import a1111_sampler
+
+    return a1111_sampler(family, getattr(pipe, "scheduler", None))
 
 
 def validate_request(entry: ModelEntry, request: GenerationRequest) -> None:
@@ -152,6 +194,11 @@ def validate_request(entry: ModelEntry, request: GenerationRequest) -> None:
     for side, value in (("width", request.width), ("height", request.height)):
         if not isinstance(value, int) or value < 8 or value > MAX_SIDE or value % 8:
             raise ValueError(f"{side} must be a multiple of 8 between 8 and {MAX_SIDE}, got {value!r}")
+    step = entry.traits.size_multiple
+    if request.width % step or request.height % step:
+        raise RequestRejected(
+            f"{entry.name} needs width and height in multiples of {step}, got {request.width}×{request.height}"
+        )
     if request.steps is not None and not 1 <= request.steps <= 150:
         raise ValueError(f"steps must be 1–150, got {request.steps}")
     if request.guidance is not None and not 0.0 <= request.guidance <= 30.0:

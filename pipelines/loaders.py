@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pipelines.catalog import ModelEntry
+from pipelines.families import FAMILIES
 from pipelines.hub import cached_snapshot, ensure_hub_snapshot, has_variant, short_error
 from pipelines.types import ModelUnavailable, Progress, ProgressFn, report
 
@@ -23,17 +24,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from diffusers import DiffusionPipeline
 
-# The pipeline class each family must load as: a folder that holds something else is
-# refused with a clear message instead of failing later inside generation.
-FAMILY_PIPELINES = {
-    "sd15": "StableDiffusionPipeline",
-    "sd21": "StableDiffusionPipeline",
-    "sdxl": "StableDiffusionXLPipeline",
-    "flux": "FluxPipeline",
-    "demo": "DemoFacePipeline",
-}
-# Disabled on purpose: this is a self-hosted studio whose operator answers for its use;
-# the checker silently blacks out images and costs a 1.2 GB download.
+# The pipeline class each family must load as (the family table's `pipeline`): a folder
+# that holds something else is refused with a clear message instead of failing later
+# inside generation. The safety checker is disabled on purpose: this is a self-hosted
+# studio whose operator answers for its use; the checker silently blacks out images and
+# costs a 1.2 GB download.
 
 
 # ----------------------------------------------------------------- public API
@@ -47,11 +42,14 @@ def load_pipeline(
     cache_dir: Path | None = None,
     progress: ProgressFn | None = None,
     models_dir: Path | None = None,
+    before_load: Callable[[Path], None] | None = None,
 ) -> "DiffusionPipeline":
     """Load `entry` and move it to `device` (fp32 on the CPU when dtype is None).
 
     `models_dir` is where the demo model is converted to (`<models_dir>/demo-faces`) unless
-    the entry's source names a path. Raises ModelUnavailable with a message for the user.
+    the entry's source names a path. `before_load(folder or file)` runs once the weights
+    are on disk and before any is read (the manager's memory check: it may raise to refuse).
+    Raises ModelUnavailable with a message for the user.
     """
     import torch
 
@@ -65,6 +63,9 @@ def load_pipeline(
         folder = _demo_folder(entry, models_dir)
     else:
         folder = None
+    target = folder if folder is not None else Path(entry.source.path).expanduser()
+    if before_load is not None and not entry.traits.built_in and target.exists():
+        before_load(target)
     report(progress, Progress(stage="load", message=f"Loading {entry.name}…"))
     try:
         if folder is not None:
@@ -98,17 +99,38 @@ def is_available_locally(entry: ModelEntry, cache_dir: Path | None = None) -> bo
     return _gan_package_present()
 
 
+def local_folder(entry: ModelEntry, cache_dir: Path | None = None) -> Path | None:
+    """The diffusers folder an entry loads from when it is already on disk (never downloads)."""
+    src = entry.source
+    if src.kind == "hub":
+        return cached_snapshot(src.repo_id, revision=src.revision, cache_dir=cache_dir)
+    if src.kind == "folder" and (Path(src.path).expanduser() / "model_index.json").is_file():
+        return Path(src.path).expanduser()
+    return None
+
+
+def load_tokenizer(entry: ModelEntry, subfolder: str, cache_dir: Path | None = None) -> Any:
+    """One tokenizer of an entry that is on disk, without loading its models; None when the
+    files are not there yet."""
+    folder = local_folder(entry, cache_dir)
+    if folder is None or not (folder / subfolder).is_dir():
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder / subfolder), local_files_only=True)
+
+
 def pipeline_class_for(entry: ModelEntry) -> type:
     """The class used to load an entry: AutoPipelineForText2Image for hub/folder diffusers
     layouts (it reads model_index.json), the family's own class for single files."""
-    if entry.family == "demo":
+    if entry.source.kind == "demo":
         from pipelines.demo_gan import DemoFacePipeline
 
         return DemoFacePipeline
     import diffusers
 
     if entry.source.kind == "single_file":
-        return getattr(diffusers, FAMILY_PIPELINES[entry.family])
+        return getattr(diffusers, entry.traits.pipeline)
     return diffusers.AutoPipelineForText2Image
 
 
@@ -150,7 +172,7 @@ def _from_pretrained(entry: ModelEntry, folder: Path, dtype: "torch.dtype") -> "
     kwargs: dict[str, Any] = {"dtype": dtype}
     index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     declared = index.get("_class_name")
-    if declared in FAMILY_PIPELINES.values() and declared != FAMILY_PIPELINES[entry.family]:
+    if any(declared == t.pipeline for t in FAMILIES.values()) and declared != entry.traits.pipeline:
         _check_family(entry, declared)  # refuse before loading gigabytes
     if "safety_checker" in index:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
@@ -181,7 +203,7 @@ def _from_single_file(entry: ModelEntry, dtype: "torch.dtype", cache_dir: Path |
 
     if constants.HF_HUB_OFFLINE or (config and Path(config).expanduser().is_dir()):
         kwargs["local_files_only"] = True
-    if entry.family in ("sd15", "sd21"):
+    if entry.traits.safety_checker:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
         return cls.from_single_file(str(path), **kwargs)
@@ -209,9 +231,12 @@ def _caused_by_no_network(error: BaseException) -> bool:
 
 
 def _check_family(entry: ModelEntry, got: str) -> None:
-    expected = FAMILY_PIPELINES[entry.family]
+    expected = entry.traits.pipeline
     if got != expected:
-        raise ModelUnavailable(f"{entry.name} loaded as {got}, but the catalog says family {entry.family!r} ({expected})")
+        raise ModelUnavailable(
+            f"{entry.name}: its files hold a {got} model, but the catalog says family {entry.family!r} ({expected}); "
+            "fix the entry's family or point its source at a matching model"
+        )
 
 
 def _gan_package_present() -> bool:

@@ -10,11 +10,12 @@ import re
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from pipelines.catalog import Catalog, ModelEntry
+from pipelines.placement import Placement, pipeline_bytes
+from pipelines.residency import ResidentTiers, _budget, _Resident
 from pipelines.types import (
     CancelToken,
     GenerationCancelled,
@@ -23,33 +24,17 @@ from pipelines.types import (
     OutOfMemory,
     Progress,
     ProgressFn,
+    UnknownModel,
     report,
 )
 
 if TYPE_CHECKING:
-    from pipelines.merging import RequestMerger
+    from pipelines.merging import RequestMerger  # manager → merging only; merging never imports the manager
 
-_GB = 1024**3
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-class UnknownModel(KeyError, ValueError):
-    """No catalog entry with that id (a KeyError for lookups, a ValueError for bad input)."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0]) if self.args else "unknown model"
-
-
-@dataclass
-class _Resident:
-    pipe: Any
-    entry: ModelEntry
-    nbytes: int
-    tier: str  # "gpu" (on the accelerator) or "cpu" (in RAM)
-    img2img: Any = None  # the image-to-image twin of `pipe`, sharing its modules (built on first use)
-
-
-class PipelineManager:
+class PipelineManager(ResidentTiers):
     """Keeps loaded pipelines resident and hands them out one user at a time.
 
     Policy:
@@ -62,7 +47,16 @@ class PipelineManager:
       RAM) its least recently used models are dropped altogether. On a CPU-only machine
       every model is in the CPU tier, under the RAM budget. Sizes are the parameter and
       buffer bytes of each pipeline; budgets are enforced right after each load, and the
-      model being used always stays even if it alone is over budget.
+      model being used always stays even if it alone is over the CPU-tier budget.
+    - Too big (pipelines/placement.py), decided BEFORE loading from the weight files'
+      headers at the run dtype: a model whose weights exceed the RAM limit
+      (`ram_limit_bytes`, default 90 % of RAM) is refused with `ModelTooLarge` saying how much it
+      needs. On an accelerator, a model larger than the VRAM budget left by busy models runs
+      with diffusers' model CPU offload (weights in RAM, each component on the GPU while it
+      runs), or sequential offload when even its largest component does not fit; it stays
+      in the CPU tier, so the VRAM budget still holds the other models. The progress text
+      says so at every use and `resident()`/`placement()` expose it for the model card.
+      On the CPU nothing is ever offloaded (there is nowhere to offload to).
     - Locks: one lock per model, held while it loads, moves or runs. A model is never moved
       or dropped while its lock is held (busy models are skipped when making room), so a
       generation on model X never blocks loading or running model Y; a second user of X
@@ -93,6 +87,7 @@ class PipelineManager:
         vram_budget_bytes: int | None = None,
         ram_budget_bytes: int | None = None,
         merge_window_ms: int = 0,
+        ram_limit_bytes: int | None = None,
     ) -> None:
         if not isinstance(catalog, Catalog):
             raise ValueError("PipelineManager needs a pipelines.catalog.Catalog")
@@ -102,6 +97,7 @@ class PipelineManager:
             raise ValueError(f"unknown dtype {dtype!r}; use auto, fp32, fp16 or bf16")
         self._vram_budget = _budget("VRAM", vram_budget_gb, vram_budget_bytes)
         self._ram_budget = _budget("RAM", ram_budget_gb, ram_budget_bytes)
+        self._ram_limit = _budget("RAM limit", None, ram_limit_bytes)
         self._catalog = catalog
         self._requested_device = device
         self._requested_dtype = dtype
@@ -111,13 +107,14 @@ class PipelineManager:
         self._state = threading.RLock()  # guards the tables below, never held during a load or a run
         self._locks: dict[str, threading.Lock] = {}
         self._resident: OrderedDict[str, _Resident] = OrderedDict()  # least recently used first
+        self._tokenizers: dict[str, Any] = {}  # prompt tokenizers read for `check` before a load
         if not isinstance(merge_window_ms, int) or isinstance(merge_window_ms, bool) or merge_window_ms < 0:
             raise ValueError(f"merge_window_ms must be a whole number ≥ 0, got {merge_window_ms!r}")
         self.merger: RequestMerger | None = None  # off: every request is its own pipeline call
         if merge_window_ms > 0:
             from pipelines.merging import RequestMerger
 
-            self.merger = RequestMerger(self, merge_window_ms)
+            self.merger = RequestMerger(self.use, merge_window_ms)
 
     # ------------------------------------------------------------ catalog
 
@@ -213,11 +210,10 @@ class PipelineManager:
     ) -> GenerationResult:
         """Run `request` on its model. A request the model cannot run (bad size, references
         it cannot use…) raises ValueError before anything is loaded."""
-        from pipelines.generate import run_generation, validate_request
+        from pipelines.generate import run_generation
         from pipelines.references import reference_mode
 
-        entry = self.entry(request.model_id)
-        validate_request(entry, request)
+        entry = self.check(request)
         if self.merger is not None:
             from pipelines.merging import is_mergeable
 
@@ -235,6 +231,40 @@ class PipelineManager:
             return run_generation(
                 pipe, entry, request, progress=progress, cancel=cancel, img2img_pipe=img2img, cache_dir=self.cache_dir
             )
+
+    def check(self, request: GenerationRequest) -> ModelEntry:
+        """Everything about `request` that can be refused without running the model: sizes,
+        steps, seeds, references, and (for families with a token limit, FLUX's 512 T5 tokens)
+        the prompt's length, counted with the model's own tokenizer when it is resident or on
+        disk (only the tokenizer is read). Raises UnknownModel / RequestRejected (ValueErrors);
+        the services call it before taking credits."""
+        from pipelines.generate import validate_request
+        from pipelines.prompt_encoding import check_prompt_tokens
+
+        entry = self.entry(request.model_id)
+        validate_request(entry, request)
+        limit = entry.traits.max_prompt_tokens
+        tokenizer = self._prompt_tokenizer(entry) if limit else None
+        if tokenizer is not None:
+            check_prompt_tokens(tokenizer, request.prompt, limit)
+        return entry
+
+    def _prompt_tokenizer(self, entry: ModelEntry) -> Any:
+        name = entry.traits.prompt_tokenizer
+        with self._state:
+            res = self._resident.get(entry.id)
+            if res is not None:
+                return getattr(res.pipe, name, None)
+            if entry.id in self._tokenizers:
+                return self._tokenizers[entry.id]
+        from pipelines.loaders import load_tokenizer
+
+        tokenizer = load_tokenizer(entry, name, self.cache_dir)
+        if tokenizer is None:
+            return None  # not downloaded yet: the encoder checks it once loaded
+        with self._state:
+            self._tokenizers[entry.id] = tokenizer
+        return tokenizer
 
     def preload(self, model_id: str, progress: ProgressFn | None = None) -> None:
         """Download if needed, load, and place on the device, so the first generation is quick."""
@@ -260,9 +290,25 @@ class PipelineManager:
                     "tier": r.tier,
                     "bytes": r.nbytes,
                     "in_use": self._locks[mid].locked(),
+                    "offload": r.placement.mode if r.placement.offloaded else None,
+                    "note": r.placement.note,
                 }
                 for mid, r in self._resident.items()
             ]
+
+    def placement(self, model_id: str) -> Placement | None:
+        """How a loaded model runs (on the GPU, offloaded, on the CPU); None when not loaded."""
+        with self._state:
+            res = self._resident.get(model_id)
+            return res.placement if res is not None else None
+
+    def ram_limit_bytes(self) -> float:
+        """Weights larger than this are refused before loading (default 90 % of RAM)."""
+        if self._ram_limit is not None:
+            return self._ram_limit
+        from pipelines.devices import RAM_LOAD_SHARE, system_ram_bytes
+
+        return system_ram_bytes() * RAM_LOAD_SHARE
 
     def unload(self, model_id: str) -> bool:
         """Drop a model from memory (waiting for a running generation to end). True if it was loaded."""
@@ -293,7 +339,9 @@ class PipelineManager:
             res = self._resident.get(model_id)
         if res is None:
             from pipelines.loaders import load_pipeline
+            from pipelines.placement import apply_placement
 
+            decided: list[tuple[Placement, int]] = []
             pipe = load_pipeline(
                 entry,
                 device="cpu",
@@ -301,11 +349,18 @@ class PipelineManager:
                 cache_dir=self.cache_dir,
                 progress=progress,
                 models_dir=self.models_dir,
+                before_load=lambda path: decided.append(self._choose_placement(model_id, entry, path)),
             )
-            res = _Resident(pipe=pipe, entry=entry, nbytes=pipeline_bytes(pipe), tier="cpu")
+            placement, largest = decided[0] if decided else (Placement("cpu" if self.device == "cpu" else "gpu"), 0)
+            if placement.offloaded:
+                self._make_room_on_gpu(model_id, largest)
+                apply_placement(pipe, placement, self.device)
+            res = _Resident(pipe=pipe, entry=entry, nbytes=pipeline_bytes(pipe), tier="cpu", placement=placement)
             with self._state:
                 self._resident[model_id] = res
-        if self.device != "cpu" and res.tier != "gpu":
+        if res.placement.offloaded:
+            report(progress, Progress("load", message=res.placement.note))
+        elif self.device != "cpu" and res.tier != "gpu":
             self._make_room_on_gpu(model_id, res.nbytes)
             report(progress, Progress("load", message=f"Moving {entry.name} to the {self.device}…"))
             try:
@@ -337,92 +392,7 @@ class PipelineManager:
         with self._state:
             res = self._resident.get(model_id)
         if res is None or res.pipe is not pipe:  # not resident (cannot happen under the lock)
-            return image_to_image_pipe(pipe)
+            return image_to_image_pipe(pipe, res.entry.family)
         if res.img2img is None:
-            res.img2img = image_to_image_pipe(pipe)
+            res.img2img = image_to_image_pipe(pipe, res.entry.family)
         return res.img2img
-
-    def _bytes_in(self, tier: str) -> int:
-        return sum(r.nbytes for r in self._resident.values() if r.tier == tier)
-
-    def _evict_lru(self, keep: str, tier: str, over_budget: Callable[[], bool], action: Callable[[str, _Resident], None]) -> bool:
-        """Apply `action` to other models in `tier`, least recently used first, while
-        `over_budget()`. Busy models are skipped, never waited for (no lock-order deadlocks).
-        Call with self._state held."""
-        acted = False
-        for mid, r in list(self._resident.items()):
-            if not over_budget():
-                break
-            if mid == keep or r.tier != tier:
-                continue
-            lock = self._locks[mid]
-            if not lock.acquire(blocking=False):
-                continue
-            try:
-                action(mid, r)
-                acted = True
-            finally:
-                lock.release()
-        return acted
-
-    @staticmethod
-    def _to_cpu_tier(_mid: str, r: _Resident) -> None:
-        r.pipe.to("cpu")
-        r.tier = "cpu"
-
-    def _drop(self, mid: str, _r: _Resident) -> None:
-        del self._resident[mid]
-
-    def _make_room_on_gpu(self, keep: str, needed: int) -> None:
-        budget = self.vram_budget_bytes()
-        with self._state:
-            moved = self._evict_lru(keep, "gpu", lambda: self._bytes_in("gpu") + needed > budget, self._to_cpu_tier)
-        if moved:
-            self._release_memory()
-
-    def _enforce_ram_budget(self, keep: str) -> None:
-        budget = self.ram_budget_bytes()
-        with self._state:
-            dropped = self._evict_lru(keep, "cpu", lambda: self._bytes_in("cpu") > budget, self._drop)
-        if dropped:
-            self._release_memory()
-
-    def _recover_from_oom(self, keep: str) -> None:
-        with self._state:
-            self._evict_lru(keep, "gpu", lambda: True, self._to_cpu_tier)
-        self._enforce_ram_budget(keep)
-        self._release_memory()
-
-    def _release_memory(self) -> None:
-        from pipelines.devices import release_cached_memory
-
-        release_cached_memory(self.device)
-
-
-def pipeline_bytes(pipe: Any) -> int:
-    """Parameter and buffer bytes of every torch module in a pipeline (shared tensors once)."""
-    import torch
-
-    seen: set[int] = set()
-    total = 0
-    for component in getattr(pipe, "components", {}).values():
-        if not isinstance(component, torch.nn.Module):
-            continue
-        for tensor in (*component.parameters(), *component.buffers()):
-            if id(tensor) in seen:
-                continue
-            seen.add(id(tensor))
-            total += tensor.numel() * tensor.element_size()
-    return total
-
-
-def _budget(name: str, gb: float | None, nbytes: int | None) -> float | None:
-    if gb is not None and nbytes is not None:
-        raise ValueError(f"give the {name} budget in GB or in bytes, not both")
-    value = gb * _GB if gb is not None else nbytes
-    if value is None:
-        return None
-    if not value > 0:
-        raise ValueError(f"the {name} budget must be positive, got {gb if gb is not None else nbytes}")
-    return float(value)
-

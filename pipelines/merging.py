@@ -11,7 +11,7 @@ How (opt-in: `PipelineManager(merge_window_ms=N)`, N > 0):
   the window (counted from the oldest queued request's arrival) for more, then takes the
   oldest request and every queued request compatible with it (up to `max_batch_images`).
 - Compatible = same model, width × height, steps and guidance, no reference images, a
-  CLIP family (sd15/sd21/sdxl), AND the same prompt-embedding token length. The last
+  family the table marks `mergeable`, AND the same prompt-embedding token length. The last
   rule keeps results identical to a solo run: padding a 77-token prompt to 154 tokens
   would change what cross-attention sees, so prompts of different chunk counts run apart.
 - Each request's prompt is encoded on its own (`encode_prompts`, rows already repeated
@@ -21,9 +21,13 @@ How (opt-in: `PipelineManager(merge_window_ms=N)`, N > 0):
 - Progress: every caller in the call gets the per-step reports. Cancel: a cancelling
   caller gets `GenerationCancelled` at once and its images are dropped; the call is
   interrupted only when every caller in it has gone. An error in the call goes to all.
+- The call's arguments come from `generate.build_call`, the same function a solo request
+  uses, so a model that carries an IP-Adapter gets its (scale 0) image embeddings here too.
 - The callers wait on their own thread (polling their cancel token); the pipeline runs
   on the worker thread. On a ZeroGPU Space (GPU lent to the calling function only) keep
   merging off.
+- The merger knows nothing of the manager: it is handed `use(model_id, progress)`, a
+  context manager yielding (pipe, entry) with the model ready and its lock held.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Callable
 
 from .types import (
     CancelToken,
@@ -44,16 +49,15 @@ from .types import (
 
 if TYPE_CHECKING:
     from .catalog import ModelEntry
-    from .manager import PipelineManager
 
-MERGEABLE_FAMILIES = ("sd15", "sd21", "sdxl")
+UseModel = Callable[[str, ProgressFn], AbstractContextManager]
 DEFAULT_MAX_BATCH_IMAGES = 8
 _CANCEL_POLL_S = 0.05
 
 
 def is_mergeable(entry: ModelEntry, request: GenerationRequest) -> bool:
-    """Requests that may share a pipeline call: text-to-image on a compel-encoded family."""
-    return entry.family in MERGEABLE_FAMILIES and not request.reference_images
+    """Requests that may share a pipeline call: text-to-image on a family the table marks mergeable."""
+    return entry.traits.mergeable and not request.reference_images
 
 
 @dataclass(eq=False)
@@ -95,12 +99,12 @@ class _Job:
 class RequestMerger:
     """The per-model queues and worker threads; `PipelineManager.generate` uses it."""
 
-    def __init__(self, manager: PipelineManager, window_ms: int, max_batch_images: int = DEFAULT_MAX_BATCH_IMAGES) -> None:
+    def __init__(self, use: UseModel, window_ms: int, max_batch_images: int = DEFAULT_MAX_BATCH_IMAGES) -> None:
         if not isinstance(window_ms, int) or isinstance(window_ms, bool) or window_ms < 1:
             raise ValueError(f"merge window must be a whole number of milliseconds ≥ 1, got {window_ms!r}")
         if max_batch_images < 1:
             raise ValueError(f"max_batch_images must be at least 1, got {max_batch_images}")
-        self._manager = manager
+        self._use = use
         self.window_s = window_ms / 1000
         self.max_batch_images = max_batch_images
         self._cond = threading.Condition()
@@ -176,7 +180,7 @@ class RequestMerger:
                     return
             batch: list[_Job] = []
             try:
-                with self._manager.use(model_id, self._fan_out(model_id)) as (pipe, entry):
+                with self._use(model_id, self._fan_out(model_id)) as (pipe, entry):
                     batch = self._take_batch(model_id, pipe, entry)
                     if batch:
                         self._run(pipe, entry, batch)
@@ -258,23 +262,24 @@ class RequestMerger:
         """One pipeline call for `batch`; each job gets its own slice of the images."""
         import torch
 
-        from .generate import sampler_name
+        from .generate import build_call, sampler_name
 
         head = batch[0]
         started = time.perf_counter()
-        kwargs: dict[str, Any] = {}
+        conditioning: dict[str, Any] = {"num_images_per_prompt": 1}
         for name in head.kwargs:
             if name.endswith("prompt_embeds"):
-                kwargs[name] = torch.cat([j.kwargs[name] for j in batch], dim=0)
-        kwargs.update(
-            num_images_per_prompt=1,
-            height=head.request.height,
+                conditioning[name] = torch.cat([j.kwargs[name] for j in batch], dim=0)
+        kwargs = build_call(
+            pipe,
+            entry,
+            conditioning=conditioning,
+            seeds=[s for j in batch for s in j.seeds],
             width=head.request.width,
-            generator=[torch.Generator("cpu").manual_seed(s) for j in batch for s in j.seeds],
-            callback_on_step_end=self._step_callback(head.steps, batch),
-            num_inference_steps=head.steps,
-            guidance_scale=head.guidance,
-            output_type="pil",
+            height=head.request.height,
+            steps=head.steps,
+            guidance=head.guidance,
+            callback=self._step_callback(head.steps, batch),
         )
         with self._cond:
             self.calls += 1
@@ -296,7 +301,7 @@ class RequestMerger:
                 height=job.request.height,
                 steps=job.steps,
                 guidance=job.guidance,
-                sampler=sampler_name(pipe),
+                sampler=sampler_name(pipe, entry.family),
                 elapsed_s=elapsed,
                 extra={"family": entry.family, "merged_requests": len(batch)},
             )

@@ -14,23 +14,25 @@ plain text: compel leaves text without that syntax untouched (apart from droppin
 double quotes and bare parentheses), and a short plain prompt encodes to the same
 embeddings as the pipeline's own encoder.
 
-flux: its T5 encoder reads 512 tokens natively, so the text is passed straight through
-with `max_sequence_length=512` (the CLIP half only gives the pooled vector and is cut
-at 77 tokens by design).  FLUX.1-schnell has no classifier-free guidance, so the
-negative prompt is not used.  demo: the GAN ignores text; nothing is encoded.
+flux: its T5 encoder reads 512 tokens natively (`max_sequence_length=512`; the CLIP half
+only gives the pooled vector and is cut at 77 tokens by design); a prompt longer than 512
+T5 tokens is refused with a message instead of being cut silently.  FLUX.1-schnell has no
+classifier-free guidance, so the negative prompt is not used.  The prompt is encoded here
+too (not inside the pipeline), so solo and merged calls get the same embeddings.
+demo: the GAN ignores text; nothing is encoded.
+
+Which encoder a family uses is the family table's `prompt_encoder` (pipelines/families.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .types import MAX_PROMPT_CHARS
-
-CLIP_FAMILIES = ("sd15", "sd21", "sdxl")
-FLUX_MAX_SEQUENCE_LENGTH = 512
+from .families import traits
+from .types import MAX_PROMPT_CHARS, RequestRejected
 
 
-class PromptTooLong(ValueError):
+class PromptTooLong(RequestRejected):
     """The prompt is longer than the studio accepts; the message says by how much."""
 
 
@@ -48,12 +50,12 @@ def encode_prompts(
 ) -> dict[str, Any]:
     """Keyword arguments for `pipe(...)` that carry the prompt, for `num_images` images.
 
-    sd15/sd21: `prompt_embeds`, `negative_prompt_embeds` (batch `num_images`).
-    sdxl: the same plus `pooled_prompt_embeds`, `negative_pooled_prompt_embeds`.
-    flux: `prompt`, `max_sequence_length`, `num_images_per_prompt`.
-    demo: `num_images_per_prompt` only.
-    The embeddings already hold one row per image, so `num_images_per_prompt` is 1 for
-    the CLIP families; the returned dict says so and the caller must not override it.
+    compel_sd: `prompt_embeds`, `negative_prompt_embeds` (batch `num_images`).
+    compel_sdxl: the same plus `pooled_prompt_embeds`, `negative_pooled_prompt_embeds`.
+    flux: `prompt_embeds`, `pooled_prompt_embeds`.
+    none (demo): `num_images_per_prompt` only.
+    The embeddings already hold one row per image, so `num_images_per_prompt` is 1; the
+    returned dict says so and the caller must not override it.
     """
     if not isinstance(prompt, str) or not isinstance(negative_prompt, str):
         raise TypeError("prompt and negative_prompt must be strings")
@@ -61,26 +63,17 @@ def encode_prompts(
         raise ValueError(f"num_images must be at least 1, got {num_images}")
     check_prompt_length(prompt, negative_prompt)
 
-    if family == "demo":
+    fam = traits(family)
+    if fam.prompt_encoder == "none":
         return {"num_images_per_prompt": num_images}
-    if family == "flux":
-        return {
-            "prompt": prompt,
-            "max_sequence_length": FLUX_MAX_SEQUENCE_LENGTH,
-            "num_images_per_prompt": num_images,
-        }
-    if family in ("sd15", "sd21"):
-        return _encode_sd(pipe, prompt, negative_prompt, num_images)
-    if family == "sdxl":
-        return _encode_sdxl(pipe, prompt, negative_prompt, num_images)
-    raise ValueError(f"unknown model family {family!r}; expected one of {CLIP_FAMILIES + ('flux', 'demo')}")
+    return _ENCODERS[fam.prompt_encoder](pipe, prompt, negative_prompt, num_images, fam.max_prompt_tokens)
 
 
 def _repeat(t, n: int):
     return t.repeat(n, *([1] * (t.dim() - 1))) if n > 1 else t
 
 
-def _encode_sd(pipe: Any, prompt: str, negative_prompt: str, n: int) -> dict[str, Any]:
+def _encode_sd(pipe: Any, prompt: str, negative_prompt: str, n: int, _limit: int | None) -> dict[str, Any]:
     import torch
     from compel import CompelForSD
 
@@ -93,7 +86,7 @@ def _encode_sd(pipe: Any, prompt: str, negative_prompt: str, n: int) -> dict[str
     }
 
 
-def _encode_sdxl(pipe: Any, prompt: str, negative_prompt: str, n: int) -> dict[str, Any]:
+def _encode_sdxl(pipe: Any, prompt: str, negative_prompt: str, n: int, _limit: int | None) -> dict[str, Any]:
     import torch
     from compel import CompelForSDXL
 
@@ -111,3 +104,30 @@ def _encode_sdxl(pipe: Any, prompt: str, negative_prompt: str, n: int) -> dict[s
         "negative_pooled_prompt_embeds": _repeat(negative_pooled, n),
         "num_images_per_prompt": 1,
     }
+
+
+def check_prompt_tokens(tokenizer: Any, prompt: str, limit: int) -> None:
+    """Refuse a prompt longer than `limit` tokens of `tokenizer` (special tokens counted, as
+    the encoder counts them). The manager runs it before loading when the tokenizer is on disk."""
+    count = len(tokenizer(prompt, add_special_tokens=True, truncation=False, verbose=False).input_ids)
+    if count > limit:
+        raise PromptTooLong(
+            f"The prompt is {count} tokens long; this model reads at most {limit}. "
+            f"Shorten it by about {count - limit} tokens (roughly {max(1, (count - limit) * 3 // 4)} words)."
+        )
+
+
+def _encode_flux(pipe: Any, prompt: str, _negative: str, n: int, limit: int | None) -> dict[str, Any]:
+    import torch
+
+    limit = limit or 512
+    check_prompt_tokens(pipe.tokenizer_2, prompt, limit)
+    with torch.no_grad():
+        embeds, pooled, _text_ids = pipe.encode_prompt(
+            prompt=prompt, prompt_2=None, device=pipe._execution_device, num_images_per_prompt=n,
+            max_sequence_length=limit,
+        )
+    return {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled, "num_images_per_prompt": 1}
+
+
+_ENCODERS = {"compel_sd": _encode_sd, "compel_sdxl": _encode_sdxl, "flux": _encode_flux}

@@ -32,18 +32,17 @@ from typing import Any, Literal
 from PIL import Image, ImageOps
 
 from .catalog import IPAdapterSource, ModelEntry
+from .families import traits
 from .hub import cached_or_download, component_complete, download_files, pick_weights, short_error
-from .types import MAX_REFERENCES, GenerationRequest, ModelUnavailable, Progress, ProgressFn, report
+from .types import MAX_REFERENCES, GenerationRequest, ModelUnavailable, Progress, ProgressFn, RequestRejected, report
 
 ReferenceMode = Literal["ip_adapter", "img2img"]
 MODE_LABELS = {"ip_adapter": "IP-Adapter", "img2img": "image-to-image"}
-# IP-Adapter as diffusers loads it for UNet pipelines; FLUX adapters take other arguments.
-IP_ADAPTER_FAMILIES = ("sd15", "sd21", "sdxl")
 MIN_STRENGTH = 0.01  # below this diffusers would need more steps than its scheduler has
 MAX_IP_ADAPTER_SCALE = 2.0
 
 
-class UnsupportedReferences(ValueError):
+class UnsupportedReferences(RequestRejected):
     """The reference images cannot be used this way with this model; the message says what can."""
 
 
@@ -70,7 +69,8 @@ def check_references(entry: ModelEntry, request: GenerationRequest) -> None:
     bad = [i + 1 for i, im in enumerate(images) if not isinstance(im, Image.Image) or min(im.size) < 1]
     if bad:
         raise ValueError(f"reference image(s) {bad} are not usable pictures")
-    if entry.family == "demo":
+    fam = entry.traits
+    if fam.ignores_prompt:
         raise UnsupportedReferences(
             f"{entry.name} ignores reference images; remove them or pick a model that supports references"
         )
@@ -83,8 +83,8 @@ def check_references(entry: ModelEntry, request: GenerationRequest) -> None:
         raise UnsupportedReferences(f"unknown reference mode {mode!r}; use one of {sorted(MODE_LABELS)}")
     if mode not in supported:
         raise UnsupportedReferences(f"{entry.name} can't use {MODE_LABELS[mode]} references; it supports {can}")
-    if mode == "ip_adapter" and entry.family not in IP_ADAPTER_FAMILIES:
-        raise UnsupportedReferences(f"{entry.name} ({entry.family}) can't use IP-Adapter references in this studio")
+    if not fam.supports(mode) or (mode == "ip_adapter" and not fam.ip_adapter):
+        raise UnsupportedReferences(f"{entry.name} ({entry.family}) can't use {MODE_LABELS[mode]} references in this studio")
 
 
 # ----------------------------------------------------------------- image-to-image
@@ -106,11 +106,16 @@ def fit_reference(image: Image.Image, width: int, height: int) -> Image.Image:
     return ImageOps.fit(image.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
 
 
-def image_to_image_pipe(pipe: Any) -> Any:
-    """The image-to-image twin of a text-to-image pipeline, sharing all its modules."""
-    from diffusers import AutoPipelineForImage2Image
+def image_to_image_pipe(pipe: Any, family: str | None = None) -> Any:
+    """The image-to-image twin of a text-to-image pipeline, sharing all its modules: the
+    family table's img2img class, or diffusers' auto mapping when no family is given."""
+    import diffusers
 
-    twin = AutoPipelineForImage2Image.from_pipe(pipe)
+    name = traits(family).img2img_pipeline if family is not None else None
+    if family is not None and name is None:
+        raise UnsupportedReferences(f"models of family {family!r} have no image-to-image mode")
+    cls = getattr(diffusers, name) if name else diffusers.AutoPipelineForImage2Image
+    twin = cls.from_pipe(pipe)
     if hasattr(twin, "set_progress_bar_config"):
         twin.set_progress_bar_config(disable=True)
     return twin
@@ -232,25 +237,33 @@ def cached_ip_adapter(src: IPAdapterSource, *, cache_dir: Path | None = None) ->
     return root
 
 
+def ip_adapter_files(entry: ModelEntry, filenames: list[str]) -> list[str]:
+    """The files of the adapter repo listing `filenames` worth downloading: the weights file,
+    and the image encoder's configs plus one set of its weights."""
+    src = entry.ip_adapter
+    weights, encoder = ip_adapter_paths(src)
+    if weights not in filenames:
+        raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no IP-Adapter file {weights}")
+    wanted = [weights]
+    if encoder:
+        names = [f[len(encoder) + 1:] for f in filenames if f.startswith(encoder + "/") and "/" not in f[len(encoder) + 1:]]
+        if "config.json" not in names:
+            raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no image encoder in {encoder}/")
+        wanted += [f"{encoder}/{n}" for n in names if n.endswith(".json")]
+        wanted += [f"{encoder}/{n}" for n in pick_weights(names, None)]
+    return wanted
+
+
 def _download_ip_adapter(entry: ModelEntry, *, cache_dir: Path | None, progress: ProgressFn | None) -> Path:
     """The adapter weights file and the image encoder folder (configs + one set of
     weights), nothing else of the (large) adapter repository."""
     from huggingface_hub import HfApi
 
     src = entry.ip_adapter
-    weights, encoder = ip_adapter_paths(src)
     report(progress, Progress(stage="download", message=f"Checking {src.repo_id} on the Hugging Face Hub…"))
     info = HfApi().model_info(src.repo_id, files_metadata=True, timeout=30)
     sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
-    if weights not in sizes:
-        raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no IP-Adapter file {weights}")
-    wanted = [weights]
-    if encoder:
-        names = [f[len(encoder) + 1:] for f in sizes if f.startswith(encoder + "/") and "/" not in f[len(encoder) + 1:]]
-        if "config.json" not in names:
-            raise ModelUnavailable(f"{entry.name}: {src.repo_id} has no image encoder in {encoder}/")
-        wanted += [f"{encoder}/{n}" for n in names if n.endswith(".json")]
-        wanted += [f"{encoder}/{n}" for n in pick_weights(names, None)]
+    wanted = ip_adapter_files(entry, list(sizes))
     return download_files(src.repo_id, wanted, sizes, revision=None, cache_dir=cache_dir, progress=progress,
                           what=f"the IP-Adapter for {entry.name}")
 

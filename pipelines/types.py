@@ -47,6 +47,18 @@ class GenerationCancelled(Exception):
     """Raised out of a pipeline call when the caller's cancel event was set."""
 
 
+class RequestRejected(ValueError):
+    """The request cannot run on this model as asked (prompt too long for its encoder,
+    references it cannot use ...); nothing ran, the message says what to change."""
+
+
+class UnknownModel(KeyError, ValueError):
+    """No catalog entry with that id (a KeyError for lookups, a ValueError for bad input)."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else "unknown model"
+
+
 class ModelUnavailable(Exception):
     """The model could not be downloaded or loaded; the message is for the user."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipelines.tiny import build_tiny_sd15
+from pipelines.testing.tiny import build_tiny_sd15
 
 TINY = "tiny-sd15"
 SIZES = {"16:9": {"width": 64, "height": 32}, "1:1": {"width": 64, "height": 64}, "9:16": {"width": 32, "height": 64}}

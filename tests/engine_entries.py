@@ -3,7 +3,7 @@
 `tiny_entry` is the one place that knows every field `ModelEntry` needs: each test file
 only says what matters to it (id, family, source, steps, sizes ...); the rest are the
 small, fast defaults a tiny random model wants. The session fixtures build the tiny
-SD 1.5 / SDXL folders; conftest.py registers them for every test module.
+SD 1.5 / SDXL / FLUX folders; conftest.py registers them for every test module.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pipelines.catalog import ASPECTS, ModelEntry
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl
 
 
 def square_sizes(side: int) -> dict[str, dict[str, int]]:
@@ -68,3 +68,10 @@ def sd15(tiny_dir) -> Path:
 @pytest.fixture(scope="session")
 def sdxl(tiny_dir) -> Path:
     return build_tiny_sdxl(tiny_dir / "sdxl")
+
+
+@pytest.fixture(scope="session")
+def flux_folder(tiny_dir) -> Path:
+    from pipelines.testing.tiny_flux import build_tiny_flux
+
+    return build_tiny_flux(tiny_dir / "flux")

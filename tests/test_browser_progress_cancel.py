@@ -9,7 +9,7 @@ import re
 import pytest
 from gradio_client import Client
 
-from pipelines.tiny import build_tiny_sd15
+from pipelines.testing.tiny import build_tiny_sd15
 from tests.browser import chromium_page
 from tests.launched_app import ARTIFACTS, launched_app
 

@@ -8,7 +8,7 @@ import pytest
 from pipelines.catalog import ModelEntry
 from pipelines.generate import run_generation
 from pipelines.loaders import load_pipeline
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl
 from pipelines.types import CancelToken, GenerationCancelled, GenerationRequest
 from tests.engine_entries import tiny_entry
 
@@ -57,7 +57,7 @@ def test_four_images_come_back_with_their_seeds_and_catalog_defaults(sd15):
     # different seeds give visibly different pictures
     assert np.abs(_px(result.images[0]) - _px(result.images[1])).mean() > 5
     assert (result.steps, result.guidance) == (entry.default_steps, entry.default_guidance)
-    assert result.sampler == "EulerDiscreteScheduler"
+    assert result.sampler == "Euler"  # the A1111 name of EulerDiscreteScheduler, what other tools read
     assert result.model_id == entry.id and (result.width, result.height) == (64, 64)
     assert result.elapsed_s > 0
 

@@ -14,8 +14,9 @@ import torch
 from pipelines.catalog import ModelEntry, Source
 from pipelines.hub import byte_progress_class, select_hub_files
 from pipelines.loaders import is_available_locally, load_pipeline
-from pipelines.tiny import save_as_hub_cache
-from pipelines.tiny_checkpoints import save_as_single_file
+from pipelines.families import traits
+from pipelines.testing.tiny import save_as_hub_cache
+from pipelines.testing.tiny_checkpoints import save_as_single_file
 from pipelines.types import ModelUnavailable
 from tests.engine_entries import SIZES_64, tiny_entry
 
@@ -135,10 +136,10 @@ def test_single_file_offline_without_configs_explains(sd15, tmp_path):
 @pytest.mark.skipif("config" not in Source.model_fields, reason="catalog Source has no `config` field yet")
 @pytest.mark.parametrize("family", ["sd15", "sdxl"])
 def test_single_file_with_config_folder_loads_offline(family, sd15, sdxl, tmp_path):
-    folder = sd15 if family == "sd15" else sdxl
+    folder = {"sd15": sd15, "sdxl": sdxl}[family]
     path = save_as_single_file(folder, tmp_path / f"{family}.safetensors")
     pipe = load_pipeline(entry(family, kind="single_file", path=str(path), config=str(folder)), device="cpu")
-    assert type(pipe).__name__ == ("StableDiffusionPipeline" if family == "sd15" else "StableDiffusionXLPipeline")
+    assert type(pipe).__name__ == traits(family).pipeline
 
 
 def test_single_file_must_be_safetensors(tmp_path):

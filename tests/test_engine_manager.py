@@ -67,7 +67,8 @@ def test_model_sizes_are_parameter_bytes(model_bytes, sd15):
         )
         assert got.id == "a" and pipe.unet.dtype == torch.float32
     assert model_bytes == expected
-    assert manager.resident() == [{"id": "a", "name": "Model a", "tier": "cpu", "bytes": expected, "in_use": False}]
+    assert manager.resident() == [{"id": "a", "name": "Model a", "tier": "cpu", "bytes": expected, "in_use": False,
+                                   "offload": None, "note": ""}]
 
 
 def test_least_recently_used_is_dropped_over_the_ram_budget(three, model_bytes):
@@ -168,7 +169,7 @@ def test_runtime_entries_and_replacing_unloads(sd15, sdxl, three):
     manager.add_entry(entry("mine", sdxl, family="sdxl"))  # same id, new source
     assert "mine" not in ids(manager)
     with manager.use("mine") as (pipe, got):
-        assert type(pipe).__name__ == "StableDiffusionXLPipeline" and got.family == "sdxl"
+        assert type(pipe).__name__ == "StableDiffusionXLPipeline" and got.traits.pipeline == "StableDiffusionXLPipeline"
     with pytest.raises(ValueError):
         manager.add_entry({"id": "Bad Id!", "name": "x"})
     assert "Bad Id!" not in manager.catalog.ids()

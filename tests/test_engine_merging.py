@@ -262,3 +262,38 @@ def test_merging_is_off_by_default_and_each_request_is_its_own_call(sd15, monkey
     for t in threads:
         t.join(120)
     assert errors == [] and sizes == [1, 1]
+
+
+def test_after_an_ip_adapter_job_plain_merged_jobs_still_run_and_match_solo(sd15, tmp_path):
+    """Issue 8 item 8: once a model carries an IP-Adapter its UNet needs image embeddings on
+    every call; the merged path used to build its own call without them (TypeError in the UNet)."""
+    from pipelines.testing.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
+
+    _, adapter_dir = build_tiny_ip_adapter(sd15, tmp_path / "ip")
+    adapter = {"path": str(adapter_dir), "subfolder": IP_ADAPTER_SUBFOLDER, "weight_name": IP_ADAPTER_WEIGHT_NAME,
+               "image_encoder_folder": f"{IP_ADAPTER_SUBFOLDER}/image_encoder"}
+    entry = tiny_entry("m-ip", {"kind": "folder", "path": str(sd15)}, family="sd15", steps=2,
+                       reference_modes=["ip_adapter", "img2img"], ip_adapter=adapter)
+    merged = PipelineManager(Catalog(models=[entry]), device="cpu", merge_window_ms=5)
+    plain_requests = [_req("m-ip", "a red fox in the snow", seeds=(11,)), _req("m-ip", "a bowl of ramen", seeds=(33, 34))]
+    before = [_solo(merged, r) for r in plain_requests]  # no adapter loaded yet
+
+    from PIL import Image
+
+    ref = Image.new("RGB", (32, 32), "blue")
+    with_refs = merged.generate(_req("m-ip", "a red fox", seeds=(5,), reference_images=(ref,), reference_mode="ip_adapter"))
+    assert with_refs.extra["reference_mode"] == "ip_adapter"
+    with merged.use("m-ip") as (pipe, _):
+        from pipelines.references import has_ip_adapter
+
+        assert has_ip_adapter(pipe), "the adapter stays loaded for the next jobs"
+
+    results, errors = _run_queued(merged, plain_requests)
+
+    assert errors == [None, None]
+    assert all(r.extra["merged_requests"] == 2 for r in results)
+    solos_after = [_solo(merged, r) for r in plain_requests]
+    for result, solo, first in zip(results, solos_after, before):
+        for image, alone, original in zip(result.images, solo.images, first.images):
+            _assert_close(image, alone)  # merged equals solo on the adapter-bearing model
+            _assert_close(image, original)  # and the adapter at scale 0 changes nothing

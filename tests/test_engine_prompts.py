@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from pipelines.families import traits
 from pipelines.prompt_encoding import PromptTooLong, encode_prompts
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl
 
 LONG_PROMPT = (
     ", ".join(["a portrait of a cat in a dark forest at night with glowing neon lights"] * 5)
@@ -77,7 +78,7 @@ def test_long_prompt_and_negative_are_chunked_to_the_same_length(tiny):
     assert embeds.shape[0] == 3 and negative.shape == embeds.shape
     assert embeds.shape[1] == 2 * 77, "two 77-token chunks"
     assert kwargs["num_images_per_prompt"] == 1, "the rows already are the images"
-    if family == "sdxl":
+    if traits(family).prompt_encoder == "compel_sdxl":
         assert kwargs["pooled_prompt_embeds"].shape[0] == 3
         assert kwargs["negative_pooled_prompt_embeds"].shape == kwargs["pooled_prompt_embeds"].shape
 
@@ -110,9 +111,7 @@ def test_compel_weights_change_the_embedding(tiny):
     assert not torch.allclose(plain, weighted)
 
 
-def test_flux_gets_the_text_itself_and_demo_gets_nothing():
-    flux = encode_prompts(None, "flux", "a very long prompt " * 50, "ignored", 2)
-    assert flux == {"prompt": "a very long prompt " * 50, "max_sequence_length": 512, "num_images_per_prompt": 2}
+def test_demo_gets_nothing_and_unknown_families_are_refused():
     assert encode_prompts(None, "demo", "anything", "", 4) == {"num_images_per_prompt": 4}
     with pytest.raises(ValueError, match="family"):
         encode_prompts(None, "sd3", "a cat", "", 1)

@@ -16,8 +16,8 @@ from pipelines.generate import run_generation
 from pipelines.loaders import load_pipeline
 from pipelines.manager import PipelineManager
 from pipelines.references import UnsupportedReferences, image_to_image_pipe, image_to_image_steps
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
-from pipelines.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
+from pipelines.testing.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
 from pipelines.types import CancelToken, GenerationCancelled, GenerationRequest, ModelUnavailable
 from tests.engine_entries import square_sizes, tiny_entry
 

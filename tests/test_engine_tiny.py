@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
-from pipelines.tiny_checkpoints import save_as_single_file
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
+from pipelines.testing.tiny_checkpoints import save_as_single_file
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_single_file_round_trips_every_weight(folders, tmp_path, family):
     cls = _classes()[family]
     original = cls.from_pretrained(str(folders[family]))
     loaded = cls.from_single_file(str(ckpt), config=str(folders[family]), local_files_only=True)
-    parts = ["unet", "vae", "text_encoder"] + (["text_encoder_2"] if family == "sdxl" else [])
+    parts = ["unet", "vae", "text_encoder"] + (["text_encoder_2"] if hasattr(original, "text_encoder_2") else [])
     for name in parts:
         want, got = getattr(original, name).state_dict(), getattr(loaded, name).state_dict()
         assert want.keys() == got.keys(), name
@@ -114,7 +114,7 @@ def test_tiny_ip_adapter_steers_the_image_by_both_routes(folders, tmp_path, fami
     from PIL import Image
     from transformers import CLIPVisionModelWithProjection
 
-    from pipelines.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
+    from pipelines.testing.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
 
     state_dict, out = build_tiny_ip_adapter(folders[family], tmp_path / "ip")
     assert sorted(int(k.split(".")[0]) for k in state_dict["ip_adapter"])[:4] == [1, 1, 3, 3]

@@ -10,8 +10,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from pipelines.tiny import build_tiny_sd15
-from pipelines.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
+from pipelines.testing.tiny import build_tiny_sd15
+from pipelines.testing.tiny_checkpoints import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, build_tiny_ip_adapter
 from tests.launched_app import launched_app
 
 pytestmark = pytest.mark.slow

@@ -160,7 +160,7 @@ def test_saved_prompts_must_name_real_settings(studio):
 def test_compare_uses_one_seed_across_models_and_checks_everything_first(tmp_path):
     import json
 
-    from pipelines.tiny import build_tiny_sd15
+    from pipelines.testing.tiny import build_tiny_sd15
 
     folder = build_tiny_sd15(tmp_path / "tiny")
     data = tmp_path / "data"

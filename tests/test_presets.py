@@ -50,14 +50,14 @@ def test_every_model_size_matches_its_aspect_ratio():
             size = model.sizes[aspect]
             w, h = (int(x) for x in aspect.split(":"))
             assert abs(size.width / size.height - w / h) < 0.07, (model.id, aspect, size)
-        if model.family == "flux":  # 8× VAE and 2×2 patches: FLUX needs multiples of 16
-            assert all(s.width % 16 == 0 and s.height % 16 == 0 for s in model.sizes.values()), model.id
+        step = model.traits.size_multiple  # FLUX: 8× VAE and 2×2 patches, multiples of 16
+        assert all(s.width % step == 0 and s.height % step == 0 for s in model.sizes.values()), model.id
 
 
 def test_models_with_reference_images_say_how():
     catalog = load_catalog(PRESETS / "models.json")
     for model in catalog.models:
-        if model.family != "demo":
+        if not model.traits.ignores_prompt:
             assert model.reference_modes, model.id
         if "ip_adapter" in model.reference_modes:
             assert model.ip_adapter.weight_name.endswith(".safetensors")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
-from pipelines.tiny_checkpoints import save_as_single_file
+from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
+from pipelines.testing.tiny_checkpoints import save_as_single_file
 from studio.services.requests import StudioRequest
 from tests.studio_factory import make_studio
 

@@ -52,7 +52,7 @@ def reference_mode(entry: ModelEntry) -> str | None:
 
 def describe_reference_support(entry: ModelEntry) -> str:
     mode = reference_mode(entry)
-    if entry.family == "demo":
+    if entry.traits.ignores_prompt:
         return "The demo model does not use reference images: they are ignored."
     if mode is None:
         return f"{entry.name} does not use reference images."

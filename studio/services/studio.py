@@ -64,10 +64,10 @@ class Studio:
         if self.default_model_id in ids:
             return self.default_model_id
         for entry in self.catalog.models:
-            if entry.family != "demo" and self.is_downloaded(entry.id):
+            if not entry.traits.built_in and self.is_downloaded(entry.id):
                 return entry.id
         for entry in self.catalog.models:
-            if entry.family == "demo":
+            if entry.traits.built_in:
                 return entry.id
         return ids[0]
 

@@ -14,13 +14,13 @@ QUALITY_LABEL = {"draft": "draft", "good": "good", "best": "best"}
 
 
 def model_label(entry, downloaded: bool) -> str:
-    mark = "" if downloaded or entry.family == "demo" else " (downloads on first use)"
+    mark = "" if downloaded or entry.traits.built_in else " (downloads on first use)"
     return f"{entry.name} · {entry.credit_cost} cr/img{mark}"
 
 
 def model_card(entry, downloaded: bool) -> str:
     status = "✓ on this machine" if downloaded else "downloads on first use (needs internet)"
-    if entry.family == "demo":
+    if entry.traits.built_in:
         status = "✓ built in, works offline"
     lines = [
         f"**{entry.name}** — {entry.description}",

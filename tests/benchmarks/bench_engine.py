@@ -4,21 +4,24 @@ Why ratios: the machines this project is built on are shared and noisy, so an ab
 time from one run says little; two workloads measured alternately in the same run share
 the noise and their ratio is stable.  Absolute times only count on a GPU (`--full`).
 
-Everything goes through the real engine: `PipelineManager` (loading, residency, locks)
-and `run_generation` (compel prompt encoding, seeds, step callbacks), with catalog
+Everything goes through the real engine: `PipelineManager` (loading, residency, locks,
+merging) and `run_generation` (prompt encoding, seeds, step callbacks), with catalog
 entries whose source is a local folder, as a user's own model would be.
 
-    python -m tests.benchmarks.bench_engine            # tiny random models, CPU, ~2 min
-    python -m tests.benchmarks.bench_engine --full     # full-size SD2.1/SDXL archs, CUDA GPU
+    python -m tests.benchmarks.bench_engine                   # tiny random models, CPU, ~2 min
+    python -m tests.benchmarks.bench_engine --full            # CUDA GPU: the catalog's archs at full size
+    python -m tests.benchmarks.bench_engine --full --smoke    # the same sections on tiny stand-ins, CPU
 
-Measured:
-1. batching   - 4 images in one pipeline call (what the engine does) vs 4 one-image calls
-2. residency  - a request on a resident model vs unload + load + generate
-3. long prompt - a 300-token prompt (compel, 77-token chunks) vs a 70-token prompt
-5. merging    - 4 concurrent one-image requests (4 threads, distinct prompts) with request
-                merging on (one pipeline call) vs off (four calls, one after another)
-4. (--full)   - fp16 SD2.1 arch 512² 25 steps CFG and SDXL-Turbo arch 512² 4 steps
-                through the manager vs plain diffusers (same run) and the H100 anchor
+Default (tiny) sections: 1. batching (4 images in one call vs 4 calls), 2. residency
+(resident vs unload + load), 3. long prompt (300 vs 70 tokens), engine overhead (vs a
+plain diffusers call), 5. merging (4 concurrent requests, merging on vs off).
+
+--full sections (models from bench_models.py: SD-Turbo arch 512² 1 step, SDXL-Turbo arch
+512² 4 steps, SDXL base arch 1024² 30 steps CFG, FLUX.1-schnell arch 1024² 4 steps bf16):
+A. the studio's request vs plain diffusers on the same resident pipeline, each workload;
+B. merging on vs off for four concurrent one-image requests (turbo models and FLUX);
+C. regional compilation (`compile_repeated_blocks`) on vs off, with its warm-up time;
+D. switching between two resident models vs a cold load.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -37,29 +39,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from pipelines.catalog import ASPECTS, Catalog, ModelEntry  # noqa: E402
+from pipelines.catalog import Catalog, ModelEntry  # noqa: E402
 from pipelines.manager import PipelineManager  # noqa: E402
-from pipelines.types import GenerationRequest  # noqa: E402
+from tests.benchmarks.bench_models import Workload, full_models, model_entry, smoke_models  # noqa: E402
 
 # Plain diffusers 0.42.1, torch 2.11, fp16, on one H100 (shared/anchors/anchor-h100.json).
 ANCHOR_H100_S = {"sd21-25-cfg": 1.2376, "sdxl-turbo-4": 0.378, "sd-turbo-1": 0.1062, "sd-turbo-1x4": 0.1683}
 _WORDS = ("a cheerful young girl with curly brown hair wearing a red dress standing in a sunny garden "
           "near an old stone castle under a golden evening sky with soft warm light").split()
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One model at one setting: the unit every measurement below runs."""
-
-    label: str
-    model_id: str
-    size: int
-    steps: int
-    guidance: float
-
-    def request(self, prompt: str = "a cheerful young girl in a garden", n: int = 1) -> GenerationRequest:
-        return GenerationRequest(model_id=self.model_id, prompt=prompt, width=self.size, height=self.size,
-                                 num_images=n, steps=self.steps, guidance=self.guidance, seeds=tuple(range(n)))
 
 
 # ----------------------------------------------------------------- timing
@@ -97,102 +84,15 @@ class Timer:
 # ----------------------------------------------------------------- models
 
 
-def _entry(model_id: str, family: str, folder: Path, steps: int, guidance: float, size: int) -> ModelEntry:
-    return ModelEntry(
-        id=model_id, name=model_id, description="benchmark model with random weights", family=family,
-        source={"kind": "folder", "path": str(folder)}, default_steps=steps, default_guidance=guidance,
-        sizes={a: {"width": size, "height": size} for a in ASPECTS}, credit_cost=1, speed="fast", quality="draft",
-    )
-
-
 def tiny_models(workdir: Path, size: int, steps: int) -> tuple[list[ModelEntry], list[Workload]]:
-    from pipelines.tiny import build_tiny_sd15, build_tiny_sdxl
+    from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl
 
     sd15 = build_tiny_sd15(workdir / "tiny-sd15")
     sdxl = build_tiny_sdxl(workdir / "tiny-sdxl")
-    entries = [_entry("tiny-sd15", "sd15", sd15, steps, 7.5, size), _entry("tiny-sdxl", "sdxl", sdxl, steps, 5.0, size)]
+    entries = [model_entry("tiny-sd15", "sd15", sd15, steps, 7.5, size),
+               model_entry("tiny-sdxl", "sdxl", sdxl, steps, 5.0, size)]
     workloads = [Workload(f"tiny sd15 {size}² {steps} steps CFG", "tiny-sd15", size, steps, 7.5),
                  Workload(f"tiny sdxl {size}² {steps} steps CFG", "tiny-sdxl", size, steps, 5.0)]
-    return entries, workloads
-
-
-def _full_scheduler():
-    from diffusers import EulerAncestralDiscreteScheduler
-
-    # The anchor's scheduler, so the plain-diffusers numbers are comparable.
-    return EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                           timestep_spacing="trailing")
-
-
-def _full_vae():
-    from diffusers import AutoencoderKL
-
-    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=[128, 256, 512, 512],
-                         layers_per_block=2, down_block_types=["DownEncoderBlock2D"] * 4,
-                         up_block_types=["UpDecoderBlock2D"] * 4, sample_size=512)
-
-
-def _build_sd21(tokenizer):
-    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    unet = UNet2DConditionModel(sample_size=64, in_channels=4, out_channels=4, block_out_channels=[320, 640, 1280, 1280],
-                                layers_per_block=2, attention_head_dim=[5, 10, 20, 20], cross_attention_dim=1024,
-                                use_linear_projection=True, down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
-                                up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3)
-    te = CLIPTextModel(CLIPTextConfig(hidden_size=1024, intermediate_size=4096, num_attention_heads=16, num_hidden_layers=23,
-                                      hidden_act="gelu", projection_dim=1024, vocab_size=49408, max_position_embeddings=77))
-    return StableDiffusionPipeline(unet=unet, vae=_full_vae(), text_encoder=te, tokenizer=tokenizer, scheduler=_full_scheduler(),
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-
-
-def _build_sdxl(tokenizer):
-    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    unet = UNet2DConditionModel(sample_size=128, in_channels=4, out_channels=4, block_out_channels=[320, 640, 1280],
-                                layers_per_block=2, attention_head_dim=[5, 10, 20], transformer_layers_per_block=[1, 2, 10],
-                                cross_attention_dim=2048, use_linear_projection=True, addition_embed_type="text_time",
-                                addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816,
-                                down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
-                                up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"])
-    te1 = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
-                                       hidden_act="quick_gelu", vocab_size=49408, max_position_embeddings=77))
-    te2 = CLIPTextModelWithProjection(CLIPTextConfig(hidden_size=1280, intermediate_size=5120, num_attention_heads=20,
-                                                     num_hidden_layers=32, hidden_act="gelu", projection_dim=1280,
-                                                     vocab_size=49408, max_position_embeddings=77))
-    vae = _full_vae()
-    vae.register_to_config(sample_size=1024)
-    return StableDiffusionXLPipeline(unet=unet, vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tokenizer,
-                                     tokenizer_2=tokenizer, scheduler=_full_scheduler())
-
-
-def full_models(workdir: Path) -> tuple[list[ModelEntry], list[Workload]]:
-    """SD2.1- and SDXL-sized pipelines with random weights (timing does not depend on their
-    values), built on the GPU (fast init), saved as fp16 safetensors folders, loaded back
-    through the engine's loader like any user folder."""
-    import torch
-    from transformers import CLIPTokenizer
-
-    from pipelines.tiny import build_tiny_sd15
-
-    # The tiny model's trained CLIP BPE tokenizer: its ids are valid for the 49408-token encoders.
-    tokenizer = CLIPTokenizer.from_pretrained(str(build_tiny_sd15(workdir / "tiny-sd15") / "tokenizer"))
-    folders = {}
-    for name, build in (("full-sd21", _build_sd21), ("full-sdxl", _build_sdxl)):
-        folder = workdir / name
-        if not (folder / "model_index.json").is_file():
-            started = time.perf_counter()
-            with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-                pipe = build(tokenizer)
-            pipe.to(torch.float16).to("cpu").save_pretrained(str(folder), safe_serialization=True)
-            del pipe
-            print(f"built {name} in {time.perf_counter() - started:.1f} s", flush=True)
-        folders[name] = folder
-    entries = [_entry("full-sd21", "sd21", folders["full-sd21"], 25, 7.5, 512),
-               _entry("full-sdxl", "sdxl", folders["full-sdxl"], 4, 0.0, 512)]
-    workloads = [Workload("SD-Turbo arch 512² 1 step", "full-sd21", 512, 1, 0.0),
-                 Workload("SDXL-Turbo arch 512² 4 steps", "full-sdxl", 512, 4, 0.0)]
     return entries, workloads
 
 
@@ -247,13 +147,17 @@ def bench_long_prompt(m: PipelineManager, t: Timer, w: Workload, repeats: int) -
 
 def bench_vs_plain(m: PipelineManager, t: Timer, w: Workload, repeats: int, anchor_key: str | None) -> dict:
     """The engine's whole request vs a plain diffusers call on the same resident pipeline."""
+    import inspect
+
     import torch
 
     prompt = "a cheerful young girl in a garden"
     with m.use(w.model_id) as (pipe, _entry):
+        extra = {"max_sequence_length": 512} if "max_sequence_length" in inspect.signature(pipe.__call__).parameters else {}
+
         def plain():
             return pipe(prompt=prompt, num_inference_steps=w.steps, guidance_scale=w.guidance, height=w.size,
-                        width=w.size, generator=torch.Generator("cpu").manual_seed(0))
+                        width=w.size, generator=torch.Generator("cpu").manual_seed(0), **extra)
     # The manager's lock must be free for m.generate, so plain() reuses the pipe outside `use`
     # (single-threaded here, nothing else touches it).
     times = t.alternate({"engine request": lambda: m.generate(w.request(prompt)), "plain diffusers call": plain}, repeats)
@@ -302,6 +206,80 @@ def bench_merging(m: PipelineManager, merging: PipelineManager, t: Timer, w: Wor
                                        "pipeline calls per 4 requests, merging on": calls}}
 
 
+def _denoiser(pipe):
+    return getattr(pipe, "transformer", None) or pipe.unet
+
+
+def bench_compile(m: PipelineManager, t: Timer, w: Workload, repeats: int) -> dict:
+    """Regional compilation (`compile_repeated_blocks`: only the repeated transformer blocks
+    go through torch.compile) on vs off, on the same resident pipeline, in turns; the first
+    compiled call's time is the warm-up a user would wait once per process."""
+    m.generate(w.request())
+    with m.use(w.model_id) as (pipe, _entry):
+        blocks = [b for b in _denoiser(pipe).modules() if type(b).__name__ in _denoiser(pipe)._repeated_blocks]
+        _denoiser(pipe).compile_repeated_blocks(fullgraph=True)
+        compiled = [b._compiled_call_impl for b in blocks]
+
+    def switch(on: bool):
+        for block, impl in zip(blocks, compiled):
+            block._compiled_call_impl = impl if on else None
+
+    warm_up = t.once(lambda: m.generate(w.request()))
+    times = t.alternate({"compiled (regional)": lambda: (switch(True), m.generate(w.request())),
+                         "eager": lambda: (switch(False), m.generate(w.request()))}, repeats, warmup=0)
+    switch(False)
+    m.unload(w.model_id)  # the next user gets a fresh, uncompiled model
+    times["first compiled call (warm-up)"] = [warm_up]
+    return {"times": times, "ratios": {"eager / compiled": _med(times["eager"]) / _med(times["compiled (regional)"]),
+                                       "warm-up / eager request": warm_up / _med(times["eager"])}}
+
+
+def bench_switching(m: PipelineManager, t: Timer, a: Workload, b: Workload, repeats: int) -> dict:
+    """Two models resident, requests alternating between them, vs a cold load of the model asked for."""
+    m.preload(a.model_id)
+    m.preload(b.model_id)
+    switched, colds, loads = [], [], []
+    for _ in range(repeats):
+        m.generate(a.request())
+        switched.append(t.once(lambda: m.generate(b.request())))
+        m.unload(b.model_id)
+        load = t.once(lambda: m.preload(b.model_id))
+        colds.append(load + t.once(lambda: m.generate(b.request())))
+        loads.append(load)
+    times = {"switched request (both resident)": switched, "cold request (load + generate)": colds, "load alone": loads}
+    return {"times": times, "ratios": {"cold / switched request": _med(colds) / _med(switched),
+                                       "load / switched request": _med(loads) / _med(switched)}}
+
+
+def run_full(args, workdir: Path, repeats: int) -> None:
+    """Section A-D of the issue's GPU plan; `--smoke` runs them on tiny stand-ins (CPU)."""
+    entries, work = smoke_models(workdir) if args.smoke else full_models(workdir)
+    manager = PipelineManager(Catalog(models=entries), device=args.device)
+    merging = PipelineManager(Catalog(models=entries), device=args.device, merge_window_ms=args.merge_window_ms)
+    timer = Timer(manager.device)
+    print("# Engine benchmark (--full" + (" --smoke: tiny stand-ins, figures mean nothing)" if args.smoke else ")"))
+    for line in environment(manager):
+        print(line)
+    print(f"repeats: {repeats} after a warm-up; median ms [min - max]; models in {workdir}")
+    for key, w in work.items():
+        manager.preload(w.model_id)
+        anchor = None if args.smoke else {"sd-turbo": "sd-turbo-1", "sdxl-turbo": "sdxl-turbo-4"}.get(key)
+        print_section(f"A. studio vs plain diffusers - {w.label}", bench_vs_plain(manager, timer, w, repeats, anchor))
+        if key != "sdxl-base":
+            print_section(f"B. merging, 4 concurrent one-image requests - {w.label}",
+                          bench_merging(manager, merging, timer, w, repeats))
+        manager.unload(w.model_id)
+    if not args.no_compile:
+        for key in ("sdxl-turbo", "flux-schnell"):
+            try:
+                print_section(f"C. regional compilation - {work[key].label}", bench_compile(manager, timer, work[key], repeats))
+            except Exception as error:  # noqa: BLE001 - reported, the rest still runs
+                print(f"\n## C. regional compilation - {work[key].label}: failed ({type(error).__name__}: {error})")
+                manager.unload(work[key].model_id)
+    print_section(f"D. switching - {work['sd-turbo'].label} <-> {work['sdxl-turbo'].label}",
+                  bench_switching(manager, timer, work["sd-turbo"], work["sdxl-turbo"], repeats))
+
+
 # ----------------------------------------------------------------- report
 
 
@@ -332,48 +310,48 @@ def print_section(title: str, result: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="full-size SD2.1/SDXL architectures, fp16 (needs a CUDA GPU)")
+    parser.add_argument("--full", action="store_true", help="the catalog's architectures at full size (needs a CUDA GPU)")
+    parser.add_argument("--smoke", action="store_true", help="with --full: the same sections on tiny stand-ins (CPU)")
+    parser.add_argument("--no-compile", action="store_true", help="with --full: skip the regional compilation section")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (median is shown)")
     parser.add_argument("--size", type=int, default=64, help="image side for the tiny models (multiple of 8)")
     parser.add_argument("--steps", type=int, default=8, help="denoising steps for the tiny models")
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda; --full needs cuda")
-    parser.add_argument("--merge-window-ms", type=int, default=20, help="merge window of the merging manager (section 5)")
+    parser.add_argument("--merge-window-ms", type=int, default=20, help="merge window of the merging manager")
     parser.add_argument("--workdir", type=Path, default=None, help="where model folders are built (default: a temp dir)")
     args = parser.parse_args(argv)
     if args.size < 8 or args.size % 8 or args.steps < 1 or (args.repeats is not None and args.repeats < 1):
         parser.error("--size must be a positive multiple of 8, --steps and --repeats at least 1")
+    if args.smoke and not args.full:
+        parser.error("--smoke goes with --full")
     import torch
 
-    if args.full and not torch.cuda.is_available() and (args.device or "auto") in ("auto", "cuda"):
-        parser.error("--full needs a CUDA GPU (full-size models on the CPU take hours)")
-    repeats = args.repeats or 5
+    if args.full and not args.smoke and not torch.cuda.is_available() and (args.device or "auto") in ("auto", "cuda"):
+        parser.error("--full needs a CUDA GPU (full-size models on the CPU take hours); --full --smoke runs on the CPU")
+    repeats = args.repeats or (1 if args.smoke else 5)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-engine-"))
-
     started = time.perf_counter()
-    entries, workloads = full_models(workdir) if args.full else tiny_models(workdir, args.size, args.steps)
+    if args.full:
+        run_full(args, workdir, repeats)
+        print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
+        return 0
+
+    entries, workloads = tiny_models(workdir, args.size, args.steps)
     manager = PipelineManager(Catalog(models=entries), device=args.device)
     merging = PipelineManager(Catalog(models=entries), device=args.device, merge_window_ms=args.merge_window_ms)
     timer = Timer(manager.device)
-    print("# Engine benchmark" + (" (--full)" if args.full else " (tiny random models)"))
+    print("# Engine benchmark (tiny random models)")
     for line in environment(manager):
         print(line)
     print(f"repeats: {repeats} after a warm-up; median ms [min - max], compared workloads run in turns; models in {workdir}")
-
     for w in workloads:
         manager.preload(w.model_id)
         print_section(f"1. batching - {w.label}", bench_batching(manager, timer, w, repeats))
         print_section(f"2. residency - {w.label}", bench_residency(manager, timer, w, repeats))
         print_section(f"3. long prompt - {w.label}", bench_long_prompt(manager, timer, w, repeats))
-        if not args.full:
-            print_section(f"engine overhead - {w.label}", bench_vs_plain(manager, timer, w, repeats, None))
+        print_section(f"engine overhead - {w.label}", bench_vs_plain(manager, timer, w, repeats, None))
         print_section(f"5. merging - {w.label}", bench_merging(manager, merging, timer, w, repeats))
-        manager.unload(w.model_id)  # one big model at a time on the GPU
-    if args.full:
-        for w, key in ((Workload("SD2.1 arch 512² 25 steps CFG 7.5", "full-sd21", 512, 25, 7.5), "sd21-25-cfg"),
-                       (Workload("SDXL-Turbo arch 512² 4 steps", "full-sdxl", 512, 4, 0.0), "sdxl-turbo-4")):
-            manager.preload(w.model_id)
-            print_section(f"4. vs plain diffusers - {w.label}", bench_vs_plain(manager, timer, w, repeats, key))
-            manager.unload(w.model_id)
+        manager.unload(w.model_id)
     print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
     return 0
 

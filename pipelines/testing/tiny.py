@@ -9,7 +9,7 @@ drawn from a fixed torch seed, so every build gives identical files and images.
 
 Builds are cached: a folder that already holds a complete build is reused.
 The same models as one original-layout .safetensors file, and a tiny IP-Adapter, are
-in tiny_checkpoints.py.
+in pipelines/testing/tiny_checkpoints.py.
 """
 
 from __future__ import annotations
@@ -292,7 +292,11 @@ def build_tiny_sdxl(out_dir: str | os.PathLike) -> Path:
 
 
 def save_as_hub_cache(
-    folder: str | os.PathLike, cache_dir: str | os.PathLike, repo_id: str, revision: str = "main"
+    folder: str | os.PathLike,
+    cache_dir: str | os.PathLike,
+    repo_id: str,
+    revision: str = "main",
+    files: list[str] | None = None,
 ) -> Path:
     """Lay a saved pipeline folder out exactly as huggingface_hub caches a download
     (`models--org--name/blobs/<sha256>`, `snapshots/<commit>/...` symlinks, `refs/<rev>`),
@@ -304,11 +308,17 @@ def save_as_hub_cache(
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
     src = Path(folder)
-    if not (src / "model_index.json").is_file() and not (src / "config.json").is_file():
+    if files is not None:  # only these (relative, posix) paths: what a download would have fetched
+        files = sorted(src / f for f in files)
+        missing = [str(p) for p in files if not p.is_file()]
+        if missing:
+            raise ValueError(f"not in {src}: {missing}")
+    elif not (src / "model_index.json").is_file() and not (src / "config.json").is_file():
         raise ValueError(f"{src} is not a saved diffusers/transformers folder")
-    files = sorted(
-        p for p in src.rglob("*") if p.is_file() and p.name != _COMPLETE_MARKER and not p.name.startswith(".")
-    )
+    else:
+        files = sorted(
+            p for p in src.rglob("*") if p.is_file() and p.name != _COMPLETE_MARKER and not p.name.startswith(".")
+        )
     digests: dict[Path, str] = {}
     commit = hashlib.sha1()
     for p in files:

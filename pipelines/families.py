@@ -1,0 +1,182 @@
+"""The one table of model families: everything the engine and the studio need to know
+about a family lives in its row here, and every layer asks this table.
+
+Why a table: family knowledge used to be spread over the loader, the dtype chooser, the
+prompt encoder, the reference checks, the merger and the UI (13 `family == "demo"` tests,
+four separate family sets); adding a family meant touching seven files. Now adding one is
+adding a row (and, for a new prompt encoder, one function in prompt_encoding.py).
+
+Pure data: no torch or diffusers import (the catalog validates against it at start-up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PromptEncoder = Literal["compel_sd", "compel_sdxl", "flux", "none"]
+ReferenceMode = Literal["ip_adapter", "img2img"]
+
+
+@dataclass(frozen=True)
+class FamilyTraits:
+    name: str
+    pipeline: str  # diffusers class a txt2img folder/file of this family loads as
+    img2img_pipeline: str | None  # its image-to-image twin (built with from_pipe), None: no img2img
+    ip_adapter: bool  # diffusers' UNet IP-Adapter (`load_ip_adapter`) works on it
+    # torch dtype name per device kind ("cuda" covers cuda:N); the CPU lacks fast half kernels,
+    # FLUX activations overflow fp16, so it runs in bf16 on accelerators.
+    dtypes: dict[str, str]
+    prompt_encoder: PromptEncoder
+    max_prompt_tokens: int | None  # None: compel splits long prompts into 77-token chunks
+    size_multiple: int  # width and height must be multiples (VAE factor × patch size)
+    mergeable: bool  # concurrent text-to-image requests may share one pipeline call
+    reference_modes: tuple[ReferenceMode, ...]  # what the family can do at all
+    sampler: str  # A1111 sampler name when the scheduler is not in SAMPLER_NAMES (or there is none)
+    negative_prompt: bool = True  # the family uses a negative prompt (CFG)
+    takes_steps: bool = True  # the pipeline takes num_inference_steps / guidance_scale
+    safety_checker: bool = False  # the pipeline class has a safety_checker argument (turned off)
+    ignores_prompt: bool = False  # output does not depend on the text (the offline demo GAN)
+    built_in: bool = False  # ships with the studio, works offline, nothing to download
+    prompt_tokenizer: str = "tokenizer"  # the pipeline's tokenizer that `max_prompt_tokens` counts with
+
+    def dtype_name(self, device: str) -> str:
+        kind = "cuda" if device.startswith("cuda") else device
+        return self.dtypes.get(kind, self.dtypes["cpu"])
+
+    def supports(self, mode: str) -> bool:
+        return mode in self.reference_modes
+
+
+_UNET_DTYPES = {"cuda": "float16", "mps": "float16", "cpu": "float32"}
+
+FAMILIES: dict[str, FamilyTraits] = {
+    t.name: t
+    for t in (
+        FamilyTraits(
+            name="sd15",
+            pipeline="StableDiffusionPipeline",
+            img2img_pipeline="StableDiffusionImg2ImgPipeline",
+            ip_adapter=True,
+            dtypes=_UNET_DTYPES,
+            prompt_encoder="compel_sd",
+            max_prompt_tokens=None,
+            size_multiple=8,
+            mergeable=True,
+            reference_modes=("ip_adapter", "img2img"),
+            sampler="PLMS",
+            safety_checker=True,
+        ),
+        FamilyTraits(
+            name="sd21",
+            pipeline="StableDiffusionPipeline",
+            img2img_pipeline="StableDiffusionImg2ImgPipeline",
+            ip_adapter=True,
+            dtypes=_UNET_DTYPES,
+            prompt_encoder="compel_sd",
+            max_prompt_tokens=None,
+            size_multiple=8,
+            mergeable=True,
+            reference_modes=("ip_adapter", "img2img"),
+            sampler="Euler",
+            safety_checker=True,
+        ),
+        FamilyTraits(
+            name="sdxl",
+            pipeline="StableDiffusionXLPipeline",
+            img2img_pipeline="StableDiffusionXLImg2ImgPipeline",
+            ip_adapter=True,
+            dtypes=_UNET_DTYPES,
+            prompt_encoder="compel_sdxl",
+            max_prompt_tokens=None,
+            size_multiple=8,
+            mergeable=True,
+            reference_modes=("ip_adapter", "img2img"),
+            sampler="Euler",
+        ),
+        FamilyTraits(
+            name="flux",
+            pipeline="FluxPipeline",
+            img2img_pipeline="FluxImg2ImgPipeline",
+            ip_adapter=False,  # FLUX IP-Adapters take other arguments than the UNet ones
+            dtypes={"cuda": "bfloat16", "mps": "bfloat16", "cpu": "float32"},
+            prompt_encoder="flux",
+            max_prompt_tokens=512,  # T5's sequence length; the CLIP half only gives the pooled vector
+            prompt_tokenizer="tokenizer_2",
+            size_multiple=16,  # 8× VAE and 2×2 patches
+            mergeable=True,  # T5 always pads to 512 tokens, so every prompt has the same shape
+            reference_modes=("img2img",),
+            sampler="Euler",
+            negative_prompt=False,  # schnell has no classifier-free guidance
+        ),
+        FamilyTraits(
+            name="demo",
+            pipeline="DemoFacePipeline",
+            img2img_pipeline=None,
+            ip_adapter=False,
+            dtypes={"cuda": "float32", "mps": "float32", "cpu": "float32"},  # tiny GAN
+            prompt_encoder="none",
+            max_prompt_tokens=None,
+            size_multiple=8,
+            mergeable=False,
+            reference_modes=(),
+            sampler="GAN",
+            negative_prompt=False,
+            takes_steps=False,
+            ignores_prompt=True,
+            built_in=True,
+        ),
+    )
+}
+
+FAMILY_NAMES: tuple[str, ...] = tuple(FAMILIES)
+
+# Scheduler class → the sampler name A1111/Forge write (and other tools read) in `parameters`.
+SAMPLER_NAMES: dict[str, str] = {
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "FlowMatchEulerDiscreteScheduler": "Euler",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DPMSolverSinglestepScheduler": "DPM++ SDE",
+    "DPMSolverSDEScheduler": "DPM++ SDE",
+    "KDPM2DiscreteScheduler": "DPM2",
+    "KDPM2AncestralDiscreteScheduler": "DPM2 a",
+    "HeunDiscreteScheduler": "Heun",
+    "LMSDiscreteScheduler": "LMS",
+    "DDIMScheduler": "DDIM",
+    "PNDMScheduler": "PLMS",
+    "UniPCMultistepScheduler": "UniPC",
+    "LCMScheduler": "LCM",
+    "DEISMultistepScheduler": "DEIS",
+}
+
+
+class UnknownFamily(ValueError):
+    """A family name that is not in the table; the message lists the known ones."""
+
+
+def traits(family: str) -> FamilyTraits:
+    try:
+        return FAMILIES[family]
+    except KeyError:
+        raise UnknownFamily(f"unknown model family {family!r}; use one of {', '.join(FAMILY_NAMES)}") from None
+
+
+def family_of_pipeline(class_name: str) -> list[str]:
+    """Families whose txt2img pipeline is `class_name` (sd15 and sd21 share one)."""
+    return [t.name for t in FAMILIES.values() if t.pipeline == class_name]
+
+
+def a1111_sampler(family: str, scheduler: object | None) -> str:
+    """The A1111 sampler name for a pipeline's scheduler (`Euler a`, `DPM++ 2M Karras` ...)."""
+    if scheduler is None:
+        return traits(family).sampler
+    name = SAMPLER_NAMES.get(type(scheduler).__name__)
+    if name is None:
+        return traits(family).sampler
+    config = getattr(scheduler, "config", {}) or {}
+    if name == "DPM++ 2M" and "sde" in str(config.get("algorithm_type", "")):
+        name = "DPM++ 2M SDE"
+    if config.get("use_karras_sigmas"):
+        name += " Karras"
+    return name
