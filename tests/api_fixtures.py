@@ -50,5 +50,16 @@ def gradio(url: str, auth: tuple[str, str] | None = None):
     return Client(url, auth=auth, verbose=False)
 
 
+def all_pages(client, api_name: str, *args) -> list[dict]:
+    """Every item of a paged list endpoint, following next_cursor to the end."""
+    items, cursor = [], ""
+    while True:
+        page = client.predict(*args, 200, cursor, api_name=api_name)
+        items += page["items"]
+        if not page["has_more"]:
+            return items
+        cursor = page["next_cursor"]
+
+
 def ledger_sum(client) -> int:
-    return sum(e["delta"] for e in client.predict(api_name="/ledger"))
+    return sum(e["delta"] for e in all_pages(client, "/ledger"))

@@ -17,7 +17,7 @@ import webuiapi
 from studio.services.api_keys import ApiKeyService
 from studio.services.requests import InvalidRequest
 from studio.store import open_store
-from tests.api_fixtures import TINY, data_dir_with_tiny_model, gradio, image_files
+from tests.api_fixtures import TINY, all_pages, data_dir_with_tiny_model, gradio, image_files
 
 # ----- the service --------------------------------------------------------------------
 
@@ -31,7 +31,7 @@ def test_key_is_shown_once_and_stored_hashed(keys, tmp_path):
     made = keys.create("ana", "  laptop script ")
     assert made.name == "laptop script" and made.secret.startswith("sk-studio-") and len(made.secret) > 40
     assert keys.user_for(made.secret) == "ana"
-    on_disk = (tmp_path / "studio.json").read_text()
+    on_disk = "".join(f.read_text() for f in tmp_path.glob("studio.*"))  # snapshot and journal
     assert made.secret not in on_disk and hashlib.sha256(made.secret.encode()).hexdigest() in on_disk
     listed = keys.list("ana")
     assert [k["name"] for k in listed] == ["laptop script"] and made.secret not in str(listed)
@@ -145,7 +145,7 @@ def test_key_made_in_the_ui_spends_only_its_owners_credits(app, ana, bob):
     # A1111 clients: the account password, or the key, as basic auth; not someone else's name with it.
     made = webuiapi.WebUIApi(baseurl=f"{url}sdapi/v1", username=ANA[0], password=ANA[1]).txt2img(
         prompt="a", override_settings={"sd_model_checkpoint": "demo-faces"})
-    history = lambda ui: {a["id"] for a in ui.predict("", "", "", "", api_name="/list_assets")}  # noqa: E731
+    history = lambda ui: {a["id"] for a in all_pages(ui, "/list_assets", "", "", "", "")}  # noqa: E731
     assert set(made.info["asset_ids"]) <= history(ana), "REST images are in the caller's history"
     assert not set(made.info["asset_ids"]) & history(bob)
     webuiapi.WebUIApi(baseurl=f"{url}sdapi/v1", username=ANA[0], password=key).txt2img(

@@ -207,7 +207,7 @@ def test_an_upload_given_a_server_path_is_refused_and_changes_nothing(app):
     stolen_disk = str(app["data"] / "images" / job["images"][0]["file"])
     stolen_cache = gallery[0]["image"]["path"]
     ben_project = app["ben"].predict(api_name="/list_projects")[0]["id"]
-    before = len(app["ben"].predict(ben_project, api_name="/list_assets"))
+    before = len(app["ben"].predict(ben_project, api_name="/list_assets")["items"])
     files_before = sorted((app["data"] / "images").rglob("*.png"))
     meta = {"_type": "gradio.FileData"}
     for attempt in ({"path": stolen_disk, "meta": meta}, {"path": stolen_disk},
@@ -222,7 +222,7 @@ def test_an_upload_given_a_server_path_is_refused_and_changes_nothing(app):
         ana_upload = app["ana_http"].http.post("/gradio_api/upload", files={"files": fh}).json()[0]
     event, message = app["ben_http"].call("upload_asset", ben_project, {"path": ana_upload, "meta": meta})
     assert event == "error" and NOT_YOURS in message["error"]
-    assert len(app["ben"].predict(ben_project, api_name="/list_assets")) == before
+    assert len(app["ben"].predict(ben_project, api_name="/list_assets")["items"]) == before
     assert sorted((app["data"] / "images").rglob("*.png")) == files_before
     # A real upload by ben over the same raw HTTP path works.
     with open(raw, "rb") as fh:
