@@ -96,7 +96,7 @@ def _use_zero_gpu_if_on_a_space(engine) -> None:
 
 def serve(settings: Settings, *, block: bool = True):
     """Build and launch; returns (app, local_url) when block is False (tests)."""
-    from studio.accounts import check_exposure, password_check, use_accounts
+    from studio.accounts import LoginLimiter, check_exposure, password_check, use_accounts
     from studio.api import rest_apis_lifespan
     from studio.ui.app import create_app, launch_options
     from studio.web import server_guards
@@ -113,9 +113,12 @@ def serve(settings: Settings, *, block: bool = True):
     # The file guard (each user's files are theirs), the rate-limited sign-in, and the A1111 and
     # OpenAI routes (in place before the first request); the style cards are served even when the
     # app is started from another working directory.
-    rest_apis = rest_apis_lifespan(studio, password_check())
+    # One login limiter for the sign-in page and the A1111 dialect's basic auth, so guesses
+    # count against an account whichever door they use.
+    limiter = LoginLimiter()
+    rest_apis = rest_apis_lifespan(studio, password_check(limiter))
     guards = server_guards(app, data_dir=settings.data_dir, public_dirs=[settings.styles_file.parent / "previews"],
-                           accounts=accounts, app_kwargs={"lifespan": rest_apis})
+                           accounts=accounts, limiter=limiter, app_kwargs={"lifespan": rest_apis})
     _, local_url, _ = app.launch(
         server_name=settings.host,
         server_port=settings.port,

@@ -211,3 +211,30 @@ def test_sessions_end_when_the_account_goes_or_its_password_changes(tmp_path):
     sessions.signed_in(app, "t-ana3")
     assert sessions.user(app, "t-ana3") == "ana"
     assert sessions.user(app, "t-ana2") is None  # the other old session ends too
+
+
+def test_rest_password_guesses_share_the_limiter_and_are_refused_not_slept():
+    """The A1111 dialect's basic auth goes through the same limiter as the sign-in page. A
+    REST caller is refused (429 with the wait) instead of held, and once the wait has passed
+    one attempt is checked again, so a guesser can't lock the owner out for the whole window."""
+    from studio.accounts import SignInThrottled, password_check, use_accounts
+
+    clock = FakeClock()
+    limiter = LoginLimiter(free=2, base=1, max_delay=10, clock=clock)
+    use_accounts(parse_auth("ana:right-password"))
+    try:
+        check = password_check(limiter)
+        assert [check("ana", "wrong"), check("ana", "wrong")] == [False, False]
+        with pytest.raises(SignInThrottled, match="try again in 1 second[.]") as refused:
+            check("ana", "right-password")
+        assert refused.value.wait == 1
+        clock.now += 1.01
+        assert check("ana", "wrong") is False  # checked once the wait passed; now 2 s
+        clock.now += 1
+        with pytest.raises(SignInThrottled):
+            check("ana", "right-password")
+        clock.now += 1.01
+        assert check("ana", "right-password") is True
+        assert limiter.delay("ana", None) == 0, "a success clears the account"
+    finally:
+        use_accounts(None)

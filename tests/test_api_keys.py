@@ -4,6 +4,8 @@ one account's key never sees or spends another's credits."""
 
 from __future__ import annotations
 
+import base64
+
 import hashlib
 import re
 import threading
@@ -108,6 +110,7 @@ def new_key(ui, name: str) -> str:
     return secret
 
 
+WRONG_PASSWORD = "Basic emVkOndyb25n"  # zed:wrong; after 3 such failures the limiter answers 429
 ENDPOINTS = [("GET", "sdapi/v1/sd-models"), ("GET", "sdapi/v1/options"), ("POST", "sdapi/v1/options"),
              ("GET", "sdapi/v1/samplers"), ("GET", "sdapi/v1/progress"), ("POST", "sdapi/v1/interrupt"),
              ("POST", "sdapi/v1/txt2img"), ("POST", "sdapi/v1/img2img"), ("GET", "v1/models"),
@@ -115,16 +118,30 @@ ENDPOINTS = [("GET", "sdapi/v1/sd-models"), ("GET", "sdapi/v1/options"), ("POST"
 
 
 @pytest.mark.parametrize("method, path", ENDPOINTS)
-@pytest.mark.parametrize("auth", [None, "Bearer sk-studio-guess", "Basic YW5hOndyb25n", "Basic !!!", "Token x"])
+@pytest.mark.parametrize("auth", [None, "Bearer sk-studio-guess", WRONG_PASSWORD, "Basic !!!", "Token x"])
 def test_nothing_works_anonymously(app, ana, method, path, auth):
     url, data = app
     before, files = ana.predict(api_name="/balance"), len(image_files(data))
     headers = {"Authorization": auth} if auth else {}
     r = requests.request(method, f"{url}{path}", json={"prompt": "a cat"}, headers=headers, timeout=30)
-    assert r.status_code == 401, r.text
     body = r.json()
-    assert ("error" in body and "message" in body["error"]) if path.startswith("v1") else body["error"] == "unauthorized"
+    if auth == WRONG_PASSWORD and r.status_code == 429:  # the A1111 dialect's limiter has kicked in
+        assert body["error"] == "too_many_failed_sign_ins"
+    else:
+        assert r.status_code == 401, r.text
+        assert ("error" in body and "message" in body["error"]) if path.startswith("v1") else body["error"] == "unauthorized"
     assert ana.predict(api_name="/balance") == before and len(image_files(data)) == files
+
+
+def test_repeated_wrong_basic_auth_passwords_are_refused_with_the_wait(app):
+    """REST guesses count in the sign-in limiter: after the free failures the next one is
+    answered 429 with how long to wait, before any password is checked."""
+    url, _ = app
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"mallory:guess").decode()}
+    statuses = [requests.get(f"{url}sdapi/v1/sd-models", headers=wrong, timeout=30).status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    r = requests.get(f"{url}sdapi/v1/sd-models", headers=wrong, timeout=30)
+    assert r.status_code == 429 and "Too many failed sign-ins for this account; try again in" in r.json()["detail"]
 
 
 def test_gradio_api_refuses_anonymous_callers(app):

@@ -33,7 +33,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from studio.accounts.limiter import LoginLimiter
 
 log = logging.getLogger("studio.accounts")
-__all__ = ["Accounts", "AccountsError", "LoginLimiter", "hash_password", "parse_auth", "password_check", "verify_password"]
+__all__ = ["Accounts", "AccountsError", "LoginLimiter", "hash_password", "parse_auth", "password_check", "SignInThrottled", "verify_password"]
 
 HASH_PREFIX = "$argon2"
 _hasher = PasswordHasher()
@@ -248,6 +248,35 @@ def check_exposure(accounts: Accounts | None, *, share: bool, public: bool, admi
                                 + ("" if accounts is not None else " Without accounts the only user is 'local'."))
 
 
-def password_check():
-    """What the REST APIs take as their `password_check`: `verify_password` with accounts on, None when off."""
-    return verify_password if _active is not None else None
+class SignInThrottled(Exception):
+    """Too many wrong passwords for this account lately: the caller must wait `wait` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        seconds = max(1, round(wait))
+        super().__init__(f"Too many failed sign-ins for this account; try again in {seconds} "
+                         f"second{'' if seconds == 1 else 's'}.")
+
+
+def password_check(limiter: LoginLimiter | None = None):
+    """What the REST APIs take as their `password_check`: `verify_password` with accounts on,
+    None when off. With a limiter (the one the Gradio sign-in uses), REST password guesses
+    count against the same account: while its delay runs the check refuses with
+    `SignInThrottled` instead of sleeping, so no server thread is held by a guesser."""
+    if _active is None:
+        return None
+    if limiter is None:
+        return verify_password
+
+    def check(user: str, password: str) -> bool:
+        wait = limiter.retry_after(user, None)
+        if wait > 0:
+            raise SignInThrottled(wait)
+        ok = verify_password(user, password)
+        if ok:
+            limiter.succeeded(user)
+        else:
+            limiter.failed(user, None)
+        return ok
+
+    return check

@@ -54,6 +54,18 @@ class LoginLimiter:
             return 0.0
         return min(self.max_delay, self.base * 2 ** (worst - self.free))
 
+    def retry_after(self, user: str, address: str | None) -> float:
+        """Seconds until an attempt may be checked without waiting: the delay counted from
+        the last failure. For callers that refuse (answer 429) instead of sleeping, so a
+        guesser can't lock the account out: once the delay has passed, one try is checked."""
+        wait = self.delay(user, address)
+        if wait <= 0:
+            return 0.0
+        with self._lock:
+            last = max((r.last for k in self.keys(user, address) if (r := self._records.get(k)) is not None),
+                       default=None)
+        return 0.0 if last is None else max(0.0, wait - (self.clock() - last))
+
     def failed(self, user: str, address: str | None) -> None:
         now = self.clock()
         with self._lock:

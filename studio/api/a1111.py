@@ -8,6 +8,8 @@ Errors come back like A1111's own: `{"error", "detail", "body", "errors"}`.
 
 from __future__ import annotations
 
+import asyncio
+
 import base64
 import json
 from datetime import datetime, timezone
@@ -19,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipelines.references import MIN_STRENGTH
 from pipelines.types import MAX_IMAGES, GenerationCancelled
+from studio.accounts import SignInThrottled
 from studio.api.auth import caller_of
 from studio.api.errors import a1111_error, service_error
 from studio.api.jobs import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
@@ -72,8 +75,13 @@ def build_router(ctx: ApiContext) -> APIRouter:
     router = APIRouter(prefix="/sdapi/v1")
     studio = ctx.studio
 
-    def caller(request: Request) -> str:
-        user = caller_of(request.headers.get("authorization"), ctx.keys, ctx.password_check, allow_basic=True)
+    async def caller(request: Request) -> str:
+        # Off the event loop: a basic-auth password is an argon2 check (deliberately slow).
+        try:
+            user = await asyncio.to_thread(
+                caller_of, request.headers.get("authorization"), ctx.keys, ctx.password_check, allow_basic=True)
+        except SignInThrottled as exc:
+            raise ApiError(429, str(exc), code="too_many_failed_sign_ins") from None
         if user is None:
             raise ApiError(401, "Sign in: send an API key as 'Authorization: Bearer KEY', or your account name and password (or key) as HTTP basic auth.",
                            code="unauthorized")
@@ -82,7 +90,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     def guarded(handler):
         async def endpoint(request: Request):
             try:
-                return await handler(request, caller(request))
+                return await handler(request, await caller(request))
             except ApiError as exc:
                 return a1111_error(exc)
             except Exception as exc:  # service errors: same messages as the UI

@@ -50,8 +50,12 @@ def caller_of(
 
 
 def _safe_check(check: PasswordCheck, user: str, password: str) -> bool:
+    from studio.accounts import SignInThrottled
+
     try:
         return bool(check(user, password))
+    except SignInThrottled:
+        raise  # the caller answers 429 with the wait
     except Exception:  # a broken account store must refuse, never let the caller in
         return False
 
