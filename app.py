@@ -47,6 +47,7 @@ def build_studio(settings: Settings):
         device=settings.device,
         vram_budget_gb=settings.vram_budget_gb,
         ram_budget_gb=settings.ram_budget_gb,
+        ram_limit_bytes=None if settings.ram_limit_gb is None else int(settings.ram_limit_gb * 2**30),
         cache_dir=settings.hf_cache_dir,
         models_dir=settings.data_dir / "models",
         merge_window_ms=settings.merge_window_ms,

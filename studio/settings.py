@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="where models run")
     vram_budget_gb: float | None = Field(None, gt=0, description="GPU memory for resident models (default: 70% of the card)")
     ram_budget_gb: float | None = Field(None, gt=0, description="CPU memory for models kept warm off the GPU (default: 50% of RAM)")
+    ram_limit_gb: float | None = Field(
+        None, gt=0, description="a model whose weights need more memory than this is refused before loading (default: 90% of RAM)"
+    )
     preload: bool = Field(False, description="load the default model at start instead of on first use")
     merge_window_ms: int = Field(
         0, ge=0, le=500,

@@ -32,7 +32,7 @@ def test_help_lists_the_flags():
     run = start("--help")
     assert run.returncode == 0
     for flag in ("--host", "--port", "--share", "--public", "--auth", "--admins", "--daily-limit", "--data-dir",
-                 "--starting-credits"):
+                 "--starting-credits", "--ram-limit-gb"):
         assert flag in run.stdout
 
 
