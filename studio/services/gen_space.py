@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pipelines.catalog import ModelEntry
-from pipelines.types import MAX_REFERENCES, CancelToken, ProgressFn
+from pipelines.types import MAX_PROMPT_CHARS, MAX_REFERENCES, CancelToken, ProgressFn
 from studio.services import validation as v
 from studio.services.assets import AssetService
 from studio.services.generation import GenerationService, PreparedJob, StudioResult
@@ -181,6 +181,9 @@ class GenSpaceService:
 
     def _batch_jobs(self, user: object, shot_ids: object, job: ShotJob, prompt_from_shot: bool) -> list[tuple[str, ShotJob]]:
         user = check_user(user)
+        # The prompt stands in for shots without a description: it must be valid text even
+        # when every shot has one, so a bad value is refused the same way every time.
+        v.optional_text(job.prompt, "The prompt", max_chars=MAX_PROMPT_CHARS)
         jobs = []
         for shot_id in self._shot_list(shot_ids):
             shot_job = job

@@ -144,7 +144,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> dict:
     style_gallery.select(pick_style, None, style, api_name="pick_style_card", **ui)
     gr.on([enhance.change, style.change, prompt.blur], preview_enhanced, [enhance, prompt, style], enhanced_view,
           api_name="preview_enhanced", **ui)
-    enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt").then(
+    enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt", **LOOSE).then(
         request_state, state_inputs, state_outputs, api_name="check_request_after_enhance", **ui
     )
     gen_event = generate.click(

@@ -63,10 +63,10 @@ def build_prompt_library(studio: Studio, w: dict) -> None:
         return gr.update(choices=_library_choices(studio, user_of(request)))
 
     save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt", **LOOSE)
-    use.click(use_prompt, saved, settings, api_name="use_saved_prompt").then(
+    use.click(use_prompt, saved, settings, api_name="use_saved_prompt", **LOOSE).then(
         *w["request_state"], api_name="check_request_after_use", **UI
     )
-    delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt")
+    delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt", **LOOSE)
     w["load"].append((refresh, None, saved, "list_saved_prompts"))
 
 
