@@ -87,6 +87,8 @@ def register_gen_space_api(studio: Studio) -> None:
                       reference_ids=reference_ids)
         results = run_cancellable(studio, request, None, lambda report, token: studio.gen_space.generate_batch(
             user, shot_ids, job, cancel=token, prompt_from_shot=True))
+        if results.failures:
+            gr.Warning(results.message)
         return [{"shot_id": sid, "job_id": r.job_id, "cost": r.cost, "balance": r.balance,
                  "images": [_asset_view(studio, user, img.asset_id) for img in r.images]} for sid, r in results]
 
