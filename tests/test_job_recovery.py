@@ -45,6 +45,20 @@ print("done", flush=True)
 """
 
 
+LOOP_CHILD = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from tests.studio_factory import make_studio
+from studio.services.requests import StudioRequest
+studio = make_studio(Path({data!r}), starting_credits=10**6)
+print("ready", flush=True)
+while True:
+    studio.generation.generate(StudioRequest(user="ana", model_id="demo-faces", style_id="auto", aspect="1:1",
+                                             count=4, prompt="a red boat"))
+"""
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_sd15(tmp_path_factory.mktemp("model") / "tiny-sd15")
@@ -194,3 +208,104 @@ def test_kill_minus_9_of_the_app_mid_job_then_restart_refunds(tmp_path, tiny_mod
         app.wait(timeout=30)
     assert [j["status"] for j in _jobs(data)] == ["failed"]
     assert image_files(data) == []
+
+
+def test_kill_loop_on_fast_jobs_hits_every_moment_and_recovers(tmp_path):
+    """Back-to-back fast jobs, killed at random moments, so kills land while PNGs are being
+    written and records committed, not only mid-denoise. Bounded: 6 kills or 45 s."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = random.Random(40)
+    started, kills, stray = time.monotonic(), 0, 0
+    while kills < 6 and time.monotonic() - started < 45:
+        child = subprocess.Popen([sys.executable, "-c", LOOP_CHILD.format(repo=str(REPO), data=str(data))],
+                                 cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.2, 2.5))
+        finally:
+            _kill(child)
+            kills += 1
+        files = {p.relative_to(data / "images").as_posix() for p in image_files(data)}
+        db = json.loads((data / "studio.json").read_text()) if (data / "studio.json").exists() else {}
+        stray += len(files - {a["file"] for a in db.get("assets", {}).values()})
+        studio = make_studio(data, starting_credits=10**6)  # restart: recovery runs here
+        report = recover(studio.store, studio.credits, studio.images)
+        assert report.reaped_jobs == [], "the restart already recovered everything, once"
+        jobs = studio.store.all(JOBS)
+        done = sum(1 for j in jobs if j["status"] == "done")
+        cost = studio.catalog.get("demo-faces").credit_cost * 4
+        assert studio.credits.balance("ana") == 10**6 - cost * done
+        referenced = {a["file"] for a in studio.store.all("assets")}
+        on_disk = {p.relative_to(data / "images").as_posix() for p in image_files(data)}
+        assert on_disk == referenced
+    reaped = sum(1 for j in studio.store.all(JOBS) if j.get("recovered"))
+    print(f"fast kill loop: {kills} kills, {reaped} jobs reaped, {stray} stray files swept, "
+          f"{time.monotonic() - started:.0f} s")
+    assert kills >= 3
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _leave_job(studio, job_id: str, runner: dict, cost: int = 2) -> None:
+    """The state a process leaves when it dies mid-job: the charge and the running record."""
+    with studio.store.transaction() as tx:
+        studio.credits.charge("ana", cost, reason="2 × Demo", job_id=job_id)
+        tx.insert(JOBS, {"id": job_id, "owner": "ana", "status": "running", "cost": cost, "runner": runner})
+
+
+def _png(studio, job_id: str | None) -> str:
+    from PIL import Image
+
+    meta = {"job_id": job_id} if job_id else {}
+    return studio.images.save(Image.new("RGB", (8, 8), "red"), parameters="", studio_meta=meta, subdir="ana-1")
+
+
+def test_sweep_removes_what_dead_jobs_left_and_keeps_what_records_point_at(tmp_path):
+    from studio.services.jobs import this_runner
+
+    studio = make_studio(tmp_path, starting_credits=20)
+    dead = {**this_runner(), "pid": _dead_pid(), "boot": "an-earlier-process"}
+    _leave_job(studio, "a" * 32, dead)
+    recorded = _png(studio, "a" * 32)
+    studio.store.insert("assets", {"id": "c" * 32, "owner": "ana", "job_id": "a" * 32, "file": recorded})
+    unrecorded = _png(studio, "a" * 32)  # killed between writing the PNG and recording it
+    kept = _png(studio, "b" * 32)
+    studio.store.insert("assets", {"id": "d" * 32, "owner": "ana", "job_id": "b" * 32, "file": kept})
+    tmp = tmp_path / "images" / "ana-1" / ".tmp-abc.png"
+    tmp.write_bytes(b"half a png")
+
+    report = recover(studio.store, studio.credits, studio.images)
+    assert report.reaped_jobs == ["a" * 32] and report.refunded_credits == 2
+    assert set(report.removed_files) == {recorded, unrecorded, "ana-1/.tmp-abc.png"}
+    assert [p.name for p in image_files(tmp_path)] == [Path(kept).name]
+    assert studio.store.get(JOBS, "a" * 32)["status"] == "failed"
+    assert studio.credits.balance("ana") == 20
+    assert recover(studio.store, studio.credits, studio.images).refunded_credits == 0
+
+
+def test_sweep_spares_fresh_files_while_another_live_process_runs_a_job(tmp_path):
+    from studio.services.jobs import _start_ticks, this_runner
+
+    studio = make_studio(tmp_path, starting_credits=20)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = {**this_runner(), "pid": other.pid, "started": _start_ticks(other.pid), "boot": "the-other-app"}
+        _leave_job(studio, "e" * 32, live)
+        its_png = _png(studio, "e" * 32)  # written, about to be recorded by the other app
+        upload = _png(studio, None)  # an upload the other app is recording right now
+        tmp = tmp_path / "images" / "ana-1" / ".tmp-xyz.png"
+        tmp.write_bytes(b"being written")
+        report = recover(studio.store, studio.credits, studio.images)
+        assert report.reaped_jobs == [] and report.removed_files == []
+        assert studio.store.get(JOBS, "e" * 32)["status"] == "running"
+        assert {p.relative_to(tmp_path / "images").as_posix() for p in image_files(tmp_path)} == {
+            its_png, upload, "ana-1/.tmp-xyz.png"}
+    finally:
+        _kill(other)
+    report = recover(studio.store, studio.credits, studio.images)  # now that process is gone
+    assert report.reaped_jobs == ["e" * 32] and image_files(tmp_path) == []
