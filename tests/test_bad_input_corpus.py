@@ -259,7 +259,11 @@ def app(tmp_path_factory):
         made = client.predict(shot, DEMO, 1, "a sailor", api_name="/generate_for_shot")
         client.predict(*save(0, "castle"), api_name="/save_prompt")
         ids = {"pid": pid, "shot": shot, "shot2": shot2, "asset": made["images"][0]["id"]}
-        yield {"url": url, "client": client, "data": data, "files": files, "ids": ids}
+        endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+        # Taken once: every refused case must leave exactly this behind.
+        baseline = {"balance": client.predict(api_name="/balance"), "files": _fingerprint(data)}
+        yield {"url": url, "client": client, "data": data, "files": files, "ids": ids, "endpoints": endpoints,
+               "baseline": baseline}
 
 
 def _fill(value, ids: dict, files: Path):
@@ -280,9 +284,9 @@ def _fingerprint(data: Path) -> dict[str, str]:
             for p in sorted(data.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
 
 
-def _raw_call(url: str, api_name: str, args: list, kwargs: dict, client: Client) -> str:
+def _raw_call(url: str, api_name: str, args: list, kwargs: dict, endpoints: dict) -> str:
     """Call over plain HTTP with the JSON escaped as ASCII (how a lone surrogate can arrive)."""
-    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"][api_name]
+    info = endpoints[api_name]
     names = [p["parameter_name"] for p in info["parameters"]]
     defaults = [p.get("parameter_default") for p in info["parameters"]]
     values = list(args) + defaults[len(args):]
@@ -303,10 +307,8 @@ def _raw_call(url: str, api_name: str, args: list, kwargs: dict, client: Client)
 def test_bad_input_is_refused_clearly_and_changes_nothing(app, api_name, args, kwargs, words):
     client, data = app["client"], app["data"]
     args, kwargs = _fill(args, app["ids"], app["files"]), _fill(kwargs, app["ids"], app["files"])
-    balance, before = client.predict(api_name="/balance"), _fingerprint(data)
-
     if _has_surrogate(args) or _has_surrogate(kwargs):
-        message = _raw_call(app["url"], api_name, args, kwargs, client)
+        message = _raw_call(app["url"], api_name, args, kwargs, app["endpoints"])
     else:
         with pytest.raises(Exception) as refused:
             client.predict(*args, api_name=api_name, **kwargs)
@@ -317,13 +319,13 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(app, api_name, args, k
     assert "index" not in message.lower() and "preprocess" not in message.lower(), message
     assert str(data) not in message and "/tmp" not in message and "site-packages" not in message, message
     assert not CLASS_NAME.search(message), message
-    assert client.predict(api_name="/balance") == balance, "no credit taken"
-    assert _fingerprint(data) == before, "nothing written"
+    assert client.predict(api_name="/balance") == app["baseline"]["balance"], "no credit taken; still serving"
+    assert _fingerprint(data) == app["baseline"]["files"], "nothing written"
 
 
 def test_corpus_is_big_enough_and_covers_every_input_endpoint(app):
     assert len(CASES) >= 100
-    info = app["client"].view_api(return_format="dict", print_info=False)["named_endpoints"]
+    info = app["endpoints"]
     takes_input = {name for name, ep in info.items() if ep["parameters"]} - {
         "/list_references",  # read-only: its only input is a project id, covered by /list_shots' rule
     }
