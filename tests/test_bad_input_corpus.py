@@ -223,6 +223,16 @@ CASES = [
     ("/generate_batch", [], batch(seed=1.5), "Seed"),
     ("/generate_batch", [], batch(model_id="sd-turbo"), "not downloaded"),
     ("/ui_edit_by_prompt", [DEMO, "a boat", 0.5], {}, "Click an image"),
+    # ----- paged lists -----
+    ("/ledger", [], {"limit": "abc"}, "A page holds 1 to"),
+    ("/ledger", [], {"limit": 0}, "A page holds 1 to"),
+    ("/ledger", [], {"limit": 1.5}, "A page holds 1 to"),
+    ("/ledger", [], {"cursor": "garbage"}, "cursor"),
+    ("/history", [], {"limit": -1}, "A page holds 1 to"),
+    ("/history", [], {"limit": 10**9}, "A page holds 1 to"),
+    ("/history", [], {"cursor": "../../x"}, "cursor"),
+    ("/list_assets", [], {"limit": "5"}, "A page holds 1 to"),
+    ("/list_assets", [], {"cursor": 5}, "cursor"),
 ]
 
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b|Traceback")

@@ -24,6 +24,7 @@ from gradio_client import Client
 from pipelines.tiny import build_tiny_sd15
 from studio.services.jobs import JOBS
 from studio.services.recovery import recover
+from studio.store import open_store
 from tests.launched_app import REPO, free_port
 from tests.studio_factory import image_files, make_studio
 
@@ -76,11 +77,10 @@ def _data_dir(root: Path, model: Path, steps: int) -> Path:
 
 
 def _jobs(data: Path) -> list[dict]:
-    try:
-        db = json.loads((data / "studio.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    """The jobs as another process sees them now (a fresh store reads what others committed)."""
+    if not (data / "studio.json").exists():
         return []
-    return list(db.get(JOBS, {}).values())
+    return open_store(data).all(JOBS)
 
 
 def _wait_for(predicate, timeout: float, what: str):
@@ -201,7 +201,7 @@ def test_kill_minus_9_of_the_app_mid_job_then_restart_refunds(tmp_path, tiny_mod
     try:
         client = Client(url, verbose=False)
         assert client.predict(api_name="/balance") == 20
-        kinds = [e["kind"] for e in client.predict(api_name="/ledger")]
+        kinds = [e["kind"] for e in client.predict(api_name="/ledger")["items"]]
         assert kinds == ["refund", "charge", "grant"]
     finally:
         app.terminate()
@@ -227,8 +227,8 @@ def test_kill_loop_on_fast_jobs_hits_every_moment_and_recovers(tmp_path):
             _kill(child)
             kills += 1
         files = {p.relative_to(data / "images").as_posix() for p in image_files(data)}
-        db = json.loads((data / "studio.json").read_text()) if (data / "studio.json").exists() else {}
-        stray += len(files - {a["file"] for a in db.get("assets", {}).values()})
+        recorded = {a["file"] for a in open_store(data).all("assets")} if (data / "studio.json").exists() else set()
+        stray += len(files - recorded)
         studio = make_studio(data, starting_credits=10**6)  # restart: recovery runs here
         report = recover(studio.store, studio.credits, studio.images)
         assert report.reaped_jobs == [], "the restart already recovered everything, once"
@@ -255,7 +255,8 @@ def _leave_job(studio, job_id: str, runner: dict, cost: int = 2) -> None:
     """The state a process leaves when it dies mid-job: the charge and the running record."""
     with studio.store.transaction() as tx:
         studio.credits.charge("ana", cost, reason="2 × Demo", job_id=job_id)
-        tx.insert(JOBS, {"id": job_id, "owner": "ana", "status": "running", "cost": cost, "runner": runner})
+        tx.insert(JOBS, {"id": job_id, "owner": "ana", "status": "running", "model_id": "demo-faces", "count": 2,
+                         "cost": cost, "created": "2026-12-01T00:00:00+00:00", "runner": runner})
 
 
 def _png(studio, job_id: str | None) -> str:
@@ -272,10 +273,12 @@ def test_sweep_removes_what_dead_jobs_left_and_keeps_what_records_point_at(tmp_p
     dead = {**this_runner(), "pid": _dead_pid(), "boot": "an-earlier-process"}
     _leave_job(studio, "a" * 32, dead)
     recorded = _png(studio, "a" * 32)
-    studio.store.insert("assets", {"id": "c" * 32, "owner": "ana", "job_id": "a" * 32, "file": recorded})
+    studio.store.insert("assets", {"id": "c" * 32, "owner": "ana", "kind": "generated", "job_id": "a" * 32,
+                                     "file": recorded, "created": "2026-12-01T00:00:00+00:00"})
     unrecorded = _png(studio, "a" * 32)  # killed between writing the PNG and recording it
     kept = _png(studio, "b" * 32)
-    studio.store.insert("assets", {"id": "d" * 32, "owner": "ana", "job_id": "b" * 32, "file": kept})
+    studio.store.insert("assets", {"id": "d" * 32, "owner": "ana", "kind": "generated", "job_id": "b" * 32, "file": kept,
+                                     "created": "2026-12-01T00:00:00+00:00"})
     tmp = tmp_path / "images" / "ana-1" / ".tmp-abc.png"
     tmp.write_bytes(b"half a png")
 

@@ -55,7 +55,6 @@ from studio.services.results import (
     PreparedJob,
     SavedImage,
     StudioResult,
-    now_iso,
     credits_returned,
     user_subdir,
 )
@@ -63,10 +62,10 @@ from studio.services.styles import Style, apply_style
 from studio.services.validation import plain_message
 from studio.store.base import Store
 from studio.store.images import ImageFiles, format_parameters
+from studio.store.records import ASSETS, utc_now
 
 log = logging.getLogger(__name__)
 
-ASSETS = "assets"
 MAX_COMPARE = 4
 AfterSave = Callable[[Store, list["SavedImage"]], None]
 
@@ -266,7 +265,7 @@ class GenerationService:
             "styled_prompt": job.styled_prompt, "negative_prompt": job.negative_prompt,
             "enhanced": job.request.enhance, "seed": seed, "width": image.width, "height": image.height,
             "steps": result.steps, "guidance": result.guidance, "sampler": result.sampler,
-            "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": now_iso(),
+            "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": utc_now(),
             "prompt_ignored": job.entry.ignores_prompt, **asset_fields,
         }
         parameters = format_parameters(
@@ -317,7 +316,7 @@ class GenerationService:
         return {
             "id": job_id, "owner": job.request.user, "status": RUNNING, "model_id": job.entry.id,
             "style_id": job.style.id, "aspect": job.request.aspect, "count": job.count, "cost": job.cost,
-            "prompt": job.prompt, "created": now_iso(), "runner": this_runner(),
+            "prompt": job.prompt, "created": utc_now(), "runner": this_runner(),
             "project_id": job.request.project_id, "shot_id": job.request.shot_id,
         }
 

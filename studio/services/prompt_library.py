@@ -9,15 +9,16 @@ leaves the library unchanged and the message tells the user what to fix.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS
 from studio.services import validation as v
+from studio.services.paging import DEFAULT_LIMIT, Page, page_of
 from studio.services.requests import check_negative, check_prompt, check_user
 from studio.store.base import Doc, Store
+from studio.store.records import SAVED_PROMPTS, utc_now
 
-PROMPTS_TABLE = "saved_prompts"
+PROMPTS_TABLE = SAVED_PROMPTS
 _ID = re.compile(r"[0-9a-f]{32}")
 MAX_NAME_CHARS = 80
 
@@ -51,7 +52,7 @@ class PromptLibrary:
         check_user(user)
         name = _text(name, "The name", required=True, max_chars=MAX_NAME_CHARS)
         doc = {
-            "user": user,
+            "owner": user,
             "name": name,
             "prompt": check_prompt(prompt),  # the same rules as generating with it
             "negative_prompt": check_negative(negative_prompt),
@@ -60,24 +61,29 @@ class PromptLibrary:
             "aspect": _text(aspect, "The aspect ratio", required=True, max_chars=20),
             "count": self._count(count),
             "enhance": self._flag(enhance),
-            "created": datetime.now(timezone.utc).isoformat(),
+            "created": utc_now(),
         }
         with self.store.transaction() as tx:
-            for existing in tx.find(PROMPTS_TABLE, user=user):
+            for existing in tx.find(PROMPTS_TABLE, owner=user):
                 if existing["name"].casefold() == name.casefold():
                     raise v.InvalidRequest(f"You already have a saved prompt named {existing['name']}; pick another name.")
             return tx.insert(PROMPTS_TABLE, doc)
 
     def list(self, user: str) -> list[Doc]:
         """The user's saved prompts, newest first."""
-        return list(reversed(self.store.find(PROMPTS_TABLE, user=user)))
+        return list(reversed(self.store.find(PROMPTS_TABLE, owner=user)))
+
+    def page(self, user: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
+        """One page of the user's saved prompts, newest first."""
+        _text(user, "User", required=True)
+        return page_of(self.store, PROMPTS_TABLE, "prompts", limit=limit, cursor=cursor, equals={"owner": user})
 
     def get(self, user: str, prompt_id: str) -> Doc | None:
         """The saved prompt, or None if it doesn't exist, belongs to someone else, or the id is not one."""
         if not isinstance(prompt_id, str) or not _ID.fullmatch(prompt_id):
             return None
         doc = self.store.get(PROMPTS_TABLE, prompt_id)
-        return doc if doc is not None and doc.get("user") == user else None
+        return doc if doc is not None and doc.get("owner") == user else None
 
     def delete(self, user: str, prompt_id: str) -> bool:
         """Remove one of the user's saved prompts; False if it isn't theirs or is gone."""

@@ -28,9 +28,9 @@ from studio.services.jobs import FAILED, JOBS, RUNNING, runner_alive
 from studio.store.atomic import TEMP_PREFIX
 from studio.store.base import Store
 from studio.store.images import ImageFiles
+from studio.store.records import ASSETS
 
 log = logging.getLogger(__name__)
-ASSETS = "assets"
 REAPED_ERROR = "The studio stopped while this job was running."
 DEFAULT_GRACE_S = 600.0
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from pipelines.catalog import ModelEntry
 from studio.services.requests import StudioRequest
@@ -63,10 +62,6 @@ def user_subdir(user: str) -> str:
     """A folder name per user that is safe whatever characters the account name has."""
     slug = "".join(c for c in user.lower() if c.isascii() and c.isalnum())[:24] or "user"
     return f"{slug}-{hashlib.sha256(user.encode()).hexdigest()[:8]}"
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.services.paging import DEFAULT_LIMIT, LEDGER_LIMIT
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.common import UI, USER_ERRORS
+from studio.ui.common import UI, USER_ERRORS, guard
 from studio.ui.gen_space import build_gen_space
 from studio.ui.gen_space_api import register_gen_space_api
 from studio.ui.gen_space_panels import layout_storyboard, wire_panels
@@ -45,11 +46,18 @@ def _register_api(studio: Studio) -> None:
         """The caller's credit balance."""
         return studio.credits.balance(user_of(request))
 
-    def ledger(request: gr.Request) -> list[dict]:
-        """The caller's credit history, newest first; its deltas add up to the balance."""
-        return studio.credits.ledger(user_of(request))
+    @guard
+    def ledger(limit: int = LEDGER_LIMIT, cursor: str = "", request: gr.Request = None) -> dict:
+        """One page of the caller's credit history, newest first: {items, next_cursor, has_more};
+        pass next_cursor back for the next page. All entries' deltas add up to the balance."""
+        return studio.credits.ledger_page(user_of(request), limit=limit, cursor=cursor or None).to_api()
 
-    for fn in (models, styles, estimate_cost, balance, ledger):
+    @guard
+    def history(limit: int = DEFAULT_LIMIT, cursor: str = "", request: gr.Request = None) -> dict:
+        """One page of the caller's Image Studio images, newest first: {items, next_cursor, has_more}."""
+        return studio.assets.history_page(user_of(request), limit=limit, cursor=cursor or None).to_api()
+
+    for fn in (models, styles, estimate_cost, balance, ledger, history):
         gr.api(fn, api_name=fn.__name__, queue=False)
 
 
@@ -71,7 +79,8 @@ def create_app(studio: Studio) -> gr.Blocks:
 
         def account(request: gr.Request):
             user = user_of(request)
-            return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger(user))
+            # the billing table shows the newest page; the whole history is /ledger's to page through
+            return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger_page(user).items)
 
         for event in widgets["jobs"] + space["jobs"]:
             event.then(account, None, [balance_box, ledger_table], api_name="refresh_account_after_job", **UI)
