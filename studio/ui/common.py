@@ -39,7 +39,7 @@ def user_message(exc: BaseException) -> str:
         text = str(exc.args[0])
     else:
         text = str(exc)
-    return plain_message(text) or UNEXPECTED
+    return plain_message(text, limit=400) or UNEXPECTED
 
 
 def guard(fn):
