@@ -191,7 +191,7 @@ def test_kill_minus_9_of_the_app_mid_job_then_restart_refunds(tmp_path, tiny_mod
     app, url = _start_app(data)
     try:
         client = Client(url, verbose=False)
-        client.submit("tiny-slow", "auto", "1:1", 2, "a red boat", False, "", -1, api_name="/generate")
+        client.submit("tiny-slow", "auto", "1:1", 1, "a red boat", False, "", -1, api_name="/generate")
         _wait_for(lambda: any(j["status"] == "running" for j in _jobs(data)), 60, "the job to start")
         assert Client(url, verbose=False).predict(api_name="/balance") == 20 - 2 * COST
     finally:
@@ -312,3 +312,35 @@ def test_sweep_spares_fresh_files_while_another_live_process_runs_a_job(tmp_path
         _kill(other)
     report = recover(studio.store, studio.credits, studio.images)  # now that process is gone
     assert report.reaped_jobs == ["e" * 32] and image_files(tmp_path) == []
+
+
+def test_two_launched_apps_on_one_data_directory_keep_each_others_jobs(tmp_path, tiny_model):
+    """App B starts (and runs its recovery) while app A is mid-job: A's job is not reaped, A
+    finishes it and is charged once; B serves the same books."""
+    data = _data_dir(tmp_path, tiny_model, steps=150)
+    sizes = {a: {"width": 128, "height": 128} for a in ("16:9", "1:1", "9:16")}
+    catalog = json.loads((data / "models.json").read_text())
+    catalog["models"][0]["sizes"] = sizes
+    (data / "models.json").write_text(json.dumps(catalog))
+    app_a, url_a = _start_app(data)
+    app_b = None
+    try:
+        job = Client(url_a, verbose=False).submit("tiny-slow", "auto", "1:1", 1, "a red boat", False, "", -1,
+                                                  api_name="/generate")
+        _wait_for(lambda: any(j["status"] == "running" for j in _jobs(data)), 60, "A's job to start")
+        app_b, url_b = _start_app(data)
+        statuses = [j["status"] for j in _jobs(data)]
+        assert statuses in (["running"], ["done"]), statuses
+        assert "failed" not in statuses, "B reaped A's live job"
+        job.result(timeout=240)
+        assert [j["status"] for j in _jobs(data)] == ["done"]
+        assert Client(url_b, verbose=False).predict(api_name="/balance") == 20 - COST
+        kinds = [e["kind"] for e in Client(url_b, verbose=False).predict(api_name="/ledger")["items"]]
+        assert kinds == ["charge", "grant"]
+        assert len(image_files(data)) == 1, "B's sweep left A's new image alone"
+        assert statuses == ["running"], "A's job ended before B started: make the job longer"
+    finally:
+        for app in (app_a, app_b):
+            if app is not None:
+                app.terminate()
+                app.wait(timeout=30)
