@@ -191,7 +191,7 @@ def test_kill_minus_9_of_the_app_mid_job_then_restart_refunds(tmp_path, tiny_mod
     app, url = _start_app(data)
     try:
         client = Client(url, verbose=False)
-        client.submit("tiny-slow", "auto", "1:1", 1, "a red boat", False, "", -1, api_name="/generate")
+        client.submit("tiny-slow", "auto", "1:1", 2, "a red boat", False, "", -1, api_name="/generate")
         _wait_for(lambda: any(j["status"] == "running" for j in _jobs(data)), 60, "the job to start")
         assert Client(url, verbose=False).predict(api_name="/balance") == 20 - 2 * COST
     finally:
