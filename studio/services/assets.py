@@ -135,7 +135,7 @@ class AssetService:
         """The user's images, newest first, narrowed by project, shot, shot type and kind."""
         check_user(user)
         if kind is not None and kind not in ASSET_KINDS:
-            raise InvalidRequest(f"Image kind must be one of {', '.join(ASSET_KINDS)}, got {kind!r}.")
+            raise InvalidRequest(f"Image kind must be one of {', '.join(ASSET_KINDS)}.")
         if shot_type is not None:
             check_shot_type(shot_type)
         equals: Doc = {"owner": user}
@@ -361,7 +361,7 @@ def _plan_edit(op: Any, params: dict[str, Any]):
         return (lambda img: img.transpose(method)), f"rotate {degrees} clockwise"
     if op == "flip":
         if set(params) != {"direction"} or params["direction"] not in ("horizontal", "vertical"):
-            raise InvalidRequest("Flip 'horizontal' or 'vertical'.")
+            raise InvalidRequest("Flip horizontal or vertical.")
         direction = params["direction"]
         return (ImageOps.mirror if direction == "horizontal" else ImageOps.flip), f"flip {direction}"
     if op == "crop":
@@ -379,7 +379,7 @@ def _plan_edit(op: Any, params: dict[str, Any]):
             return img.crop(box)
 
         return crop, f"crop {left:g} {top:g} {right:g} {bottom:g}"
-    raise InvalidRequest(f"Unknown edit {op!r}; choose one of {', '.join(EDIT_OPS)}.")
+    raise InvalidRequest(f"Unknown edit; choose one of {', '.join(EDIT_OPS)}.")
 
 
 def _with_edit_note(parameters: str, edits: list[str]) -> str:

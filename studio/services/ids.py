@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from studio.services.requests import InvalidRequest
+from studio.services.requests import InvalidRequest, check_user
 from studio.store.base import Doc, Store
 from studio.store.records import ASSETS, PROJECTS, REFERENCE_LISTS, SHOTS, utc_now
 __all__ = ["ASSETS", "PROJECTS", "REFERENCE_LISTS", "SHOTS", "check_id", "check_user", "now", "owned"]
@@ -29,13 +29,6 @@ def check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not _UUID_HEX.fullmatch(value):
         raise InvalidRequest(f"Unknown {what} id")
     return value
-
-
-def check_user(user: Any) -> str:
-    """The account name every record is filed under; must be non-empty text."""
-    if not isinstance(user, str) or not user.strip():
-        raise InvalidRequest("Sign in first: no user name was given.")
-    return user
 
 
 def owned(store: Store, table: str, doc_id: Any, user: Any, what: str) -> Doc:

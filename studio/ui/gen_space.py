@@ -273,6 +273,8 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> dict:
         results = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_batch(
             user, list(ids or []), job, progress=report, cancel=token, prompt_from_shot=True))
         done = [f"{studio.shots.get(user, sid)['name']}: {len(r.images)}" for sid, r in results]
+        if results.failures:
+            gr.Warning(results.message)
         return f"Done: {', '.join(done)} image(s).", fmt.balance_text(studio.credits.balance(user))
 
     def cancel_job(request: gr.Request):

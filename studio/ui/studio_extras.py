@@ -11,7 +11,7 @@ import gradio as gr
 from studio.services.requests import StudioRequest, check_count
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.common import GPU, UI, USER_ERRORS, run_cancellable
+from studio.ui.common import GPU, LOOSE, UI, USER_ERRORS, run_cancellable, user_message
 from studio.ui.session import user_of
 
 
@@ -38,11 +38,11 @@ def build_prompt_library(studio: Studio, w: dict) -> None:
         try:
             studio.generation.check_settings(model_id, style_id, aspect)
             doc = studio.prompts.save(
-                user, name=label, prompt=prompt, negative_prompt=negative or "", model_id=model_id,
+                user, name=label, prompt=prompt, negative_prompt=negative, model_id=model_id,
                 style_id=style_id, aspect=aspect, count=count, enhance=enhance,
             )
         except USER_ERRORS as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(user_message(exc)) from None
         return gr.update(choices=_library_choices(studio, user), value=doc["id"]), f"Saved “{doc['name']}”."
 
     def use_prompt(prompt_id, request: gr.Request):
@@ -62,11 +62,11 @@ def build_prompt_library(studio: Studio, w: dict) -> None:
     def refresh(request: gr.Request):
         return gr.update(choices=_library_choices(studio, user_of(request)))
 
-    save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt")
-    use.click(use_prompt, saved, settings, api_name="use_saved_prompt").then(
+    save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt", **LOOSE)
+    use.click(use_prompt, saved, settings, api_name="use_saved_prompt", **LOOSE).then(
         *w["request_state"], api_name="check_request_after_use", **UI
     )
-    delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt")
+    delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt", **LOOSE)
     w["load"].append((refresh, None, saved, "list_saved_prompts"))
 
 
@@ -93,9 +93,11 @@ def build_compare(studio: Studio, w: dict, balance_box: gr.HTML) -> None:
     def compare(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request,
                 progress=gr.Progress()):
         req = StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
-                            prompt=prompt, enhance=bool(enhance), negative_prompt=negative or "", seed=seed)
+                            prompt=prompt, enhance=enhance, negative_prompt=negative, seed=seed)
         results = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
-            req, list(model_ids or []), progress=report, cancel=token))
+            req, model_ids, progress=report, cancel=token))
+        if results.failures:
+            gr.Warning(results.message)
         shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in results for img in r.images]
         return shown, fmt.balance_text(results[-1].balance)
 
@@ -105,6 +107,7 @@ def build_compare(studio: Studio, w: dict, balance_box: gr.HTML) -> None:
         [models, w["style"], w["aspect"], w["count"], w["prompt"], w["enhance"], w["negative"], w["seed"]],
         [gallery, balance_box],
         api_name="compare_models", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency, show_progress_on=[gallery],
+        **LOOSE,
     )
     event.then(*w["request_state"], api_name="check_request_after_compare", **UI)
     w["jobs"].append(event)
