@@ -79,6 +79,7 @@ class AdminService:
         self.known_users = known_users
         self.clock = clock
         credits.charge_check = self._check_charge
+        credits.spend_limit = self.limit_reason
 
     # -- who -----------------------------------------------------------------------
 

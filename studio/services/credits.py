@@ -61,6 +61,8 @@ class CreditsService:
         # Set by the admin service: called inside charge()'s transaction, raises to refuse
         # (a daily spending limit). Lives there so every charge, UI or API, passes it.
         self.charge_check: Callable[[Store, str, int], None] | None = None
+        # Set by the admin service too: the same limit as a sentence, for the preflight.
+        self.spend_limit: Callable[[str, int], str | None] | None = None
 
     # -- reading -------------------------------------------------------------------
 
@@ -97,6 +99,10 @@ class CreditsService:
                     spent -= entry["delta"]
             if before is None:
                 return spent
+
+    def limit_reason(self, user: str, cost: int) -> str | None:
+        """Why spending `cost` now would be refused by a spending limit, or None."""
+        return self.spend_limit(user, cost) if self.spend_limit is not None else None
 
     @staticmethod
     def estimate(cost_per_image: int, count: int) -> int:

@@ -145,11 +145,13 @@ class GenSpaceService:
     # ----- preflight: what the UI and API ask before a paid click -------------------
     def preflight_for_shot(self, user: object, shot_id: object, job: ShotJob) -> Preflight:
         return run_preflight(lambda: self._plan(user, shot_id, job, open_images=False).cost,
-                             lambda: self._balance(user), lambda: self._cost_hint(job))
+                             lambda: self._balance(user), lambda: self._cost_hint(job),
+                             limit=self.generation.limit_of(user))
 
     def preflight_batch(self, user: object, shot_ids: object, job: ShotJob) -> Preflight:
         return run_preflight(lambda: self._batch_cost(user, shot_ids, job), lambda: self._balance(user),
-                             lambda: self._cost_hint(job, len(shot_ids) if isinstance(shot_ids, (list, tuple)) else 1))
+                             lambda: self._cost_hint(job, len(shot_ids) if isinstance(shot_ids, (list, tuple)) else 1),
+                             limit=self.generation.limit_of(user))
 
     def preflight_edit(self, user: object, asset_id: object, *, prompt: object, model_id: object,
                        strength: object = 0.5, shot_id: object = None) -> Preflight:
@@ -159,7 +161,8 @@ class GenSpaceService:
             return self._plan(user, target, job, parent_id="-", mode_override="img2img", open_images=False).cost
 
         return run_preflight(check, lambda: self._balance(user),
-                             lambda: self._cost_hint(ShotJob(model_id=model_id, count=1, prompt=prompt)))
+                             lambda: self._cost_hint(ShotJob(model_id=model_id, count=1, prompt=prompt)),
+                             limit=self.generation.limit_of(user))
 
     def estimate_batch(self, user: str, shot_ids: list[str], model_id: str, count: int) -> int:
         entry = check_model(self.generation.engine.catalog, model_id)
@@ -249,7 +252,8 @@ class GenSpaceService:
         reported in `failures` (that shot's credits were returned)."""
         jobs = self._batch_jobs(user, shot_ids, job, prompt_from_shot)
         total = self.generation.estimate(job.model_id, job.count) * len(jobs)
-        run_preflight(lambda: total, lambda: self._balance(user), lambda: total).raise_if_blocked()
+        run_preflight(lambda: total, lambda: self._balance(user), lambda: total,
+                      limit=self.generation.limit_of(user)).raise_if_blocked()
         done = Outcome(results=[])
         for index, (shot_id, shot_job) in enumerate(jobs):
             if cancel is not None and cancel.cancelled:

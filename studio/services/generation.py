@@ -32,6 +32,8 @@ from pipelines.types import (
     ModelUnavailable,
     OutOfMemory,
     ProgressFn,
+    RequestRejected,
+    UnknownModel,
 )
 from studio.services.credits import CreditsService
 from studio.services.enhancer import enhance_prompt
@@ -106,6 +108,18 @@ class GenerationService:
         why = unavailable_reason(self.engine, entry)
         if why:
             raise InvalidRequest(why)
+        try:  # weights on disk that can never fit this machine's memory: refused before any charge
+            self.engine.expected_placement(entry.id)
+        except ModelUnavailable as exc:
+            raise InvalidRequest(plain_message(str(exc))) from None
+
+    def check_engine_request(self, job: "PreparedJob", extras: dict) -> None:
+        """The engine's own refusals that need no model run (a prompt past the encoder's
+        token limit, references the family can't use, sizes), asked before any charge."""
+        try:
+            self.engine.check(self._engine_request(job, extras))
+        except (RequestRejected, UnknownModel) as exc:
+            raise InvalidRequest(plain_message(str(exc))) from None
 
     def enhance(self, prompt: object, style_id: object = "auto") -> str:
         text = check_prompt(prompt)
@@ -144,14 +158,25 @@ class GenerationService:
 
     def preflight(self, request: StudioRequest) -> Preflight:
         """Cost, balance and the reason this request can't run (None when it can)."""
-        return run_preflight(lambda: self.prepare(request).cost, lambda: self.balance_of(request.user),
-                             lambda: self._cost_hint(request.model_id, request.count))
+        def check() -> int:
+            job = self.prepare(request)
+            self.check_engine_request(job, {})
+            return job.cost
+
+        return run_preflight(check, lambda: self.balance_of(request.user),
+                             lambda: self._cost_hint(request.model_id, request.count),
+                             limit=self.limit_of(request.user))
+
+    def limit_of(self, user: object):
+        """The spending-limit question for the preflight: cost -> why it is refused, or None."""
+        return lambda cost: self.credits.limit_reason(check_user(user), cost)
 
     def preflight_compare(self, request: StudioRequest, model_ids: object) -> Preflight:
         """A comparison runs only if EVERY chosen model can run and the whole of it is affordable."""
         return run_preflight(lambda: sum(j.cost for j in self._prepare_compare(request, model_ids)),
                              lambda: self.balance_of(request.user),
-                             lambda: sum(self._cost_hint(m, request.count) for m in self._model_list(model_ids)))
+                             lambda: sum(self._cost_hint(m, request.count) for m in self._model_list(model_ids)),
+                             limit=self.limit_of(request.user))
 
     @staticmethod
     def _model_list(model_ids: object) -> list:
@@ -182,9 +207,11 @@ class GenerationService:
         """Run one paid job. `after_save(tx, images)` joins the transaction that records the
         images (Gen Space adds them to the shot's history there)."""
         job = self.prepare(request)
-        check = run_preflight(lambda: job.cost, lambda: self.balance_of(request.user), lambda: job.cost)
-        check.raise_if_blocked()
         extras = engine_extras(job) if engine_extras else {}
+        self.check_engine_request(job, extras)
+        check = run_preflight(lambda: job.cost, lambda: self.balance_of(request.user), lambda: job.cost,
+                              limit=self.limit_of(request.user))
+        check.raise_if_blocked()
         job_id = uuid.uuid4().hex
         started = time.perf_counter()
         with self.store.transaction() as tx:
@@ -228,7 +255,8 @@ class GenerationService:
         A model that fails later is refunded and reported; what the others made is kept."""
         jobs = self._prepare_compare(request, model_ids)
         total = sum(j.cost for j in jobs)
-        run_preflight(lambda: total, lambda: self.balance_of(request.user), lambda: total).raise_if_blocked()
+        run_preflight(lambda: total, lambda: self.balance_of(request.user), lambda: total,
+                      limit=self.limit_of(request.user)).raise_if_blocked()
         done = Outcome(results=[])
         for job in jobs:
             if cancel is not None and cancel.cancelled and done.results:

@@ -39,10 +39,12 @@ class Preflight:
             raise InvalidRequest(self.reason)
 
 
-def run_preflight(check: Callable[[], int], balance: Callable[[], int], cost_hint: Callable[[], int]) -> Preflight:
+def run_preflight(check: Callable[[], int], balance: Callable[[], int], cost_hint: Callable[[], int],
+                  limit: Callable[[int], str | None] | None = None) -> Preflight:
     """`check()` validates and returns the cost, or raises InvalidRequest; then the price
-    is compared with the balance. `cost_hint()` prices a request whose input is bad
-    (0 if that can't be known), so the UI can still show a number next to the reason."""
+    is compared with the balance, and `limit(cost)` (an account's daily spending limit) may
+    refuse it too. `cost_hint()` prices a request whose input is bad (0 if that can't be
+    known), so the UI can still show a number next to the reason."""
     try:
         have = balance()
     except InvalidRequest as exc:
@@ -57,6 +59,9 @@ def run_preflight(check: Callable[[], int], balance: Callable[[], int], cost_hin
         return Preflight(cost=hint, balance=have, reason=str(exc))
     if cost > have:
         return Preflight(cost=cost, balance=have, reason=str(InsufficientCredits(cost, have)), short_of_credits=True)
+    refused = limit(cost) if limit is not None and cost > 0 else None
+    if refused:
+        return Preflight(cost=cost, balance=have, reason=refused)
     return Preflight(cost=cost, balance=have)
 
 
