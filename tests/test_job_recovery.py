@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from pipelines.tiny import build_tiny_sd15
+from pipelines.testing.tiny import build_tiny_sd15
 from studio.services.jobs import JOBS
 from studio.services.recovery import recover
 from studio.store import open_store
