@@ -233,6 +233,27 @@ CASES = [
     ("/history", [], {"cursor": "../../x"}, "cursor"),
     ("/list_assets", [], {"limit": "5"}, "A page holds 1 to"),
     ("/list_assets", [], {"cursor": 5}, "cursor"),
+    # ----- administrators (the corpus app runs with --admins local) -----
+    ("/admin_grant", ["", 5, "why"], {}, "Give the account name"),
+    ("/admin_grant", ["local", "abc", "why"], {}, "amount must be a whole number"),
+    ("/admin_grant", ["local", 1.5, "why"], {}, "amount must be a whole number"),
+    ("/admin_grant", ["local", True, "why"], {}, "amount must be a whole number"),
+    ("/admin_grant", ["local", 0, "why"], {}, "must not be 0"),
+    ("/admin_grant", ["local", 5, ""], {}, "Give a reason"),
+    ("/admin_grant", ["local", -10**6, "take it all"], {}, "you can take at most"),
+    ("/admin_set_daily_limit", ["local", "abc"], {}, "daily limit must be a whole number"),
+    ("/admin_set_daily_limit", ["local", -1], {}, "at least 0"),
+    ("/admin_set_daily_limit", ["local", 1.5], {}, "daily limit must be a whole number"),
+    ("/admin_set_daily_limit", ["", 5], {}, "Give the account name"),
+    # ----- API keys -----
+    ("/create_api_key", [""], {}, "Give the key a name"),
+    ("/create_api_key", ["\u200b "], {}, "Give the key a name"),
+    ("/create_api_key", [5], {}, "Give the key a name"),
+    ("/create_api_key", ["k" * 61], {}, "the limit is 60"),
+    ("/create_api_key", ["key \ud800"], {}, "can't be saved"),
+    ("/revoke_api_key", [UUID_NOBODY], {}, "Unknown API key"),
+    ("/revoke_api_key", [""], {}, "Choose a key to revoke first"),
+    ("/revoke_api_key", [5], {}, "Unknown API key"),
 ]
 
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b|Traceback")
@@ -259,7 +280,7 @@ def app(tmp_path_factory):
     (files / "empty.png").write_bytes(b"")
     (files / "fake.png").write_bytes(b"this is not a png at all")
     (files / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (21 * 1024 * 1024))
-    with launched_app(data, "--starting-credits", "50") as url:
+    with launched_app(data, "--starting-credits", "50", "--admins", "local") as url:
         client = Client(url, verbose=False)
         pid = client.predict(api_name="/list_projects")[0]["id"]
         client.predict(pid, api_name="/list_shots")

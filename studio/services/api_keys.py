@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from studio.services.ids import check_id, check_user, now
 from studio.services.requests import InvalidRequest
+from studio.services.validation import required_text
 from studio.store.base import Doc, Store
 
 API_KEYS = "api_keys"
@@ -53,11 +54,10 @@ class ApiKeyService:
 
     def create(self, user: str, name: object) -> NewKey:
         check_user(user)
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidRequest("Give the key a name, so you can tell it apart later (e.g. 'laptop script').")
-        name = name.strip()
-        if len(name) > MAX_NAME_CHARS:
-            raise InvalidRequest(f"The key name is {len(name)} characters; the limit is {MAX_NAME_CHARS}.")
+        if not isinstance(name, str):
+            name = None  # a number or a list is no name either; same sentence as an empty one
+        name = required_text(name, "The key name", max_chars=MAX_NAME_CHARS,
+                             empty="Give the key a name, so you can tell it apart later (e.g. 'laptop script').")
         if len(self.list(user, include_revoked=False)) >= MAX_KEYS_PER_USER:
             raise InvalidRequest(f"You already have {MAX_KEYS_PER_USER} active keys; revoke one first.")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -11,6 +11,7 @@ import gradio as gr
 from studio.services.api_keys import ApiKeyService
 from studio.services.requests import InvalidRequest
 from studio.services.studio import Studio
+from studio.ui.common import LOOSE
 from studio.ui.session import user_of
 
 HEADERS = ["Name", "Key", "Created", "Status"]
@@ -69,8 +70,9 @@ def build_api_keys(studio: Studio) -> None:
     def list_keys(request: gr.Request):
         return refresh(user_of(request))
 
-    create.click(create_key, [name], [secret, name, table, pick], api_name="create_api_key", queue=False)
-    revoke.click(revoke_key, [pick], [secret, table, pick], api_name="revoke_api_key", queue=False)
+    # Raw values (LOOSE): the key service's own checks answer a number or a list, not Gradio's.
+    create.click(create_key, [name], [secret, name, table, pick], api_name="create_api_key", queue=False, **LOOSE)
+    revoke.click(revoke_key, [pick], [secret, table, pick], api_name="revoke_api_key", queue=False, **LOOSE)
     panel.expand(list_keys, None, [table, pick], api_name="list_api_keys", queue=False)
 
     def api_keys(request: gr.Request) -> list[dict]:
