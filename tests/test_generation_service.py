@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.types import CancelToken, GenerationCancelled, ModelUnavailable
+from pipelines.types import CancelToken, GenerationCancelled
 from studio.services.credits import InsufficientCredits
-from studio.services.generation import ASSETS
+from studio.services.generation import ASSETS, GenerationFailed
+from studio.services.jobs import JOBS
 from studio.services.requests import InvalidRequest, StudioRequest
 from studio.store import MemoryStore
 from studio.store.images import parse_parameters
@@ -120,11 +121,46 @@ def test_cancel_refunds_and_leaves_no_files(studio, tmp_path):
     assert studio.store.all(ASSETS) == []
 
 
-def test_model_that_cannot_download_refunds_with_a_clear_message(studio, tmp_path):
-    with pytest.raises(ModelUnavailable, match="(?i)download|hub|network"):
+def test_model_that_cannot_download_is_refused_before_any_charge(studio, tmp_path):
+    check = studio.generation.preflight(ask(model_id="sd-turbo", count=1))
+    assert not check.ok and "offline" in check.reason and check.cost == studio.catalog.get("sd-turbo").credit_cost
+    with pytest.raises(InvalidRequest, match="not downloaded"):
         studio.generation.generate(ask(model_id="sd-turbo", count=1))
     assert studio.credits.balance("ana") == 20
+    assert [e["kind"] for e in studio.credits.ledger("ana")] == ["grant"]
     assert image_files(tmp_path) == []
+
+
+def _broken_model_catalog(tmp_path, cost=3):
+    """A user catalog entry whose folder looks downloaded but can't load: it fails after the charge."""
+    import json
+
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    data = tmp_path / "data"
+    data.mkdir()
+    sizes = {a: {"width": 64, "height": 64} for a in ("16:9", "1:1", "9:16")}
+    (data / "models.json").write_text(json.dumps({"models": [{
+        "id": "broken", "name": "Broken", "description": "files are damaged", "family": "sd15",
+        "source": {"kind": "folder", "path": str(broken)}, "default_steps": 2, "default_guidance": 5.0,
+        "sizes": sizes, "credit_cost": cost, "speed": "fast", "quality": "draft"}]}))
+    return data
+
+
+def test_failure_after_the_charge_refunds_and_says_so_plainly(tmp_path):
+    data = _broken_model_catalog(tmp_path, cost=3)
+    studio = make_studio(data, starting_credits=20)
+    assert studio.generation.preflight(ask(model_id="broken", count=1)).ok
+    with pytest.raises(GenerationFailed) as failed:
+        studio.generation.generate(ask(model_id="broken", count=1))
+    message = str(failed.value)
+    assert message.endswith("Your 3 credits were returned.")
+    assert str(tmp_path) not in message and "Error" not in message.replace("error", "")
+    assert studio.credits.balance("ana") == 20
+    (job,) = studio.store.all(JOBS)
+    assert job["status"] == "failed" and job["owner"] == "ana"
+    assert image_files(data) == []
 
 
 def test_enhanced_prompt_is_what_gets_recorded(studio):
@@ -183,3 +219,25 @@ def test_compare_uses_one_seed_across_models_and_checks_everything_first(tmp_pat
     assert [r.model_id for r in results] == [DEMO, "tiny"]
     assert results[0].images[0].seed == results[1].images[0].seed
     assert studio.credits.balance("ana") == 20 - 1 - 5
+
+
+def test_compare_checks_every_model_can_run_before_charging_any(studio, tmp_path):
+    check = studio.generation.preflight_compare(ask(count=1), [DEMO, "sd-turbo"])
+    assert not check.ok and "SD-Turbo" in check.reason
+    with pytest.raises(InvalidRequest, match="SD-Turbo"):
+        studio.generation.compare(ask(count=1), [DEMO, "sd-turbo"])
+    assert [e["kind"] for e in studio.credits.ledger("ana")] == ["grant"]
+    assert image_files(tmp_path) == []
+
+
+def test_compare_keeps_what_was_made_when_a_later_model_fails(tmp_path):
+    data = _broken_model_catalog(tmp_path, cost=3)
+    studio = make_studio(data, starting_credits=20)
+    demo_cost = studio.catalog.get(DEMO).credit_cost
+    assert studio.generation.preflight_compare(ask(count=1), [DEMO, "broken"]).cost == demo_cost + 3
+    done = studio.generation.compare(ask(count=1), [DEMO, "broken"])
+    assert [r.model_id for r in done] == [DEMO]
+    assert len(image_files(data)) == 1
+    assert done.failures and done.failures[0][0] == "Broken"
+    assert "Your 3 credits were returned." in done.message
+    assert studio.credits.balance("ana") == 20 - demo_cost

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from studio.services.generation import ASSETS
-from studio.services.requests import InvalidRequest
+from studio.services.requests import InvalidRequest, check_user
 from studio.store.base import Doc, Store
 
 PROJECTS = "projects"
@@ -33,13 +33,6 @@ def check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not _UUID_HEX.fullmatch(value):
         raise InvalidRequest(f"Unknown {what} id")
     return value
-
-
-def check_user(user: Any) -> str:
-    """The account name every record is filed under; must be non-empty text."""
-    if not isinstance(user, str) or not user.strip():
-        raise InvalidRequest("Sign in first: no user name was given.")
-    return user
 
 
 def owned(store: Store, table: str, doc_id: Any, user: Any, what: str) -> Doc:

@@ -1,7 +1,8 @@
 """What a user asks for, checked before anything costs credits or touches the disk.
 
-The UI and the API both build a `StudioRequest`; `validate_request` turns every bad
-field into one `InvalidRequest` whose message is shown as-is to the person.
+The UI and the API both build a `StudioRequest` from whatever arrived (loose JSON);
+the `check_*` helpers apply the rules of `studio.services.validation` to its fields,
+so a bad field becomes one `InvalidRequest` whose message is shown as is.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from dataclasses import dataclass, field
 
 from pipelines.catalog import ASPECTS, Catalog, ModelEntry
 from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
+from studio.services import validation as v
+from studio.services.validation import InvalidRequest
+
+__all__ = ["InvalidRequest", "StudioRequest", "check_aspect", "check_count", "check_model", "check_negative",
+           "check_enhance", "check_prompt", "check_user", "normalise_seed"]
 
 MAX_NEGATIVE_CHARS = 1000
-
-
-class InvalidRequest(ValueError):
-    """Bad input: the message is for the user; nothing was charged or written."""
 
 
 @dataclass(frozen=True)
@@ -35,67 +37,46 @@ class StudioRequest:
     reference_ids: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _as_int(value: object, what: str) -> int:
-    if isinstance(value, bool):
-        raise InvalidRequest(f"{what} must be a whole number")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise InvalidRequest(f"{what} must be a whole number")
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise InvalidRequest(f"{what} must be a whole number")
+def check_user(user: object) -> str:
+    """The account name every record is filed under; must be non-empty text."""
+    if not isinstance(user, str) or v.is_blank(user):
+        raise InvalidRequest("Sign in first: no user name was given.")
+    return user
 
 
 def normalise_seed(seed: object) -> int | None:
-    """Empty, None and -1 mean "random"; anything else must be 0..2^32-1."""
-    if seed is None or seed == "" or seed == -1 or seed == "-1":
+    """None and -1 mean "random"; anything else must be a whole number 0..2^32-1."""
+    if seed is None:
         return None
-    value = _as_int(seed, "Seed")
-    if value == -1:
+    if not isinstance(seed, bool) and isinstance(seed, (int, float)) and seed == -1:
         return None
-    if not 0 <= value <= MAX_SEED:
-        raise InvalidRequest(f"Seed must be between 0 and {MAX_SEED}, or -1 for random")
-    return value
+    try:
+        return v.whole_number(seed, "Seed", minimum=0, maximum=MAX_SEED)
+    except InvalidRequest:
+        raise InvalidRequest(f"Seed must be a whole number from 0 to {MAX_SEED}, or -1 for random.") from None
 
 
 def check_prompt(prompt: object) -> str:
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidRequest("Write a prompt first: it is empty.")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidRequest(
-            f"The prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}. Shorten it by {len(prompt) - MAX_PROMPT_CHARS}."
-        )
-    return prompt.strip()
+    return v.required_text(prompt, "The prompt", max_chars=MAX_PROMPT_CHARS, empty="Write a prompt first: it is empty.")
 
 
 def check_count(count: object) -> int:
-    value = _as_int(count, "Number of images")
-    if not 1 <= value <= MAX_IMAGES:
-        raise InvalidRequest(f"Number of images must be 1 to {MAX_IMAGES}, got {value}.")
-    return value
+    return v.whole_number(count, "Number of images", minimum=1, maximum=MAX_IMAGES)
 
 
 def check_model(catalog: Catalog, model_id: object) -> ModelEntry:
-    try:
-        return catalog.get(str(model_id))
-    except KeyError:
-        raise InvalidRequest(f"Unknown model {model_id!r}. Choose one of: {', '.join(catalog.ids())}.") from None
+    if not isinstance(model_id, str) or model_id not in catalog.ids():
+        raise InvalidRequest(f"Unknown model. Choose one of: {', '.join(catalog.ids())}.")
+    return catalog.get(model_id)
 
 
 def check_aspect(aspect: object) -> str:
-    if aspect not in ASPECTS:
-        raise InvalidRequest(f"Unknown aspect ratio {aspect!r}. Choose one of: {', '.join(ASPECTS)}.")
-    return str(aspect)
+    return v.choice(aspect, ASPECTS, "aspect ratio")
 
 
 def check_negative(negative: object) -> str:
-    if negative is None:
-        return ""
-    if not isinstance(negative, str):
-        raise InvalidRequest("The negative prompt must be text.")
-    if len(negative) > MAX_NEGATIVE_CHARS:
-        raise InvalidRequest(f"The negative prompt is {len(negative)} characters; the limit is {MAX_NEGATIVE_CHARS}.")
-    return negative.strip()
+    return v.optional_text(negative, "The negative prompt", max_chars=MAX_NEGATIVE_CHARS)
+
+
+def check_enhance(value: object) -> bool:
+    return v.flag(value, "Enhance prompt")
