@@ -51,7 +51,7 @@ def test_generate_cost_balance_and_ledger_agree(client):
     assert first.size == (256, 448)
     after = c.predict(api_name="/balance")
     assert after == before - cost
-    ledger = c.predict(api_name="/ledger")
+    ledger = c.predict(api_name="/ledger")["items"]
     assert sum(e["delta"] for e in ledger) == after
     assert ledger[0]["kind"] == "charge" and ledger[0]["delta"] == -cost
     assert len(images_on_disk(data)) >= 2

@@ -43,6 +43,6 @@ def test_step_progress_then_cancel_refunds(tmp_path):
         page.wait_for_function("document.body.innerText.includes('Cancelled')", timeout=60_000)
         page.wait_for_function("document.querySelector('#balance').innerText.includes('Balance: 10')")
         assert page.locator("#results img").count() == 0
-        ledger = Client(url, verbose=False).predict(api_name="/ledger")
+        ledger = Client(url, verbose=False).predict(api_name="/ledger")["items"]
         assert [(e["kind"], e["delta"]) for e in ledger[:2]] == [("refund", 3), ("charge", -3)]
     assert not list((data / "images").rglob("*.png")) if (data / "images").exists() else True

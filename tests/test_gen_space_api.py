@@ -85,7 +85,7 @@ def test_bad_gen_space_requests_change_nothing(app):
     project = c.predict(api_name="/list_projects")[0]["id"]
     shot = c.predict(project, "prop", "Lantern", "", api_name="/create_shot")
     balance = c.predict(api_name="/balance")
-    assets = len(c.predict(project, api_name="/list_assets"))
+    assets = len(c.predict(project, api_name="/list_assets")["items"])
     with pytest.raises(Exception, match="Unknown shot"):
         c.predict("../../etc/passwd", "tiny-ip", 1, "a lantern", [], api_name="/generate_for_shot")
     with pytest.raises(Exception, match="up to 6"):
@@ -97,7 +97,7 @@ def test_bad_gen_space_requests_change_nothing(app):
     with pytest.raises(Exception, match="(?i)not .*image|PNG, JPEG or WebP"):
         c.predict(project, handle_file(str(text_file)), api_name="/upload_asset")
     assert c.predict(api_name="/balance") == balance
-    assert len(c.predict(project, api_name="/list_assets")) == assets
+    assert len(c.predict(project, api_name="/list_assets")["items"]) == assets
 
 
 def test_deleting_a_reference_updates_the_list_and_the_shot(app):

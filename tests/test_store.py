@@ -1,5 +1,6 @@
 """The Store contract, run against both the in-memory twin and the TinyDB file store,
-plus what only the file store promises: atomic files and safety across processes."""
+plus safety across processes. The file store's own promises (journal, compaction, faults,
+migration, crashes) are in tests/test_store_journal.py and tests/test_store_crash.py."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.store import MemoryStore, NotFound, Store, StoreFileCorrupt, TinyDBStore, open_store
-from studio.store import atomic, tinydb_store
+from studio.store import MemoryStore, NotFound, Store, TinyDBStore
 
 
 @pytest.fixture(params=["memory", "tinydb"])
@@ -165,87 +165,3 @@ def test_processes_sharing_the_file_never_lose_each_others_writes(tmp_path):
     assert fresh.get("counters", counter["id"])["value"] == 120
     assert len(fresh.all("log")) == 120
     assert len({d["pid"] for d in fresh.all("log")}) == 3
-
-
-def test_data_survives_reopening_and_two_handles_see_each_others_writes(tmp_path):
-    db = open_store(tmp_path / "data")
-    assert db.path == tmp_path / "data" / "studio.json"
-    a, b = db, TinyDBStore(db.path)
-    doc = a.insert("shots", {"name": "one"})
-    b.update("shots", doc["id"], {"name": "two"})
-    assert a.get("shots", doc["id"])["name"] == "two"
-    assert json.loads(db.path.read_text())["shots"][doc["id"]]["name"] == "two"
-
-
-def test_a_transaction_reads_once_and_writes_the_file_once(tmp_path, monkeypatch):
-    store = TinyDBStore(tmp_path / "db.json")
-    writes = []
-    real_write = tinydb_store.AtomicJSONStorage.write
-    monkeypatch.setattr(tinydb_store.AtomicJSONStorage, "write", lambda self, data: (writes.append(1), real_write(self, data)))
-    with store.transaction() as tx:
-        for i in range(20):
-            tx.insert("t", {"i": i})
-    assert len(writes) == 1
-    store.find("t")
-    assert len(writes) == 1  # reads write nothing
-
-
-def test_failed_write_leaves_the_old_file_intact_and_no_temp_files(tmp_path, monkeypatch):
-    path = tmp_path / "db.json"
-    store = TinyDBStore(path)
-    store.insert("t", {"id": "kept"})
-    before = path.read_bytes()
-
-    def crash(src, dst):
-        raise OSError("disk yanked mid-write")
-
-    monkeypatch.setattr(atomic.os, "replace", crash)
-    with pytest.raises(OSError, match="disk yanked"):
-        store.insert("t", {"id": "lost"})
-    monkeypatch.undo()
-
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["db.json"]
-    assert [d["id"] for d in store.all("t")] == ["kept"]
-    store.insert("t", {"id": "after"})
-    assert [d["id"] for d in TinyDBStore(path).all("t")] == ["kept", "after"]
-
-
-def _write_forever(path: str) -> None:
-    store = TinyDBStore(Path(path))
-    blob = "x" * 20_000
-    i = 0
-    while True:
-        store.insert("big", {"i": i, "blob": blob})
-        i += 1
-
-
-def test_killing_a_writer_mid_write_never_leaves_a_corrupt_file(tmp_path):
-    path = tmp_path / "db.json"
-    ctx = multiprocessing.get_context("spawn")
-    proc = ctx.Process(target=_write_forever, args=(str(path),))
-    proc.start()
-    deadline = time.monotonic() + 30
-    while (not path.exists() or len(json.loads(path.read_text() or "{}").get("big", {})) < 30) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for _ in range(5):  # kill at an arbitrary moment, most likely inside a write
-        time.sleep(0.013)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join(10)
-
-    data = json.loads(path.read_text())  # valid JSON: the old or the new file, never half
-    count = len(data["big"])
-    assert count >= 30
-    store = TinyDBStore(path)
-    store.insert("big", {"i": -1})
-    assert len(store.all("big")) == count + 1
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
-
-
-def test_a_corrupt_file_is_reported_and_never_overwritten(tmp_path):
-    path = tmp_path / "db.json"
-    path.write_text('{"t": {"a": {"id": "a"')
-    store = TinyDBStore(path)
-    with pytest.raises(StoreFileCorrupt, match="not valid JSON"):
-        store.insert("t", {"id": "b"})
-    assert path.read_text() == '{"t": {"a": {"id": "a"'

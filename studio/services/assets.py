@@ -24,6 +24,7 @@ from PIL import Image, ImageOps
 from pipelines.types import MAX_REFERENCES
 from studio.services.generation import user_subdir
 from studio.services.ids import ASSETS, PROJECTS, REFERENCE_LISTS, SHOTS, check_id, check_user, now, owned
+from studio.services.paging import DEFAULT_LIMIT, Page, page_of
 from studio.services.requests import InvalidRequest
 from studio.services.shots import check_shot_type
 from studio.services.uploads import validate_upload
@@ -133,6 +134,49 @@ class AssetService:
                 typed = {s["id"] for s in tx.find(SHOTS, owner=user, type=shot_type)}
                 assets = [a for a in assets if a.get("shot_id") in typed]
         return list(reversed(assets))
+
+    def page(
+        self,
+        user: str,
+        *,
+        project_id: str | None = None,
+        shot_id: str | None = None,
+        shot_type: str | None = None,
+        kind: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page:
+        """One page of the user's images, newest first, narrowed as in `list`; pass the
+        page's `next_cursor` back to get the next one."""
+        check_user(user)
+        if kind is not None and kind not in ASSET_KINDS:
+            raise InvalidRequest(f"Image kind must be one of {', '.join(ASSET_KINDS)}, got {kind!r}.")
+        if shot_type is not None:
+            check_shot_type(shot_type)
+        equals: Doc = {"owner": user}
+        where = None
+        with self.store.transaction() as tx:
+            if project_id is not None:
+                equals["project_id"] = owned(tx, PROJECTS, project_id, user, "project")["id"]
+            if shot_id is not None:
+                equals["shot_id"] = owned(tx, SHOTS, shot_id, user, "shot")["id"]
+            if kind is not None:
+                equals["kind"] = kind
+            if shot_type is not None:
+                shot_equals = {"owner": user, "type": shot_type}
+                if project_id is not None:
+                    shot_equals["project_id"] = project_id
+                typed = {s["id"] for s in tx.find(SHOTS, **shot_equals)}
+                where = lambda a: a.get("shot_id") in typed  # noqa: E731
+            return page_of(tx, ASSETS, "assets", limit=limit, cursor=cursor, where=where, equals=equals)
+
+    def history_page(self, user: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
+        """The user's Image Studio generations (generated images outside any project), newest first."""
+        check_user(user)
+        return page_of(
+            self.store, ASSETS, "history", limit=limit, cursor=cursor,
+            equals={"owner": user, "kind": "generated", "project_id": None},
+        )
 
     def details(self, user: str, asset_id: str) -> Doc:
         """Every recorded field, plus the absolute `path` and the PNG's A1111 `parameters`."""

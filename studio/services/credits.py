@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from studio.services.paging import LEDGER_LIMIT, Page, page_of
 from studio.store.base import Doc, Store
 
 LEDGER_TABLE = "credit_ledger"
@@ -62,6 +63,14 @@ class CreditsService:
         """The user's entries, newest first."""
         with self.store.transaction() as tx:
             return list(reversed(self._entries(tx, user)))
+
+    def ledger_page(self, user: str, *, limit: int = LEDGER_LIMIT, cursor: str | None = None) -> Page:
+        """One page of the user's entries, newest first (the billing view loads more on demand)."""
+        _check_text(user, "User")
+        with self.store.transaction() as tx:
+            self._entries(tx, user)  # a first visit still shows the starting grant
+            return page_of(tx, LEDGER_TABLE, "ledger", limit=limit, cursor=cursor,
+                           default_limit=LEDGER_LIMIT, equals={"user": user})
 
     @staticmethod
     def estimate(cost_per_image: int, count: int) -> int:

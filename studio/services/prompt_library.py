@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS
+from studio.services.paging import DEFAULT_LIMIT, Page, page_of
 from studio.store.base import Doc, Store
 
 PROMPTS_TABLE = "saved_prompts"
@@ -75,6 +76,11 @@ class PromptLibrary:
     def list(self, user: str) -> list[Doc]:
         """The user's saved prompts, newest first."""
         return list(reversed(self.store.find(PROMPTS_TABLE, user=user)))
+
+    def page(self, user: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
+        """One page of the user's saved prompts, newest first."""
+        _text(user, "User", required=True)
+        return page_of(self.store, PROMPTS_TABLE, "prompts", limit=limit, cursor=cursor, equals={"user": user})
 
     def get(self, user: str, prompt_id: str) -> Doc | None:
         """The saved prompt, or None if it doesn't exist or belongs to someone else."""

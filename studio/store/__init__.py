@@ -10,7 +10,7 @@ from pathlib import Path
 from studio.store.base import Doc, NotFound, Store
 from studio.store.images import ImageFiles, format_parameters, parse_parameters
 from studio.store.memory import MemoryStore
-from studio.store.tinydb_store import StoreFileCorrupt, TinyDBStore
+from studio.store.tinydb_store import StoreFileCorrupt, StoreWriteFailed, TinyDBStore
 
 DB_FILENAME = "studio.json"
 
@@ -21,6 +21,7 @@ __all__ = [
     "NotFound",
     "Store",
     "StoreFileCorrupt",
+    "StoreWriteFailed",
     "TinyDBStore",
     "format_parameters",
     "open_store",
@@ -29,5 +30,6 @@ __all__ = [
 
 
 def open_store(data_dir: Path | str) -> TinyDBStore:
-    """The studio's database at `<data_dir>/studio.json` (the folder is created if missing)."""
+    """The studio's database at `<data_dir>/studio.json` + `studio.journal` (the folder is
+    created if missing; a database of the old one-file format is migrated)."""
     return TinyDBStore(Path(data_dir) / DB_FILENAME)

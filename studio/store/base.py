@@ -9,7 +9,7 @@ Implementations: `TinyDBStore` (on disk) and `MemoryStore` (the twin for tests).
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 Doc = dict[str, Any]
 
@@ -31,9 +31,24 @@ class Store(Protocol):
     def delete(self, table: str, doc_id: str) -> bool: ...
 
     def find(self, table: str, **equals: Any) -> list[Doc]:
-        """Documents whose fields equal all given values, in insertion order."""
+        """Documents whose fields equal all given values, in insertion order (a missing
+        field counts as None, as JSON readers treat an absent key and null alike)."""
 
     def all(self, table: str) -> list[Doc]: ...
+
+    def page(
+        self,
+        table: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        where: Callable[[Doc], bool] | None = None,
+        **equals: Any,
+    ) -> tuple[list[Doc], int | None]:
+        """Up to `limit` matching documents, newest first, from those inserted before
+        position `before` (None: from the newest). Returns them and the position to pass
+        as `before` for the next page, or None when there are no more. Positions are the
+        insertion order, so documents inserted meanwhile never shift a later page."""
 
     def transaction(self) -> AbstractContextManager["Store"]:
         """Everything done through the yielded store is applied at once, or not at all

@@ -12,7 +12,7 @@ import json
 import threading
 import uuid
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from studio.store.base import Doc, NotFound
 
@@ -32,6 +32,8 @@ def json_copy(doc: Doc) -> Doc:
 def check_table(table: str) -> str:
     if not isinstance(table, str) or not table.strip():
         raise ValueError("Table name must be a non-empty string.")
+    if table.startswith("_store"):
+        raise ValueError(f"Table name {table!r} is reserved for the store's own bookkeeping.")
     return table
 
 
@@ -60,7 +62,30 @@ def prepare_fields(doc_id: str, fields: Doc) -> Doc:
 
 
 def matches(doc: Doc, equals: dict[str, Any]) -> bool:
-    return all(key in doc and doc[key] == value for key, value in equals.items())
+    return all(doc.get(key) == value for key, value in equals.items())
+
+
+def page_scan(
+    newest_first: Iterable[tuple[int, Doc]],
+    limit: int,
+    before: int | None,
+    where: Callable[[Doc], bool] | None,
+    equals: dict[str, Any],
+) -> tuple[list[Doc], int | None]:
+    """The `Store.page` rule over (position, doc) pairs, newest first; docs are copied."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"A page limit must be a whole number of at least 1, got {limit!r}.")
+    found: list[tuple[int, Doc]] = []
+    for position, doc in newest_first:
+        if before is not None and position >= before:
+            continue
+        if matches(doc, equals) and (where is None or where(doc)):
+            found.append((position, doc))
+            if len(found) > limit:
+                break
+    more = len(found) > limit
+    found = found[:limit]
+    return [copy.deepcopy(doc) for _, doc in found], (found[-1][0] if more else None)
 
 
 class MemoryStore:
@@ -73,6 +98,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._tables: dict[str, dict[str, Doc]] = {}
+        self._positions: dict[str, dict[str, int]] = {}  # insertion order, for paging
+        self._next_position = 1
         self._lock = threading.RLock()
 
     def insert(self, table: str, doc: Doc) -> Doc:
@@ -82,6 +109,8 @@ class MemoryStore:
             if stored["id"] in rows:
                 raise ValueError(f"A document with id {stored['id']!r} already exists in {table!r}.")
             rows[stored["id"]] = stored
+            self._positions.setdefault(table, {})[stored["id"]] = self._next_position
+            self._next_position += 1
             return copy.deepcopy(stored)
 
     def get(self, table: str, doc_id: str) -> Doc | None:
@@ -101,7 +130,8 @@ class MemoryStore:
     def delete(self, table: str, doc_id: str) -> bool:
         with self._lock:
             rows = self._tables.get(check_table(table), {})
-            return rows.pop(check_id(doc_id), None) is not None
+            self._positions.get(table, {}).pop(check_id(doc_id), None)
+            return rows.pop(doc_id, None) is not None
 
     def find(self, table: str, **equals: Any) -> list[Doc]:
         with self._lock:
@@ -111,12 +141,20 @@ class MemoryStore:
     def all(self, table: str) -> list[Doc]:
         return self.find(table)
 
+    def page(self, table: str, *, limit: int, before: int | None = None,
+             where: Callable[[Doc], bool] | None = None, **equals: Any) -> tuple[list[Doc], int | None]:
+        with self._lock:
+            rows = self._tables.get(check_table(table), {})
+            positions = self._positions.get(table, {})
+            newest_first = ((positions[doc_id], rows[doc_id]) for doc_id in reversed(rows))
+            return page_scan(newest_first, limit, before, where, equals)
+
     @contextmanager
     def transaction(self) -> Iterator["MemoryStore"]:
         with self._lock:
-            snapshot = copy.deepcopy(self._tables)
+            snapshot = copy.deepcopy((self._tables, self._positions, self._next_position))
             try:
                 yield self
             except BaseException:
-                self._tables = snapshot
+                self._tables, self._positions, self._next_position = snapshot
                 raise

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.services.paging import DEFAULT_LIMIT, LEDGER_LIMIT
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.common import USER_ERRORS
+from studio.ui.common import USER_ERRORS, guard
 from studio.ui.events import UI
 from studio.ui.gen_space import build_gen_space
 from studio.ui.gen_space_api import register_gen_space_api
@@ -68,11 +69,18 @@ def _register_api(studio: Studio) -> None:
         """The caller's credit balance."""
         return studio.credits.balance(user_of(request))
 
-    def ledger(request: gr.Request) -> list[dict]:
-        """The caller's credit history, newest first; its deltas add up to the balance."""
-        return studio.credits.ledger(user_of(request))
+    @guard
+    def ledger(limit: int = LEDGER_LIMIT, cursor: str = "", request: gr.Request = None) -> dict:
+        """One page of the caller's credit history, newest first: {items, next_cursor, has_more};
+        pass next_cursor back for the next page. All entries' deltas add up to the balance."""
+        return studio.credits.ledger_page(user_of(request), limit=limit, cursor=cursor or None).to_api()
 
-    for fn in (models, styles, estimate_cost, balance, ledger):
+    @guard
+    def history(limit: int = DEFAULT_LIMIT, cursor: str = "", request: gr.Request = None) -> dict:
+        """One page of the caller's Image Studio images, newest first: {items, next_cursor, has_more}."""
+        return studio.assets.history_page(user_of(request), limit=limit, cursor=cursor or None).to_api()
+
+    for fn in (models, styles, estimate_cost, balance, ledger, history):
         gr.api(fn, api_name=fn.__name__, queue=False)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.services.gen_space import ShotJob
+from studio.services.paging import DEFAULT_LIMIT
 from studio.services.studio import Studio
 from studio.ui.common import GPU, guard, run_cancellable
 from studio.ui.session import user_of
@@ -112,10 +113,12 @@ def register_gen_space_api(studio: Studio) -> None:
 
     @guard
     def list_assets(project_id: str = "", shot_id: str = "", shot_type: str = "", kind: str = "",
-                    request: gr.Request = None) -> list[dict]:
-        """The caller's images, newest first, filtered by project, shot, shot type or kind."""
-        return studio.assets.list(user_of(request), project_id=project_id or None, shot_id=shot_id or None,
-                                  shot_type=shot_type or None, kind=kind or None)
+                    limit: int = DEFAULT_LIMIT, cursor: str = "", request: gr.Request = None) -> dict:
+        """One page of the caller's images, newest first, filtered by project, shot, shot type or
+        kind: {items, next_cursor, has_more}; pass next_cursor back for the next page."""
+        return studio.assets.page(user_of(request), project_id=project_id or None, shot_id=shot_id or None,
+                                  shot_type=shot_type or None, kind=kind or None, limit=limit,
+                                  cursor=cursor or None).to_api()
 
     @guard
     def asset_details(asset_id: str, request: gr.Request = None) -> dict:
