@@ -15,7 +15,6 @@ from studio.ui import gen_space_view as view
 from studio.ui.common import GPU, guard, run_cancellable
 from studio.ui.events import UI, need
 from studio.ui.gen_space_queries import LIBRARY_PAGE, SpaceQueries
-from studio.ui.gen_space_shots import NO_SHOT
 from studio.ui.gen_space_widgets import GenerationSettings, ImagePanel, Navigator, ProjectBar, Storyboard
 from studio.ui.session import user_of
 
@@ -29,7 +28,7 @@ def layout_image_panel() -> ImagePanel:
         with gr.Column(scale=7, min_width=300):
             with gr.Tabs(elem_id="gs-galleries"):
                 with gr.Tab("Results", id="gs-results-tab", elem_id="gs-results-tab"):
-                    results = gr.Gallery(columns=4, height="auto", allow_preview=False, object_fit="contain",
+                    results = gr.Gallery(fit_columns=False, columns=4, height="auto", allow_preview=False, object_fit="contain",
                                          format="png", show_label=False, elem_id="gs-results", buttons=[])
                 with gr.Tab("Asset library", id="gs-library-tab", elem_id="gs-library-tab"):
                     with gr.Row(equal_height=True):
@@ -37,7 +36,7 @@ def layout_image_panel() -> ImagePanel:
                                                   elem_id="library-filter")
                         upload = gr.UploadButton("Upload image", file_types=[".png", ".jpg", ".jpeg", ".webp"],
                                                  scale=1, min_width=130, elem_id="upload")
-                    library = gr.Gallery(columns=6, height="auto", allow_preview=False, object_fit="contain",
+                    library = gr.Gallery(fit_columns=False, columns=6, height="auto", allow_preview=False, object_fit="contain",
                                          format="png", show_label=False, elem_id="gs-library", buttons=[])
                     library_more = gr.Button("Load more", size="sm", visible=False, elem_id="library-more")
         with gr.Column(scale=4, min_width=260, elem_id="image-panel"):
@@ -51,35 +50,38 @@ def layout_image_panel() -> ImagePanel:
                 confirm_delete = gr.Checkbox(label="Confirm delete", value=False, elem_id="confirm-delete")
                 delete = gr.Button("Delete image", size="sm", variant="stop", elem_id="gs-delete")
             with gr.Accordion("Edit the picked image", open=False, elem_id="edit-image"):
-                with gr.Row(equal_height=True):
+                with gr.Row(elem_classes=["edit-row"]):
                     rotate = gr.Dropdown([("90° clockwise", 90), ("180°", 180), ("90° counter-clockwise", 270)],
                                          value=90, label="Rotate", scale=2, elem_id="rotate")
                     do_rotate = gr.Button("Rotate", size="sm", scale=1, elem_id="do-rotate")
-                with gr.Row(equal_height=True):
+                with gr.Row(elem_classes=["edit-row"]):
                     flip = gr.Radio([("Mirror", "horizontal"), ("Upside down", "vertical")], value="horizontal",
                                     label="Flip", scale=2, elem_id="flip")
                     do_flip = gr.Button("Flip", size="sm", scale=1, elem_id="do-flip")
-                crop = [gr.Slider(0, 1, value=v, step=0.01, label=lbl, elem_id=f"crop-{lbl.lower()}")
-                        for lbl, v in (("Left", 0.0), ("Top", 0.0), ("Right", 1.0), ("Bottom", 1.0))]
+                with gr.Row():
+                    crop = [gr.Slider(0, 1, value=v, step=0.01, label=lbl, min_width=100, elem_id=f"crop-{lbl.lower()}")
+                            for lbl, v in (("Left", 0.0), ("Top", 0.0), ("Right", 1.0), ("Bottom", 1.0))]
                 do_crop = gr.Button("Crop", size="sm", elem_id="do-crop")
                 edit_prompt = gr.Textbox(label="Change it by prompt (image-to-image)", elem_id="edit-prompt",
                                          placeholder="e.g. same character, now wearing a red coat")
                 edit_strength = gr.Slider(0.1, 1.0, value=0.5, step=0.05, label="How much to change",
                                           elem_id="edit-strength")
-                do_edit = gr.Button("Edit by prompt", size="sm", variant="primary", elem_id="edit-by-prompt")
+                do_edit = gr.Button("Edit by prompt", size="sm", variant="primary", interactive=False,
+                                    elem_id="edit-by-prompt")
+                edit_reason = gr.Markdown(NO_IMAGE, elem_id="edit-reason")
             with gr.Accordion("Details", open=True, elem_id="gs-details-box"):
                 details = gr.Markdown(view.asset_details_markdown(None), elem_id="gs-details")
     return ImagePanel(results, gr.State([]), library_filter, upload, library, gr.State([]), library_more,
                       gr.State(LIBRARY_PAGE), gr.State(None), preview, use_ref, apply, download, confirm_delete,
                       delete, rotate, do_rotate, flip, do_flip, crop, do_crop, edit_prompt, edit_strength, do_edit,
-                      details)
+                      edit_reason, details)
 
 
 def layout_storyboard() -> Storyboard:
     with gr.Accordion("Storyboard", open=False, elem_id="storyboard"):
         gr.Markdown("The shots in order with their applied images. Export them as a ZIP (PNGs with their "
                     "metadata and a JSON manifest) and as one contact sheet.")
-        board = gr.Gallery(columns=6, height="auto", allow_preview=True, object_fit="contain", show_label=False,
+        board = gr.Gallery(fit_columns=False, columns=6, height="auto", allow_preview=True, object_fit="contain", show_label=False,
                            elem_id="storyboard-gallery")
         with gr.Row():
             refresh = gr.Button("Refresh storyboard", size="sm", elem_id="refresh-storyboard")
@@ -94,7 +96,6 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
                      p: ImagePanel, board: Storyboard, balance_box: gr.HTML, shot_changed: list, jobs: list) -> list:
     """Wires the middle area; returns its own credit-taking events (edit by prompt)."""
     project, shot_id = bar.project, nav.shot_id
-    edit_cost_model = s.model
 
     def user_project(request, project_id):
         user = user_of(request)
@@ -169,12 +170,14 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
             cancel=token))
         return (*picked(user, result.images[0].asset_id), fmt.balance_text(result.balance))
 
-    def edit_cost(model_id):
-        try:
-            cost = studio.generation.estimate(model_id, 1)
-        except ValueError:
-            return gr.update(value="Edit by prompt", interactive=False)
-        return gr.update(value=f"Edit by prompt · {cost} credit{'s' if cost != 1 else ''}", interactive=True)
+    def edit_cost(asset_id, model_id, text, amount, sid, request: gr.Request):
+        preflight = studio.gen_space.preflight_edit(user_of(request), asset_id, prompt=text, model_id=model_id,
+                                                    strength=amount, shot_id=sid)
+        button, why = fmt.preflight_button(preflight, "Edit by prompt")
+        if not asset_id:
+            button, why = gr.update(value=fmt.generate_label(preflight.cost, "Edit by prompt"), interactive=False), \
+                NO_IMAGE
+        return button, why
 
     @guard
     def upload(project_id, file, request: gr.Request):
@@ -234,7 +237,9 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
                              [*picked_outs, balance_box], api_name="ui_edit_by_prompt", concurrency_id=GPU,
                              concurrency_limit=studio.gpu_concurrency, show_progress_on=[p.preview])
     refresh_after(edited, "ui_after_edit_by_prompt")
-    edit_cost_model.change(edit_cost, s.model, p.do_edit, api_name="ui_edit_cost", **UI)
+    edit_check = (edit_cost, [p.selected, s.model, p.edit_prompt, p.edit_strength, shot_id], [p.do_edit, p.edit_reason])
+    gr.on([s.model.change, p.edit_prompt.input, p.edit_prompt.change, p.selected.change, p.edit_strength.change],
+          *edit_check, api_name="ui_edit_cost", trigger_mode="always_last", **UI)
     upload_record = gr.JSON(visible=False)
     uploaded = p.upload.upload(upload, [project, p.upload], [upload_record, p.library_filter], api_name="upload_asset")
     refresh_after(uploaded, "ui_after_upload")
@@ -242,4 +247,4 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
     # Storyboard.
     board.refresh.click(storyboard, project, board.board, api_name="ui_storyboard", **UI)
     board.export.click(export, project, [board.zip, board.sheet, board.board], api_name="export_storyboard")
-    return [edited], (edit_cost, s.model, p.do_edit, "ui_edit_cost_on_load")
+    return [edited], (*edit_check, "ui_edit_cost_on_load")

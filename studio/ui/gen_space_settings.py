@@ -12,7 +12,7 @@ from pipelines.types import MAX_REFERENCES
 from studio.services.gen_space import ShotJob, describe_reference_support, reference_mode
 from studio.ui import formatting as fmt
 from studio.ui import gen_space_view as view
-from studio.ui.common import GPU, USER_ERRORS, guard, run_cancellable
+from studio.ui.common import GPU, guard, run_cancellable
 from studio.ui.events import UI
 from studio.ui.gen_space_queries import SpaceQueries
 from studio.ui.gen_space_shots import NO_SHOT
@@ -39,7 +39,7 @@ def layout_settings(studio) -> GenerationSettings:
                     counter = gr.HTML(fmt.prompt_counter(""), elem_id="gs-counter")
                     reason = gr.Markdown(elem_id="gs-reason")
             with gr.Column(scale=3, min_width=220, elem_id="gs-refs"):
-                refs = gr.Gallery(columns=6, rows=1, height=86, allow_preview=False, object_fit="contain",
+                refs = gr.Gallery(fit_columns=False, columns=6, rows=1, height=86, allow_preview=False, object_fit="contain",
                                   label=f"References (up to {MAX_REFERENCES})", elem_id="references", buttons=[])
                 with gr.Row():
                     remove_ref = gr.Button("Remove selected", size="sm", elem_id="remove-ref")
@@ -67,7 +67,7 @@ def layout_settings(studio) -> GenerationSettings:
                 batch_shots = gr.CheckboxGroup([], label="Shots", scale=3, elem_id="batch-shots")
             with gr.Row(equal_height=True):
                 batch_cost = gr.Markdown("Choose shots to see the cost.", elem_id="batch-cost")
-                batch_run = gr.Button("Generate for chosen shots", elem_id="batch-run")
+                batch_run = gr.Button("Generate for chosen shots", interactive=False, elem_id="batch-run")
     return GenerationSettings(model, count, prompt, counter, enhance, style, aspect, seed, support, refs, ref_ids,
                               selected_ref, remove_ref, clear_refs, scale, strength, generate, cancel, reason, status,
                               batch_type, batch_shots, batch_cost, batch_run)
@@ -78,15 +78,24 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
     """Wires the bar; returns the GPU events (they take credits)."""
     project = bar.project
 
-    def cost_state(model_id, n, sid, text, request: gr.Request):
-        try:
-            cost = studio.generation.estimate(model_id, n)
-        except USER_ERRORS as exc:
-            return gr.update(interactive=False), str(exc), fmt.prompt_counter(text)
-        why = None if sid else "Select or add a shot to generate for it."
-        why = why or fmt.blocking_reason(text, cost, studio.credits.balance(user_of(request)))
-        return (gr.update(value=f"Generate · {cost} credit{'s' if cost != 1 else ''}", interactive=why is None),
-                why or "", fmt.prompt_counter(text))
+    def cost_state(sid, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength,
+                   request: gr.Request):
+        job = job_from(n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength)
+        preflight = studio.gen_space.preflight_for_shot(user_of(request), sid, job)
+        button, why = fmt.preflight_button(preflight)
+        if not sid:
+            button, why = gr.update(value=fmt.generate_label(preflight.cost), interactive=False), NO_SHOT
+        return button, why, fmt.prompt_counter(text)
+
+    def batch_estimate(ids, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
+                       img_strength, request: gr.Request):
+        if not ids:
+            return gr.update(value="Generate for chosen shots", interactive=False), "Choose shots to see the cost."
+        job = job_from(n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
+                       img_strength)
+        preflight = studio.gen_space.preflight_batch(user_of(request), list(ids), job)
+        button, why = fmt.preflight_button(preflight, "Generate for chosen shots")
+        return button, why or f"{len(ids)} shot(s) × {n} image(s)."
 
     def job_from(n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength):
         return ShotJob(model_id=model_id, count=n, prompt=text, style_id=style_id, aspect=aspect_id,
@@ -150,18 +159,12 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
         user = user_of(request)
         return [x["id"] for x in studio.shots.list(user, q.project(user, project_id), type_)] if type_ else []
 
-    def batch_estimate(ids, model_id, n, request: gr.Request):
-        if not ids:
-            return "Choose shots to see the cost."
-        try:
-            total = studio.gen_space.estimate_batch(user_of(request), ids, model_id, n)
-        except USER_ERRORS as exc:
-            return str(exc)
-        return f"Total: **{total} credits** for {len(ids)} shot(s) × {n} image(s)."
-
-    check = (cost_state, [s.model, s.count, nav.shot_id, s.prompt], [s.generate, s.reason, s.counter])
-    gr.on([s.model.change, s.count.change, s.prompt.input, s.prompt.change, nav.shot_id.change], *check,
-          api_name="ui_shot_cost", trigger_mode="always_last", **UI)
+    job_in = [s.count, s.model, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids, s.scale, s.strength]
+    check = (cost_state, [nav.shot_id, *job_in], [s.generate, s.reason, s.counter])
+    # `input` follows typing, paste, cut and delete; `change` also follows a programmatic fill
+    # (picking a shot puts its description in): together they keep the counter and Generate true.
+    gr.on([s.model.change, s.count.change, s.prompt.input, s.prompt.change, nav.shot_id.change, s.ref_ids.change,
+           s.style.change, s.aspect.change], *check, api_name="ui_shot_cost", trigger_mode="always_last", **UI)
     s.model.change(lambda m: describe_reference_support(studio.catalog.get(m)), s.model, s.support,
                    api_name="ui_reference_support", **UI)
     s.refs.select(_pick_index, None, s.selected_ref, api_name="ui_pick_reference", **UI)
@@ -177,8 +180,8 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
     gr.on([nav.cards.change, project.change], batch_choices, [project, s.batch_shots], s.batch_shots,
           api_name="ui_batch_choices", **UI)
     s.batch_type.input(select_type, [project, s.batch_type], s.batch_shots, api_name="ui_batch_select_type", **UI)
-    gr.on([s.batch_shots.change, s.model.change, s.count.change], batch_estimate, [s.batch_shots, s.model, s.count],
-          s.batch_cost, api_name="ui_batch_cost", **UI)
+    gr.on([s.batch_shots.change, s.model.change, s.count.change, s.ref_ids.change], batch_estimate,
+          [s.batch_shots, *job_in], [s.batch_run, s.batch_cost], api_name="ui_batch_cost", **UI)
     batch_event = s.batch_run.click(
         run_batch, [s.batch_shots, s.model, s.count, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids,
                     s.scale, s.strength],

@@ -39,7 +39,7 @@ def layout_navigator() -> Navigator:
             gr.Markdown("### Shots", elem_id="navigator-title")
             filter_ = gr.Radio(view.FILTERS, value="all", show_label=False, elem_id="shot-filter",
                                elem_classes=["top-right"])
-        cards = gr.Gallery(columns=8, rows=1, height=190, allow_preview=False, show_label=False, object_fit="contain",
+        cards = gr.Gallery(fit_columns=False, columns=8, rows=1, height=190, allow_preview=False, show_label=False, object_fit="contain",
                            elem_id="shot-cards", buttons=[])
     with gr.Row(equal_height=False, elem_id="shot-forms"):
         with gr.Accordion("New shot", open=False, elem_id="new-shot"):

@@ -72,6 +72,7 @@ class ImagePanel:
     edit_prompt: gr.Textbox
     edit_strength: gr.Slider
     do_edit: gr.Button
+    edit_reason: gr.Markdown
     details: gr.Markdown
 
 

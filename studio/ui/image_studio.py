@@ -94,9 +94,9 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
                     variant="primary", interactive=False, elem_id="generate", scale=3,
                 )
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
-            reason = gr.Markdown(fmt.blocking_reason("", 0, 1) or "", elem_id="reason")
+            reason = gr.Markdown("Write a prompt to generate. Be descriptive for better results.", elem_id="reason")
             gallery = gr.Gallery(
-                label="Results", columns=4, height="auto", format="png", object_fit="contain",
+                label="Results", fit_columns=False, columns=4, height="auto", format="png", object_fit="contain",
                 allow_preview=True, buttons=["fullscreen"], elem_id="results",
             )
             with gr.Row():
@@ -112,19 +112,21 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
     def describe_style(style_id):
         return studio.generation.style(style_id).description
 
-    def request_state(model_id, n, text, request: gr.Request):
-        user = user_of(request)
-        try:
-            cost = studio.generation.estimate(model_id, n)
-        except USER_ERRORS as exc:
-            return fmt.prompt_counter(text), gr.update(interactive=False), str(exc)
-        why = fmt.blocking_reason(text, cost, studio.credits.balance(user))
-        return fmt.prompt_counter(text), gr.update(value=fmt.generate_label(cost), interactive=why is None), why or ""
+    def request_state(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value,
+                      request: gr.Request):
+        req = StudioRequest(
+            user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n, prompt=text,
+            enhance=bool(enhance_on), negative_prompt=negative_text or "", seed=seed_value,
+        )
+        return (fmt.prompt_counter(text), *fmt.preflight_button(studio.generation.preflight(req)))
 
     def preview_enhanced(on, text, style_id):
-        if not on or not (text or "").strip() or len(text) > 2000:
-            return gr.update(visible=bool(on), value="")
-        return gr.update(visible=True, value=studio.generation.enhance(text, style_id))
+        if not on:
+            return gr.update(visible=False, value="")
+        try:
+            return gr.update(visible=True, value=studio.generation.enhance(text, style_id))
+        except USER_ERRORS:  # an empty or too long prompt: the reason line already says why
+            return gr.update(visible=True, value="")
 
     def enhance_prompt(text, style_id):
         try:
@@ -165,11 +167,11 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
 
     # ----- wiring -------------------------------------------------------------------------
     ui = UI
-    state_inputs = [model, count, prompt]
+    state_inputs = [model, style, aspect, count, prompt, enhance, negative, seed]
     state_outputs = [counter, generate, reason]
     # `input` follows typing, paste, cut and delete; `change` also follows a programmatic fill
     # (enhance, a saved prompt): together the counter and Generate never go stale.
-    gr.on([prompt.input, prompt.change, model.change, count.change], request_state, state_inputs, state_outputs,
+    gr.on([prompt.input, prompt.change, model.change, count.change, style.change, aspect.change], request_state, state_inputs, state_outputs,
           api_name="check_request", trigger_mode="always_last", **ui)
     model.change(describe_model, model, model_info, api_name="describe_model", **ui)
     style.change(describe_style, style, style_info, api_name="describe_style", **ui)

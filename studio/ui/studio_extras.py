@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.services.requests import StudioRequest, check_count
+from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
 from studio.ui.common import GPU, USER_ERRORS, run_cancellable
@@ -80,34 +80,39 @@ def build_compare(studio: Studio, w: StudioWidgets, balance_box: gr.HTML) -> Non
         models = gr.CheckboxGroup(choices, label="Models to compare", elem_id="compare-models")
         with gr.Row():
             cost = gr.Markdown("Pick 2–4 models.", elem_id="compare-cost")
-            run = gr.Button("Compare", variant="secondary", elem_id="compare-run")
-        gallery = gr.Gallery(label="Comparison", columns=4, height="auto", format="png", object_fit="contain",
+            run = gr.Button("Compare", variant="secondary", interactive=False, elem_id="compare-run")
+        gallery = gr.Gallery(label="Comparison", fit_columns=False, columns=4, height="auto", format="png", object_fit="contain",
                              elem_id="compare-results")
 
-    def estimate(model_ids, count):
-        try:
-            n = check_count(count)
-            total = sum(studio.generation.estimate(m, n) for m in model_ids or [])
-        except USER_ERRORS as exc:
-            return str(exc)
-        if not 2 <= len(model_ids or []) <= 4:
-            return "Pick 2–4 models."
-        return f"Total: **{total} credits** for {len(model_ids)} models × {n} image(s)."
+    def request_of(style_id, aspect, count, prompt, enhance, negative, seed, request):
+        return StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
+                             prompt=prompt, enhance=bool(enhance), negative_prompt=negative or "", seed=seed)
+
+    def estimate(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request):
+        req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
+        preflight = studio.generation.preflight_compare(req, list(model_ids or []))
+        button, why = fmt.preflight_button(preflight, "Compare")
+        return button, why or f"Total: **{preflight.cost} credits** for {len(model_ids)} models × {count} image(s)."
 
     def compare(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request,
                 progress=gr.Progress()):
-        req = StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
-                            prompt=prompt, enhance=bool(enhance), negative_prompt=negative or "", seed=seed)
-        results = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
+        req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
+        done = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
             req, list(model_ids or []), progress=report, cancel=token))
-        shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in results for img in r.images]
-        return shown, fmt.balance_text(results[-1].balance)
+        shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in done for img in r.images]
+        paid = sum(r.cost for r in done)
+        note = f"Made {len(shown)} image(s) with {len(done)} model(s) for {paid} credits."
+        if done.failures:
+            note += " Not made (refunded): " + done.message
+        return shown, fmt.balance_text(studio.credits.balance(req.user)), note
 
-    gr.on([models.change, w.count.change], estimate, [models, w.count], cost, api_name="estimate_compare", **UI)
+    compare_in = [models, w.style, w.aspect, w.count, w.prompt, w.enhance, w.negative, w.seed]
+    gr.on([models.change, w.count.change, w.prompt.change, w.style.change, w.aspect.change], estimate, compare_in,
+          [run, cost], api_name="estimate_compare", trigger_mode="always_last", **UI)
     event = run.click(
         compare,
-        [models, w.style, w.aspect, w.count, w.prompt, w.enhance, w.negative, w.seed],
-        [gallery, balance_box],
+        compare_in,
+        [gallery, balance_box, cost],
         api_name="compare_models", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency, show_progress_on=[gallery],
     )
     event.then(*w.request_state, api_name="check_request_after_compare", **UI)
