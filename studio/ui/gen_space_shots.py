@@ -20,12 +20,13 @@ NO_SHOT = "Select a shot in the navigator first (or add one with New shot)."
 
 
 def layout_project_bar() -> ProjectBar:
-    with gr.Row(elem_id="project-bar", equal_height=True):
+    with gr.Row(elem_id="project-bar"):
         project = gr.Dropdown(label="Project", choices=[], scale=3, min_width=180, elem_id="project")
         name = gr.Textbox(label="Project name", placeholder="Name for a new or renamed project", scale=3,
                           min_width=180, elem_id="project-name")
-        create = gr.Button("New project", scale=1, min_width=110, elem_id="create-project")
-        rename = gr.Button("Rename", scale=1, min_width=90, elem_id="rename-project")
+        with gr.Column(scale=1, min_width=120):
+            create = gr.Button("New project", size="sm", elem_id="create-project")
+            rename = gr.Button("Rename", size="sm", elem_id="rename-project")
         with gr.Column(scale=2, min_width=150):
             confirm = gr.Checkbox(label="Yes, delete this project", value=False, elem_id="confirm-delete-project")
             delete = gr.Button("Delete project", variant="stop", size="sm", elem_id="delete-project")
