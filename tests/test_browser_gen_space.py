@@ -50,6 +50,7 @@ def page(tmp_path_factory):
     data = tmp_path_factory.mktemp("gs") / "data"
     with launched_app(data, "--starting-credits", "60") as url, chromium_page(1280, 800) as page:
         page.goto(url)
+        expect(page.locator("#balance")).to_contain_text("Balance: 60")  # the page has loaded
         page.get_by_role("tab", name="Gen Space").click()
         expect(page.locator("#project input")).to_have_value("My first project")
         page.app_url = url
@@ -101,7 +102,7 @@ def test_new_shots_and_filter(page):
         choose(page, "shot-filter", label)
         expect(cards).to_have_count(n)
     # The filter sits at the navigator's top-right corner.
-    nav, filt = page.locator("#navigator").bounding_box(), page.locator("#shot-filter").bounding_box()
+    nav, filt = page.locator("#navigator").first.bounding_box(), page.locator("#shot-filter").bounding_box()
     assert filt["x"] + filt["width"] > nav["x"] + nav["width"] * 0.8 and filt["y"] < nav["y"] + 60
     cards.nth(0).click()
     expect(page.locator("#shot-header")).to_contain_text("Mira · Character")
@@ -231,7 +232,9 @@ def test_library_and_upload(page, tmp_path):
     expect(page.locator("#gs-library .thumbnail-item").first).to_be_visible()
     picture = tmp_path / "harbour-sketch.png"
     Image.new("RGB", (96, 64), (30, 90, 160)).save(picture)
-    page.locator("#upload input[type=file]").set_input_files(str(picture))
+    with page.expect_file_chooser() as chooser:
+        page.click("#upload")
+    chooser.value.set_files(str(picture))
     expect(page.locator("#library-filter input[value=upload]")).to_be_checked()
     expect(page.locator("#gs-library .thumbnail-item")).to_have_count(1)
     page.locator("#gs-library .thumbnail-item").first.click()

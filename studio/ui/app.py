@@ -136,8 +136,8 @@ def _remember_place(app, memory, tabs, tab_widgets, space, who) -> None:
 
     def restore(saved, request: gr.Request):
         place = mine(saved, request)
-        tab = place.get("tab") if place.get("tab") in TABS else TABS[0]
-        return (gr.Tabs(selected=tab), _who(request), *space.open_project(place.get("project"), request))
+        tab = gr.Tabs(selected=place["tab"]) if place.get("tab") in TABS else gr.update()
+        return (tab, _who(request), *space.open_project(place.get("project"), request))
 
     app.load(restore, memory, [tabs, who, *space.open_outputs], api_name="restore_place", **UI)
     for tab_id, tab in zip(TABS, tab_widgets):

@@ -65,7 +65,7 @@ def layout_navigator() -> Navigator:
 def wire_navigator(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) -> list:
     """Wires the project bar and the navigator; returns the events after which the open
     shot (or project) changed, so the other panels can refresh on them."""
-    blank_forms = (gr.update(value=""), gr.update(value=""))
+    blank_forms = ("", "")  # plain values: Gradio drops value="" from a gr.update
 
     def choices(user, value):
         return gr.update(choices=q.project_choices(user), value=value)
