@@ -68,7 +68,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
             )
             model_info = gr.Markdown(fmt.model_card(catalog.get(default_model), studio.is_downloaded(default_model)))
             style = style_picker(studio)
-            style_info = gr.Markdown(studio.styles[0].description, elem_classes=["hint"])
+            style_info = gr.Markdown(studio.styles[0].description, elem_classes=["hint"], elem_id="style-info")
             aspect = gr.Radio(fmt.ASPECT_CHOICES, value="1:1", label="Aspect ratio", elem_id="aspect")
             count = gr.Radio([1, 2, 3, 4], value=1, label="Number of images", elem_id="count")
         with gr.Column(scale=7, min_width=300, elem_id="studio-right"):
