@@ -96,9 +96,9 @@ def create_app(studio: Studio) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as app:
         memory = gr.BrowserState({}, storage_key="studio-ui-memory", secret="studio-ui-memory")
         with gr.Row(elem_id="header", equal_height=True):
-            gr.Markdown(f"## {TITLE}", elem_id="title")
-            who = gr.HTML("", elem_id="who")
-            balance_box = gr.HTML(fmt.balance_text(0), elem_id="balance")
+            gr.Markdown(f"## {TITLE}", elem_id="title", min_width=190)
+            who = gr.HTML("", visible=False, elem_id="who", min_width=150)
+            balance_box = gr.HTML(fmt.balance_text(0), elem_id="balance", min_width=130)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Image Studio", id="image-studio", elem_id="tab-image-studio") as studio_tab:
                 widgets = build_image_studio(studio, balance_box)
@@ -137,7 +137,8 @@ def _remember_place(app, memory, tabs, tab_widgets, space, who) -> None:
     def restore(saved, request: gr.Request):
         place = mine(saved, request)
         tab = gr.Tabs(selected=place["tab"]) if place.get("tab") in TABS else gr.update()
-        return (tab, _who(request), *space.open_project(place.get("project"), request))
+        who = _who(request)
+        return (tab, gr.update(value=who, visible=bool(who)), *space.open_project(place.get("project"), request))
 
     app.load(restore, memory, [tabs, who, *space.open_outputs], api_name="restore_place", **UI)
     for tab_id, tab in zip(TABS, tab_widgets):

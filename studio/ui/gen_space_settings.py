@@ -45,6 +45,8 @@ def layout_settings(studio) -> GenerationSettings:
                     remove_ref = gr.Button("Remove selected", size="sm", elem_id="remove-ref")
                     clear_refs = gr.Button("Clear", size="sm", elem_id="clear-refs")
         status = gr.Markdown(elem_id="gs-status")
+    # Below the bar, out of the sticky part: opened now and then, they would hide the results.
+    with gr.Group(elem_id="gen-settings-more"):
         with gr.Accordion("More settings: style, aspect, seed, reference strength", open=False,
                           elem_id="gs-more"):
             support = gr.Markdown(describe_reference_support(studio.catalog.get(default_model)), elem_id="gs-support")
