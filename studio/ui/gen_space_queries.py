@@ -33,7 +33,8 @@ class SpaceQueries:
     def references(self, user: str, project_id: str):
         ids = self.studio.assets.references(user, project_id)
         found = self.studio.assets.get_many(user, ids)
-        return view.asset_items(self.studio, [found[a] for a in ids if a in found])
+        items, shown = view.asset_items(self.studio, [found[a] for a in ids if a in found])
+        return [path for path, _ in items], shown  # thumbnails too small for a caption
 
     def results(self, user: str, shot_id: str | None):
         if not shot_id:
