@@ -67,7 +67,7 @@ def balance_text(balance: int) -> str:
 
 
 def image_caption(details: dict) -> str:
-    return f"seed {details['seed']} · {details['model_name']}"
+    return f"seed {details['seed']}"  # the model and the rest are in the details beside it
 
 
 def details_markdown(details: dict | None) -> str:
