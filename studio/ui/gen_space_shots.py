@@ -21,7 +21,9 @@ NO_SHOT = "Select a shot in the navigator first (or add one with New shot)."
 
 def layout_project_bar() -> ProjectBar:
     with gr.Row(elem_id="project-bar"):
-        project = gr.Dropdown(label="Project", choices=[], scale=3, min_width=180, elem_id="project")
+        # allow_custom_value: API callers of /upload_asset and /export_storyboard pass a project id.
+        project = gr.Dropdown(label="Project", choices=[], scale=3, min_width=180, elem_id="project",
+                              allow_custom_value=True)
         name = gr.Textbox(label="Project name", placeholder="Name for a new or renamed project", scale=3,
                           min_width=180, elem_id="project-name")
         with gr.Column(scale=1, min_width=120):
