@@ -28,6 +28,7 @@ def build_studio(settings: Settings):
     from studio.services.credits import CreditsService
     from studio.services.generation import GenerationService
     from studio.services.prompt_library import PromptLibrary
+    from studio.services.recovery import recover
     from studio.services.studio import Studio
     from studio.services.styles import load_styles
     from studio.store import ImageFiles, open_store
@@ -52,6 +53,7 @@ def build_studio(settings: Settings):
     )
     _use_zero_gpu_if_on_a_space(engine)
     credits = CreditsService(store, settings.starting_credits)
+    recover(store, credits, images)  # jobs a killed process left running: failed, refunded once, files swept
     generation = GenerationService(engine=engine, styles=styles, credits=credits, store=store, images=images)
     projects, shots, assets = ProjectService(store, images), ShotService(store), AssetService(store, images)
     return Studio(

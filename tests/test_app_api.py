@@ -62,7 +62,7 @@ def test_generate_cost_balance_and_ledger_agree(client):
     [
         (("demo-faces", "auto", "1:1", 1, "   ", False, "", -1), "empty"),
         (("demo-faces", "auto", "1:1", 1, "x" * 2001, False, "", -1), "2000"),
-        (("no-such-model", "auto", "1:1", 1, "a cat", False, "", -1), "no-such-model"),
+        (("no-such-model", "auto", "1:1", 1, "a cat", False, "", -1), "Unknown model"),
         (("demo-faces", "auto", "1:1", 9, "a cat", False, "", -1), "1 to 4|9"),
         (("sd-turbo", "auto", "1:1", 1, "a cat", False, "", -1), "(?i)download|hub|network"),
     ],

@@ -27,7 +27,7 @@ def test_first_access_grants_the_starting_balance_once(store):
     assert credits.balance("ann") == 50
     (grant,) = credits.ledger("ann")
     assert grant["kind"] == "grant" and grant["delta"] == 50 and grant["balance_after"] == 50
-    assert grant["user"] == "ann" and grant["job_id"] is None and grant["created"].endswith("+00:00")
+    assert grant["owner"] == "ann" and grant["job_id"] is None and grant["created"].endswith("+00:00")
     assert credits.balance("bob") == 50 and len(store.all(LEDGER_TABLE)) == 2
 
 
@@ -40,7 +40,7 @@ def test_charge_debits_and_the_ledger_reads_newest_first(store):
     assert credits.balance("ann") == 7
     assert [e["kind"] for e in credits.ledger("ann")] == ["charge", "charge", "grant"]
     assert [e["job_id"] for e in credits.ledger("ann")][:2] == ["job-2", "job-1"]
-    assert set(credits.ledger("ann")[0]) >= {"id", "user", "delta", "kind", "reason", "job_id", "created", "balance_after"}
+    assert set(credits.ledger("ann")[0]) >= {"id", "owner", "delta", "kind", "reason", "job_id", "created", "balance_after"}
 
 
 def test_insufficient_credits_says_why_and_writes_nothing(store):
@@ -88,7 +88,7 @@ def test_refund_returns_that_jobs_charge_exactly_once(store):
     credits.charge("ann", 8, reason="r", job_id="job-1")
     credits.charge("ann", 4, reason="r", job_id="job-2")
     refund = credits.refund("job-1", reason="generation failed")
-    assert refund["kind"] == "refund" and refund["delta"] == 8 and refund["user"] == "ann"
+    assert refund["kind"] == "refund" and refund["delta"] == 8 and refund["owner"] == "ann"
     assert refund["balance_after"] == 26 and refund["reason"] == "generation failed"
     assert credits.refund("job-1", reason="again") is None
     assert credits.refund("never-charged", reason="x") is None
@@ -161,3 +161,25 @@ def test_concurrent_charges_from_threads_never_overdraw(store):
     assert outcomes.count("refused") == 24
     assert credits.balance("ann") == 2 == _ledger_sum(credits, "ann")
     assert len([e for e in store.all(LEDGER_TABLE) if e["kind"] == "grant"]) == 1
+
+
+def test_a_charge_on_a_full_disk_is_refused_and_costs_nothing(tmp_path, monkeypatch):
+    import errno
+
+    from studio.store import StoreWriteFailed, tinydb_store
+
+    store = TinyDBStore(tmp_path / "db.json")
+    credits = CreditsService(store, 10)
+    credits.charge("ann", 2, reason="before", job_id="job-0")
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tinydb_store.os, "write", full_disk)
+    with pytest.raises(StoreWriteFailed, match="the disk is full. Nothing was saved"):
+        credits.charge("ann", 3, reason="lost", job_id="job-1")
+    assert credits.balance("ann") == 8  # reads still work, and nothing was taken
+    monkeypatch.undo()
+    credits.charge("ann", 3, reason="after", job_id="job-1")  # the same job can be charged once space is back
+    fresh = CreditsService(TinyDBStore(tmp_path / "db.json"), 10)
+    assert fresh.balance("ann") == 5 == _ledger_sum(fresh, "ann")

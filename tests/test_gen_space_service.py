@@ -116,3 +116,50 @@ def test_batch_can_describe_each_shot_by_its_own_description(studio, project):
         "ana", [mira["id"], blank["id"]], ShotJob(model_id=DEMO, count=1, prompt="a portrait"), prompt_from_shot=True))
     assert results[mira["id"]].prompt == "Mira, a sailor"
     assert results[blank["id"]].prompt == "a portrait"
+
+
+SHOT_BAD = [
+    ({"prompt": "a \ud800 b"}, "can't be saved"),
+    ({"prompt": 12345}, "must be text"),
+    ({"prompt": "\u200b\u200b"}, "Write a prompt first"),
+    ({"count": "2"}, "Number of images"),
+    ({"strength": "abc"}, "Strength must be a number"),
+    ({"ip_adapter_scale": [1]}, "IP-Adapter scale"),
+    ({"seed": 1.5}, "Seed must be a whole number"),
+    ({"reference_ids": "abc"}, "list of ids"),
+]
+
+
+@pytest.mark.parametrize("change, message", SHOT_BAD)
+def test_bad_shot_jobs_are_refused_before_any_charge(studio, project, tmp_path, change, message):
+    mira = shot(studio, project)
+    job = ShotJob(**{**dict(model_id=DEMO, count=1, prompt="Mira"), **change})
+    check = studio.gen_space.preflight_for_shot("ana", mira["id"], job)
+    assert not check.ok and message in check.reason and check.balance == 20
+    with pytest.raises(InvalidRequest, match=message):
+        studio.gen_space.generate_for_shot("ana", mira["id"], job)
+    assert [e["kind"] for e in studio.credits.ledger("ana")] == ["grant"]
+    assert studio.store.all("jobs") == [] and image_files(tmp_path) == []
+
+
+def test_preflights_price_shot_batch_and_edit(studio, project):
+    mira, pier = shot(studio, project), shot(studio, project, "Pier", "scene")
+    cost = studio.catalog.get(DEMO).credit_cost
+    job = ShotJob(model_id=DEMO, count=2, prompt="Mira")
+    assert studio.gen_space.preflight_for_shot("ana", mira["id"], job).cost == 2 * cost
+    batch = studio.gen_space.preflight_batch("ana", [mira["id"], pier["id"]], job)
+    assert batch.ok and batch.cost == 4 * cost
+    assert "at least one shot" in studio.gen_space.preflight_batch("ana", [], job).reason
+    made = studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=1, prompt="Mira"))
+    edit = studio.gen_space.preflight_edit("ana", made.images[0].asset_id, prompt="darker", model_id=DEMO)
+    assert not edit.ok and "cannot edit images by prompt" in edit.reason  # the demo has no image-to-image
+    short = studio.gen_space.preflight_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=4, prompt="x"))
+    assert short.ok == (4 * cost <= short.balance)
+
+
+def test_shot_job_record_names_its_owner_and_runner(studio, project):
+    mira = shot(studio, project)
+    result = studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id=DEMO, count=1, prompt="Mira"))
+    (job,) = studio.store.all("jobs")
+    assert job["id"] == result.job_id and job["owner"] == "ana" and job["status"] == "done"
+    assert job["shot_id"] == mira["id"] and job["runner"]["pid"] > 0 and job["runner"]["boot"]

@@ -186,7 +186,7 @@ def test_move_up_and_down_and_stop_at_the_ends(services, project):
     assert names() == ["C", "A", "B"]
     shots.move(ANN, b["id"], "down")
     assert names() == ["C", "A", "B"]
-    with pytest.raises(InvalidRequest, match="'up' or 'down'"):
+    with pytest.raises(InvalidRequest, match="up or down"):
         shots.move(ANN, a["id"], "left")
     with pytest.raises(InvalidRequest, match="Unknown shot"):
         shots.move(BOB, a["id"], "up")

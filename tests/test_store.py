@@ -4,12 +4,9 @@ migration, crashes) are in tests/test_store_journal.py and tests/test_store_cras
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest

@@ -138,7 +138,8 @@ def test_a_failing_disk_write_saves_nothing_says_so_and_the_store_carries_on(tmp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tinydb_store.os, "write", full_disk)
-    with pytest.raises(StoreWriteFailed, match=r"db\.journal: the disk is full\. Nothing was saved"):
+    with pytest.raises(StoreWriteFailed, match=r"^Could not save to db\.journal in the data folder: the disk is full\. "
+                                               r"Nothing was saved; free some disk space"):
         with store.transaction() as tx:
             tx.insert("t", {"id": "lost"})
             tx.update("t", "kept", {"changed": True})
@@ -167,3 +168,39 @@ def test_the_store_reserves_its_bookkeeping_table(tmp_path):
     store = open_store(tmp_path)
     with pytest.raises(ValueError, match="reserved"):
         store.insert("_store", {"x": 1})
+
+
+def test_a_document_deleted_and_inserted_again_in_one_transaction_replays_elsewhere(tmp_path):
+    a = TinyDBStore(tmp_path / "db.json")
+    b = TinyDBStore(tmp_path / "db.json")
+    a.insert("t", {"id": "x", "v": 1})
+    a.insert("t", {"id": "y", "v": 2})
+    assert b.get("t", "x") == {"id": "x", "v": 1}
+    with a.transaction() as tx:
+        tx.delete("t", "x")
+        tx.insert("t", {"id": "x", "v": 3})  # now the newest
+    assert [d["id"] for d in b.page("t", limit=5)[0]] == ["x", "y"]
+    assert [d["v"] for d in TinyDBStore(tmp_path / "db.json").all("t")] == [2, 3]
+
+
+def test_a_journal_whose_snapshot_is_missing_is_refused_not_dropped(tmp_path):
+    store = open_store(tmp_path)
+    store.insert("t", {"id": "a"})
+    store.close()
+    store.path.unlink()
+    journal = store.journal_path.read_bytes()
+    with pytest.raises(StoreFileCorrupt, match=r"studio\.journal has no database snapshot.*studio\.json"):
+        open_store(tmp_path)
+    assert store.journal_path.read_bytes() == journal and not store.path.exists()
+
+
+def test_damage_found_while_running_is_refused_on_every_call_until_repaired(tmp_path):
+    a = open_store(tmp_path)
+    b = TinyDBStore(a.path)
+    a.insert("t", {"id": "x"})
+    assert b.get("t", "x") == {"id": "x"}
+    with open(a.journal_path, "ab") as journal:  # another writer's record, damaged on disk
+        journal.write(b'12 00000000 {"ops":[],"n"}\n')
+    for _ in range(2):
+        with pytest.raises(StoreFileCorrupt, match="damaged"):
+            b.get("t", "x")

@@ -110,3 +110,23 @@ def test_asset_pages_filter_like_the_list_and_history_is_image_studio_only(store
     with pytest.raises(InvalidRequest, match="Unknown project"):
         assets.page("ann", project_id="f" * 32)
     assert assets.page("ann", limit=3).to_api()["has_more"] is True
+
+
+def test_find_containing_looks_inside_list_fields_and_follows_changes(store):
+    a = store.insert("shots", {"owner": "ann", "history": ["x", "y"]})
+    b = store.insert("shots", {"owner": "bob", "history": ["y"]})
+    store.insert("shots", {"owner": "ann", "history": "y"})  # not a list: never matches
+    assert [d["id"] for d in store.find_containing("shots", "history", "y")] == [a["id"], b["id"]]
+    assert [d["id"] for d in store.find_containing("shots", "history", "y", owner="bob")] == [b["id"]]
+    store.update("shots", a["id"], {"history": ["x"]})
+    assert [d["id"] for d in store.find_containing("shots", "history", "y")] == [b["id"]]
+    store.delete("shots", b["id"])
+    assert store.find_containing("shots", "history", "y") == []
+    assert [d["id"] for d in store.find_containing("shots", "history", "x")] == [a["id"]]
+    assert store.find_containing("shots", "unindexed", "x") == []
+    with pytest.raises(RuntimeError):
+        with store.transaction() as tx:
+            tx.update("shots", a["id"], {"history": ["z"]})
+            raise RuntimeError("undo")
+    assert [d["id"] for d in store.find_containing("shots", "history", "x")] == [a["id"]]
+    assert store.find_containing("shots", "history", "z") == []

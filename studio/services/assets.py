@@ -46,10 +46,28 @@ _EDIT_NOTE = re.compile(r", Edits: [^,\n]*$")
 
 
 def forget_assets(tx: Store, user: str, asset_ids: set[str]) -> None:
-    """Drop every pointer the user's records hold to `asset_ids` (call inside a transaction)."""
+    """Drop every pointer the user's records hold to `asset_ids` (call inside a transaction).
+
+    Each lookup goes through the store's indexes (by applied image, by list member, by
+    parent), so deleting one image costs the same in a library of any size."""
     if not asset_ids:
         return
-    for shot in tx.find(SHOTS, owner=user):
+    shots: dict[str, Doc] = {}
+    ref_lists: dict[str, Doc] = {}
+    assets: dict[str, Doc] = {}
+    for asset_id in asset_ids:
+        for shot in tx.find(SHOTS, owner=user, applied_asset_id=asset_id) + tx.find_containing(
+            SHOTS, "history", asset_id, owner=user
+        ):
+            shots[shot["id"]] = shot
+        for ref_list in tx.find_containing(REFERENCE_LISTS, "asset_ids", asset_id, owner=user):
+            ref_lists[ref_list["id"]] = ref_list
+        for asset in tx.find(ASSETS, owner=user, parent_id=asset_id) + tx.find_containing(
+            ASSETS, "reference_ids", asset_id, owner=user
+        ):
+            if asset["id"] not in asset_ids:
+                assets[asset["id"]] = asset
+    for shot in shots.values():
         fields: Doc = {}
         if shot.get("applied_asset_id") in asset_ids:
             fields["applied_asset_id"] = None
@@ -58,10 +76,9 @@ def forget_assets(tx: Store, user: str, asset_ids: set[str]) -> None:
             fields["history"] = [a for a in history if a not in asset_ids]
         if fields:
             tx.update(SHOTS, shot["id"], fields)
-    for ref_list in tx.find(REFERENCE_LISTS, owner=user):
-        if any(a in asset_ids for a in ref_list["asset_ids"]):
-            tx.update(REFERENCE_LISTS, ref_list["id"], {"asset_ids": [a for a in ref_list["asset_ids"] if a not in asset_ids]})
-    for asset in tx.find(ASSETS, owner=user):
+    for ref_list in ref_lists.values():
+        tx.update(REFERENCE_LISTS, ref_list["id"], {"asset_ids": [a for a in ref_list["asset_ids"] if a not in asset_ids]})
+    for asset in assets.values():
         fields = {}
         if asset.get("parent_id") in asset_ids:
             fields["parent_id"] = None
@@ -118,7 +135,7 @@ class AssetService:
         """The user's images, newest first, narrowed by project, shot, shot type and kind."""
         check_user(user)
         if kind is not None and kind not in ASSET_KINDS:
-            raise InvalidRequest(f"Image kind must be one of {', '.join(ASSET_KINDS)}, got {kind!r}.")
+            raise InvalidRequest(f"Image kind must be one of {', '.join(ASSET_KINDS)}.")
         if shot_type is not None:
             check_shot_type(shot_type)
         equals: Doc = {"owner": user}
@@ -344,7 +361,7 @@ def _plan_edit(op: Any, params: dict[str, Any]):
         return (lambda img: img.transpose(method)), f"rotate {degrees} clockwise"
     if op == "flip":
         if set(params) != {"direction"} or params["direction"] not in ("horizontal", "vertical"):
-            raise InvalidRequest("Flip 'horizontal' or 'vertical'.")
+            raise InvalidRequest("Flip horizontal or vertical.")
         direction = params["direction"]
         return (ImageOps.mirror if direction == "horizontal" else ImageOps.flip), f"flip {direction}"
     if op == "crop":
@@ -362,7 +379,7 @@ def _plan_edit(op: Any, params: dict[str, Any]):
             return img.crop(box)
 
         return crop, f"crop {left:g} {top:g} {right:g} {bottom:g}"
-    raise InvalidRequest(f"Unknown edit {op!r}; choose one of {', '.join(EDIT_OPS)}.")
+    raise InvalidRequest(f"Unknown edit; choose one of {', '.join(EDIT_OPS)}.")
 
 
 def _with_edit_note(parameters: str, edits: list[str]) -> str:

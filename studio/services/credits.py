@@ -1,8 +1,12 @@
-"""Credits: an append-only ledger per user; the balance is the sum of its entries.
+"""Credits: an append-only ledger per user; the ledger is the truth about balances.
 
-There is deliberately no stored balance field that could drift from the history: every
-grant, charge and refund is one ledger document, and `balance()` adds them up. Each
-entry also records `balance_after` so the UI can show a statement without re-adding.
+Every grant, charge and refund is one ledger entry, and each entry records
+`balance_after`, the running sum of the owner's deltas up to and including it. Entries
+are only ever written inside a store transaction that first reads the newest one, so the
+newest entry's `balance_after` *is* the sum of the ledger -- and reading the balance (on
+every prompt keystroke, for the cost check) is one indexed lookup, not a sum over the
+user's whole history. `python -m studio.store check` re-adds every ledger and reports
+any owner whose sum and newest `balance_after` disagree.
 
 `charge` checks and debits inside ONE store transaction, so two generations started at
 once (two tabs, two processes) can never both spend the last credits. Each job can be
@@ -11,13 +15,14 @@ charged once and refunded once, so retries and double clicks don't double-count.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import uuid
 from typing import Any, Literal
 
 from studio.services.paging import LEDGER_LIMIT, Page, page_of
 from studio.store.base import Doc, Store
+from studio.store.records import LEDGER, LedgerEntry, utc_now
 
-LEDGER_TABLE = "credit_ledger"
+LEDGER_TABLE = LEDGER
 EntryKind = Literal["grant", "charge", "refund"]
 
 
@@ -57,20 +62,20 @@ class CreditsService:
 
     def balance(self, user: str) -> int:
         with self.store.transaction() as tx:
-            return sum(entry["delta"] for entry in self._entries(tx, user))
+            return self._newest(tx, user)["balance_after"]
 
     def ledger(self, user: str) -> list[Doc]:
-        """The user's entries, newest first."""
+        """All the user's entries, newest first (`ledger_page` is what screens use)."""
         with self.store.transaction() as tx:
-            return list(reversed(self._entries(tx, user)))
+            self._newest(tx, user)
+            return list(reversed(tx.find(LEDGER_TABLE, owner=user)))
 
     def ledger_page(self, user: str, *, limit: int = LEDGER_LIMIT, cursor: str | None = None) -> Page:
         """One page of the user's entries, newest first (the billing view loads more on demand)."""
-        _check_text(user, "User")
         with self.store.transaction() as tx:
-            self._entries(tx, user)  # a first visit still shows the starting grant
+            self._newest(tx, user)  # a first visit still shows the starting grant
             return page_of(tx, LEDGER_TABLE, "ledger", limit=limit, cursor=cursor,
-                           default_limit=LEDGER_LIMIT, equals={"user": user})
+                           default_limit=LEDGER_LIMIT, equals={"owner": user})
 
     @staticmethod
     def estimate(cost_per_image: int, count: int) -> int:
@@ -84,10 +89,9 @@ class CreditsService:
         _check_count(amount, "Charge amount")
         _check_text(job_id, "Job id")
         with self.store.transaction() as tx:
-            entries = self._entries(tx, user)
-            if tx.find(LEDGER_TABLE, kind="charge", job_id=job_id):
+            balance = self._newest(tx, user)["balance_after"]
+            if tx.find(LEDGER_TABLE, job_id=job_id, kind="charge"):
                 raise ValueError(f"Job {job_id!r} has already been charged.")
-            balance = sum(entry["delta"] for entry in entries)
             if amount > balance:
                 raise InsufficientCredits(amount, balance)
             return self._append(tx, user, -amount, "charge", reason, job_id, balance - amount)
@@ -96,40 +100,38 @@ class CreditsService:
         """Give back exactly what `job_id` was charged, once; None if there is nothing to refund."""
         _check_text(job_id, "Job id")
         with self.store.transaction() as tx:
-            charges = tx.find(LEDGER_TABLE, kind="charge", job_id=job_id)
-            if not charges or tx.find(LEDGER_TABLE, kind="refund", job_id=job_id):
+            entries = tx.find(LEDGER_TABLE, job_id=job_id)
+            charges = [e for e in entries if e["kind"] == "charge"]
+            if not charges or any(e["kind"] == "refund" for e in entries):
                 return None
             charge = charges[0]
-            user = charge["user"]
-            balance = sum(entry["delta"] for entry in self._entries(tx, user))
+            user = charge["owner"]
+            balance = self._newest(tx, user)["balance_after"]
             return self._append(tx, user, -charge["delta"], "refund", reason, job_id, balance - charge["delta"])
 
     # -- internals -----------------------------------------------------------------
 
-    def _entries(self, tx: Store, user: str) -> list[Doc]:
-        """The user's entries oldest first; the first access writes the starting grant."""
+    def _newest(self, tx: Store, user: str) -> Doc:
+        """The user's newest entry (its `balance_after` is the balance); the first access
+        writes the starting grant."""
         _check_text(user, "User")
-        entries = tx.find(LEDGER_TABLE, user=user)
-        if not entries:
-            grant = self._append(
-                tx, user, self.starting_balance, "grant", "Starting balance", None, self.starting_balance
-            )
-            entries = [grant]
-        return entries
+        newest, _ = tx.page(LEDGER_TABLE, limit=1, owner=user)
+        if newest:
+            return newest[0]
+        return self._append(tx, user, self.starting_balance, "grant", "Starting balance", None, self.starting_balance)
 
     @staticmethod
     def _append(
         tx: Store, user: str, delta: int, kind: EntryKind, reason: str, job_id: str | None, balance_after: int
     ) -> Doc:
-        return tx.insert(
-            LEDGER_TABLE,
-            {
-                "user": user,
-                "delta": delta,
-                "kind": kind,
-                "reason": str(reason),
-                "job_id": job_id,
-                "created": datetime.now(timezone.utc).isoformat(),
-                "balance_after": balance_after,
-            },
+        entry = LedgerEntry(
+            id=uuid.uuid4().hex,
+            owner=user,
+            delta=delta,
+            kind=kind,
+            reason=str(reason),
+            job_id=job_id,
+            created=utc_now(),
+            balance_after=balance_after,
         )
+        return tx.insert(LEDGER_TABLE, entry.doc())

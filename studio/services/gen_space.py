@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pipelines.catalog import ModelEntry
-from pipelines.types import MAX_REFERENCES, CancelToken, ProgressFn
+from pipelines.types import MAX_PROMPT_CHARS, MAX_REFERENCES, CancelToken, GenerationCancelled, ProgressFn
 from studio.services import validation as v
 from studio.services.assets import AssetService
-from studio.services.generation import GenerationService, PreparedJob, StudioResult
+from studio.services.generation import GenerationService
+from studio.services.results import GenerationFailed, Outcome, PreparedJob, StudioResult
 from studio.services.ids import SHOTS, check_id, now
 from studio.services.preflight import Preflight, run_preflight
 from studio.services.projects import ProjectService
@@ -181,6 +182,9 @@ class GenSpaceService:
 
     def _batch_jobs(self, user: object, shot_ids: object, job: ShotJob, prompt_from_shot: bool) -> list[tuple[str, ShotJob]]:
         user = check_user(user)
+        # The prompt stands in for shots without a description: it must be valid text even
+        # when every shot has one, so a bad value is refused the same way every time.
+        v.optional_text(job.prompt, "The prompt", max_chars=MAX_PROMPT_CHARS)
         jobs = []
         for shot_id in self._shot_list(shot_ids):
             shot_job = job
@@ -234,22 +238,33 @@ class GenSpaceService:
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
         prompt_from_shot: bool = False,
-    ) -> list[tuple[str, StudioResult]]:
+    ) -> Outcome:
         """The consistency flow: the same settings and references for several shots.
 
         Every shot is checked and the whole batch must be affordable before the first
         shot runs, so nobody ends up with half a batch because the credits ran out in
         the middle. With prompt_from_shot each shot is described by its own description
-        (the job's prompt stands in for shots that have none)."""
+        (the job's prompt stands in for shots that have none). It yields (shot id, result)
+        pairs; if a shot fails after others were made, those are kept and the failure is
+        reported in `failures` (that shot's credits were returned)."""
         jobs = self._batch_jobs(user, shot_ids, job, prompt_from_shot)
         total = self.generation.estimate(job.model_id, job.count) * len(jobs)
         run_preflight(lambda: total, lambda: self._balance(user), lambda: total).raise_if_blocked()
-        results = []
-        for shot_id, shot_job in jobs:
+        done = Outcome(results=[])
+        for index, (shot_id, shot_job) in enumerate(jobs):
             if cancel is not None and cancel.cancelled:
                 break
-            results.append((shot_id, self.generate_for_shot(user, shot_id, shot_job, progress=progress, cancel=cancel)))
-        return results
+            try:
+                done.results.append((shot_id, self.generate_for_shot(user, shot_id, shot_job, progress=progress,
+                                                                     cancel=cancel)))
+            except (GenerationFailed, GenerationCancelled, InvalidRequest) as exc:
+                if not done.results:
+                    raise  # nothing was made: the error is the answer
+                left = len(jobs) - index - 1
+                note = f" The {left} shot(s) after it were not run and cost nothing." if left else ""
+                done.failures.append((self.shots.get(user, shot_id)["name"], f"{exc}{note}"))
+                break
+        return done
 
     def _edit_job(self, user: object, asset_id: object, *, prompt: object, model_id: object, strength: object,
                   shot_id: object) -> tuple[str, ShotJob]:

@@ -15,12 +15,10 @@ The order matters and is the product's promise:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from typing import Callable
 
 from pipelines.catalog import ModelEntry
@@ -51,95 +49,25 @@ from studio.services.requests import (
     check_user,
     normalise_seed,
 )
+from studio.services.results import (
+    GenerationFailed,
+    Outcome,
+    PreparedJob,
+    SavedImage,
+    StudioResult,
+    credits_returned,
+    user_subdir,
+)
 from studio.services.styles import Style, apply_style
 from studio.services.validation import plain_message
 from studio.store.base import Store
 from studio.store.images import ImageFiles, format_parameters
+from studio.store.records import ASSETS, utc_now
 
 log = logging.getLogger(__name__)
 
-ASSETS = "assets"
 MAX_COMPARE = 4
 AfterSave = Callable[[Store, list["SavedImage"]], None]
-
-
-class GenerationFailed(RuntimeError):
-    """The job started but did not finish; its credits were given back (the message says so)."""
-
-
-def credits_returned(cost: int) -> str:
-    return "Your 1 credit was returned." if cost == 1 else f"Your {cost} credits were returned."
-
-
-@dataclass(frozen=True)
-class PreparedJob:
-    """A request that passed every check: what will run and what it costs."""
-
-    request: StudioRequest
-    entry: ModelEntry
-    style: Style
-    prompt: str  # after enhancement: what the user sees and what gets recorded
-    styled_prompt: str  # after the style template: what the model gets
-    negative_prompt: str
-    width: int
-    height: int
-    count: int
-    seed: int | None
-    cost: int
-
-
-@dataclass
-class SavedImage:
-    asset_id: str
-    path: str  # absolute file path
-    seed: int
-    details: dict
-
-
-@dataclass
-class StudioResult:
-    job_id: str
-    images: list[SavedImage]
-    prompt: str
-    cost: int
-    balance: int
-    elapsed_s: float
-    model_id: str
-    extra: dict = field(default_factory=dict)
-
-
-def user_subdir(user: str) -> str:
-    """A folder name per user that is safe whatever characters the account name has."""
-    slug = "".join(c for c in user.lower() if c.isascii() and c.isalnum())[:24] or "user"
-    return f"{slug}-{hashlib.sha256(user.encode()).hexdigest()[:8]}"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class Comparison:
-    """What a comparison made and paid for, model by model, and what it could not make.
-
-    Iterating it gives the finished results, so a caller that only shows images needs
-    nothing else; `failures` holds (model name, message) for a model that stopped."""
-
-    results: list[StudioResult]
-    failures: list[tuple[str, str]] = field(default_factory=list)
-
-    def __iter__(self):
-        return iter(self.results)
-
-    def __len__(self) -> int:
-        return len(self.results)
-
-    def __getitem__(self, index):
-        return self.results[index]
-
-    @property
-    def message(self) -> str | None:
-        return " ".join(f"{name}: {why}" for name, why in self.failures) or None
 
 
 class GenerationService:
@@ -292,7 +220,7 @@ class GenerationService:
         *,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
-    ) -> Comparison:
+    ) -> Outcome:
         """One prompt across 2-4 models with the same seed, each model charged as its own job.
 
         Every model is checked (input, and that it can run here) and the whole comparison
@@ -301,7 +229,7 @@ class GenerationService:
         jobs = self._prepare_compare(request, model_ids)
         total = sum(j.cost for j in jobs)
         run_preflight(lambda: total, lambda: self.balance_of(request.user), lambda: total).raise_if_blocked()
-        done = Comparison(results=[])
+        done = Outcome(results=[])
         for job in jobs:
             if cancel is not None and cancel.cancelled and done.results:
                 done.failures.append((job.entry.name, "Cancelled before it started; nothing was charged."))
@@ -337,7 +265,7 @@ class GenerationService:
             "styled_prompt": job.styled_prompt, "negative_prompt": job.negative_prompt,
             "enhanced": job.request.enhance, "seed": seed, "width": image.width, "height": image.height,
             "steps": result.steps, "guidance": result.guidance, "sampler": result.sampler,
-            "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": _now(),
+            "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": utc_now(),
             "prompt_ignored": job.entry.ignores_prompt, **asset_fields,
         }
         parameters = format_parameters(
@@ -388,7 +316,7 @@ class GenerationService:
         return {
             "id": job_id, "owner": job.request.user, "status": RUNNING, "model_id": job.entry.id,
             "style_id": job.style.id, "aspect": job.request.aspect, "count": job.count, "cost": job.cost,
-            "prompt": job.prompt, "created": _now(), "runner": this_runner(),
+            "prompt": job.prompt, "created": utc_now(), "runner": this_runner(),
             "project_id": job.request.project_id, "shot_id": job.request.shot_id,
         }
 

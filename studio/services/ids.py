@@ -6,23 +6,19 @@ not a string) is refused here with the same "Unknown ..." message a missing reco
 gets, before the database or the disk is touched. Records of another user are also
 "Unknown": a user can't even learn that someone else's id exists.
 
-The table names shared by the Gen Space services live here too, so `shots`, `assets`
-and `projects` can read each other's tables without importing each other.
+The table names shared by the Gen Space services are re-exported here (they are defined
+with the record models in `studio.store.records`), so `shots`, `assets` and `projects`
+can read each other's tables without importing each other.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 
-from studio.services.generation import ASSETS
 from studio.services.requests import InvalidRequest, check_user
 from studio.store.base import Doc, Store
-
-PROJECTS = "projects"
-SHOTS = "shots"
-REFERENCE_LISTS = "reference_lists"
+from studio.store.records import ASSETS, PROJECTS, REFERENCE_LISTS, SHOTS, utc_now
 __all__ = ["ASSETS", "PROJECTS", "REFERENCE_LISTS", "SHOTS", "check_id", "check_user", "now", "owned"]
 
 _UUID_HEX = re.compile(r"[0-9a-f]{32}")
@@ -47,6 +43,4 @@ def owned(store: Store, table: str, doc_id: Any, user: Any, what: str) -> Doc:
     return doc
 
 
-def now() -> str:
-    """UTC timestamp with microseconds, so records made in the same second still sort."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+now = utc_now  # the one timestamp helper, under the name the Gen Space services use

@@ -17,7 +17,9 @@ import socket
 import uuid
 from pathlib import Path
 
-JOBS = "jobs"
+from studio.store.records import JOBS
+
+__all__ = ["JOBS", "runner_alive", "this_runner"]
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from studio.services.assets import forget_assets, remove_files
+from studio.services import validation as v
 from studio.services.ids import ASSETS, PROJECTS, REFERENCE_LISTS, SHOTS, check_user, now, owned
 from studio.services.requests import InvalidRequest
 from studio.store.base import Doc, Store
@@ -27,12 +28,9 @@ MAX_PROJECT_NAME = 80
 
 
 def check_project_name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest("Give the project a name.")
-    name = value.strip()
-    if len(name) > MAX_PROJECT_NAME:
-        raise InvalidRequest(f"The project name is {len(name)} characters; the limit is {MAX_PROJECT_NAME}.")
-    return name
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest("The project name must be text.")
+    return v.required_text(value, "The project name", max_chars=MAX_PROJECT_NAME, empty="Give the project a name.")
 
 
 class ProjectService:
@@ -75,7 +73,7 @@ class ProjectService:
 
     def delete(self, user: str, project_id: str, confirm: bool = False) -> None:
         """Remove the project with its shots, reference list and images (files too)."""
-        if confirm is not True:
+        if confirm is not True:  # exactly true: "false" or 1 from an API client is not a confirmation
             raise InvalidRequest("Deleting a project removes its shots and images for good; confirm to delete it.")
         with self.store.transaction() as tx:
             owned(tx, PROJECTS, project_id, user, "project")
@@ -94,4 +92,4 @@ class ProjectService:
     def _check_unique(tx: Store, user: str, name: str, ignore_id: str | None = None) -> None:
         for project in tx.find(PROJECTS, owner=user):
             if project["id"] != ignore_id and project["name"].casefold() == name.casefold():
-                raise InvalidRequest(f"You already have a project named {project['name']!r}; pick another name.")
+                raise InvalidRequest(f"You already have a project named {project['name']}; pick another name.")

@@ -8,27 +8,25 @@ leaves the library unchanged and the message tells the user what to fix.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
 from typing import Any
 
 from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS
+from studio.services import validation as v
 from studio.services.paging import DEFAULT_LIMIT, Page, page_of
+from studio.services.requests import check_negative, check_prompt, check_user
 from studio.store.base import Doc, Store
+from studio.store.records import SAVED_PROMPTS, utc_now
 
-PROMPTS_TABLE = "saved_prompts"
+PROMPTS_TABLE = SAVED_PROMPTS
+_ID = re.compile(r"[0-9a-f]{32}")
 MAX_NAME_CHARS = 80
 
 
-def _text(value: Any, what: str, *, required: bool, max_chars: int | None = None) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be text.")
-    if required and not value.strip():
-        raise ValueError(f"{what} can't be empty.")
-    if max_chars is not None and len(value) > max_chars:
-        raise ValueError(f"{what} is {len(value)} characters long; the limit is {max_chars}.")
-    return value
+def _text(value: Any, what: str, *, required: bool, max_chars: int = MAX_PROMPT_CHARS) -> str:
+    if required:
+        return v.required_text(value, what, max_chars=max_chars)
+    return v.optional_text(value, what, max_chars=max_chars)
 
 
 class PromptLibrary:
@@ -51,41 +49,41 @@ class PromptLibrary:
         enhance: bool = False,
     ) -> Doc:
         """Store a new saved prompt and return it (with its `id` and `created` time)."""
-        _text(user, "User", required=True)
-        name = _text(name, "Name", required=True).strip()
-        if len(name) > MAX_NAME_CHARS:
-            raise ValueError(f"Name is {len(name)} characters long; the limit is {MAX_NAME_CHARS}.")
+        check_user(user)
+        name = _text(name, "The name", required=True, max_chars=MAX_NAME_CHARS)
         doc = {
-            "user": user,
+            "owner": user,
             "name": name,
-            "prompt": _text(prompt, "Prompt", required=True, max_chars=MAX_PROMPT_CHARS),
-            "negative_prompt": _text(negative_prompt, "Negative prompt", required=False, max_chars=MAX_PROMPT_CHARS),
-            "model_id": _text(model_id, "Model", required=True),
-            "style_id": _text(style_id, "Style", required=False) or None,
-            "aspect": _text(aspect, "Aspect ratio", required=True),
+            "prompt": check_prompt(prompt),  # the same rules as generating with it
+            "negative_prompt": check_negative(negative_prompt),
+            "model_id": _text(model_id, "The model", required=True, max_chars=200),
+            "style_id": _text(style_id, "The style", required=False, max_chars=200) or None,
+            "aspect": _text(aspect, "The aspect ratio", required=True, max_chars=20),
             "count": self._count(count),
             "enhance": self._flag(enhance),
-            "created": datetime.now(timezone.utc).isoformat(),
+            "created": utc_now(),
         }
         with self.store.transaction() as tx:
-            for existing in tx.find(PROMPTS_TABLE, user=user):
+            for existing in tx.find(PROMPTS_TABLE, owner=user):
                 if existing["name"].casefold() == name.casefold():
-                    raise ValueError(f"You already have a saved prompt named {name!r}; pick another name.")
+                    raise v.InvalidRequest(f"You already have a saved prompt named {existing['name']}; pick another name.")
             return tx.insert(PROMPTS_TABLE, doc)
 
     def list(self, user: str) -> list[Doc]:
         """The user's saved prompts, newest first."""
-        return list(reversed(self.store.find(PROMPTS_TABLE, user=user)))
+        return list(reversed(self.store.find(PROMPTS_TABLE, owner=user)))
 
     def page(self, user: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
         """One page of the user's saved prompts, newest first."""
         _text(user, "User", required=True)
-        return page_of(self.store, PROMPTS_TABLE, "prompts", limit=limit, cursor=cursor, equals={"user": user})
+        return page_of(self.store, PROMPTS_TABLE, "prompts", limit=limit, cursor=cursor, equals={"owner": user})
 
     def get(self, user: str, prompt_id: str) -> Doc | None:
-        """The saved prompt, or None if it doesn't exist or belongs to someone else."""
+        """The saved prompt, or None if it doesn't exist, belongs to someone else, or the id is not one."""
+        if not isinstance(prompt_id, str) or not _ID.fullmatch(prompt_id):
+            return None
         doc = self.store.get(PROMPTS_TABLE, prompt_id)
-        return doc if doc is not None and doc.get("user") == user else None
+        return doc if doc is not None and doc.get("owner") == user else None
 
     def delete(self, user: str, prompt_id: str) -> bool:
         """Remove one of the user's saved prompts; False if it isn't theirs or is gone."""
@@ -96,12 +94,8 @@ class PromptLibrary:
 
     @staticmethod
     def _count(count: Any) -> int:
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_IMAGES:
-            raise ValueError(f"Image count must be a whole number from 1 to {MAX_IMAGES}, got {count!r}.")
-        return count
+        return v.whole_number(count, "Number of images", minimum=1, maximum=MAX_IMAGES)
 
     @staticmethod
     def _flag(value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"Enhance must be true or false, got {value!r}.")
-        return value
+        return v.flag(value, "Enhance prompt")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from pipelines.types import MAX_PROMPT_CHARS
+from studio.services import validation as v
 from studio.services.ids import ASSETS, PROJECTS, SHOTS, check_id, check_user, now, owned
 from studio.services.requests import InvalidRequest
 from studio.store.base import Doc, Store
@@ -26,28 +27,19 @@ MAX_DESCRIPTION = MAX_PROMPT_CHARS  # the description is the shot's starting pro
 
 
 def check_shot_type(value: Any) -> str:
-    if value not in SHOT_TYPES:
-        raise InvalidRequest(f"Shot type must be one of {', '.join(SHOT_TYPES)}, got {value!r}.")
-    return str(value)
+    if not isinstance(value, str) or value not in SHOT_TYPES:
+        raise InvalidRequest(f"Shot type must be one of {', '.join(SHOT_TYPES)}.")
+    return value
 
 
 def check_shot_name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest("Give the shot a name.")
-    name = value.strip()
-    if len(name) > MAX_SHOT_NAME:
-        raise InvalidRequest(f"The shot name is {len(name)} characters; the limit is {MAX_SHOT_NAME}.")
-    return name
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest("The shot name must be text.")
+    return v.required_text(value, "The shot name", max_chars=MAX_SHOT_NAME, empty="Give the shot a name.")
 
 
 def check_description(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidRequest("The shot description must be text.")
-    if len(value) > MAX_DESCRIPTION:
-        raise InvalidRequest(f"The description is {len(value)} characters; the limit is {MAX_DESCRIPTION}.")
-    return value.strip()
+    return v.optional_text(value, "The shot description", max_chars=MAX_DESCRIPTION)
 
 
 def ordered(shots: Iterable[Doc]) -> list[Doc]:
@@ -138,7 +130,7 @@ class ShotService:
     def move(self, user: str, shot_id: str, direction: str) -> list[Doc]:
         """Move a shot one place "up" (earlier) or "down" (later); at either end nothing moves."""
         if direction not in ("up", "down"):
-            raise InvalidRequest(f"Move a shot 'up' or 'down', not {direction!r}.")
+            raise InvalidRequest("Move a shot up or down.")
         with self.store.transaction() as tx:
             shot = owned(tx, SHOTS, shot_id, user, "shot")
             ids = [s["id"] for s in ordered(tx.find(SHOTS, owner=user, project_id=shot["project_id"]))]

@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.services.requests import InvalidRequest
+from studio.services.validation import mib
 
 ALLOWED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -55,7 +56,12 @@ def _read_bytes(data: bytes | bytearray | memoryview | str | Path, max_bytes: in
 
 
 def _too_big(size: int, max_bytes: int) -> str:
-    return f"The file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
+    """Both sizes in the unit the limit is set in (MiB), so 22 MB over a 20 MiB limit reads right."""
+    return f"The file is {mib_exact(size)}; the limit is {mib(max_bytes)}. Upload a smaller image."
+
+
+def mib_exact(n_bytes: int) -> str:
+    return f"{n_bytes / (1024 * 1024):.1f} MiB"
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -34,6 +34,10 @@ class Store(Protocol):
         """Documents whose fields equal all given values, in insertion order (a missing
         field counts as None, as JSON readers treat an absent key and null alike)."""
 
+    def find_containing(self, table: str, field: str, item: Any, **equals: Any) -> list[Doc]:
+        """Documents whose list `field` holds `item` (and whose fields equal `equals`), in
+        insertion order: "what points at this image?" without reading every record."""
+
     def all(self, table: str) -> list[Doc]: ...
 
     def page(

@@ -21,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from studio.store.indexes import POS, Table
+
 
 class StoreFileCorrupt(ValueError):
     """A database or journal file exists but can't be trusted; it is never overwritten."""
@@ -103,6 +105,24 @@ def _damaged(path: Path, offset: int, why: str) -> StoreFileCorrupt:
         f"Run `python -m studio.store check` for details, then restore the data folder from a backup; "
         f"or move {path.name} away to open the database as of its last snapshot (changes after it are lost)."
     )
+
+
+def apply(tables: dict[str, Table], record: Any) -> int:
+    """Replay one committed transaction onto `tables`; returns its next free position.
+    Raises KeyError/TypeError/ValueError for a record this version can't read."""
+    for op, table, payload in record["ops"]:
+        rows = tables.setdefault(table, Table())
+        if op == "put":
+            doc = dict(payload)
+            pos = doc.pop(POS)
+            if rows.pos_of.get(doc["id"], pos) != pos:  # deleted and inserted again in one transaction
+                rows.remove(doc["id"])
+            rows.put(doc, pos)
+        elif op == "del":
+            rows.remove(payload)
+        else:
+            raise ValueError(f"unknown operation {op!r}")
+    return int(record["next"])
 
 
 def header(db_id: str, gen: int) -> dict:

@@ -65,6 +65,11 @@ def matches(doc: Doc, equals: dict[str, Any]) -> bool:
     return all(doc.get(key) == value for key, value in equals.items())
 
 
+def contains(doc: Doc, field: str, item: Any) -> bool:
+    items = doc.get(field)
+    return isinstance(items, list) and item in items
+
+
 def page_scan(
     newest_first: Iterable[tuple[int, Doc]],
     limit: int,
@@ -137,6 +142,11 @@ class MemoryStore:
         with self._lock:
             rows = self._tables.get(check_table(table), {}).values()
             return [copy.deepcopy(doc) for doc in rows if matches(doc, equals)]
+
+    def find_containing(self, table: str, field: str, item: Any, **equals: Any) -> list[Doc]:
+        with self._lock:
+            rows = self._tables.get(check_table(table), {}).values()
+            return [copy.deepcopy(doc) for doc in rows if matches(doc, equals) and contains(doc, field, item)]
 
     def all(self, table: str) -> list[Doc]:
         return self.find(table)

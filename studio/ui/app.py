@@ -110,7 +110,8 @@ def create_app(studio: Studio) -> gr.Blocks:
 
         def account(request: gr.Request):
             user = user_of(request)
-            return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger(user))
+            # the billing table shows the newest page; the whole history is /ledger's to page through
+            return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger_page(user).items)
 
         for event in widgets.jobs + space.jobs:
             event.then(account, None, [balance_box, ledger_table], api_name="refresh_account_after_job", **UI)

@@ -1,8 +1,20 @@
-"""What every tab shares: the GPU concurrency id, user-facing errors, progress wiring."""
+"""What every tab shares: the GPU concurrency id, user-facing errors, progress wiring.
+
+How a service error reaches a person: `user_message` is the one translation. The
+service's own sentence is shown as is (a KeyError's str() would wrap it in quotes, so
+its first argument is used); anything unexpected is logged and answered with a plain
+sentence, never the exception's class name or text (which may hold a server path).
+
+Endpoints that people or programs call with typed values take them raw
+(`LOOSE`: `preprocess=False` for widget events; `gr.api` never preprocesses), so the
+services' validation answers a bad value instead of Gradio's "Could not preprocess
+input component at index N", and a seed of 1.5 is refused rather than rounded.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 
 import gradio as gr
 
@@ -10,24 +22,50 @@ from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, 
 from studio.services.credits import InsufficientCredits
 from studio.services.generation import GenerationFailed
 from studio.services.requests import InvalidRequest
+from studio.services.validation import plain_message
 from studio.ui.session import caller_key
 
+log = logging.getLogger(__name__)
 GPU = "gpu"  # every event that runs a model shares this concurrency_id
 USER_ERRORS = (InvalidRequest, InsufficientCredits, ModelUnavailable, OutOfMemory, GenerationFailed, ValueError)
 UI = {"queue": False, "api_visibility": "undocumented", "show_progress": "hidden"}
+LOOSE = {"preprocess": False}  # event kwargs: the callback gets the raw JSON values and validates them
+UNEXPECTED = "Something went wrong on the server; it has been logged. Please try again."
+
+
+def user_message(exc: BaseException) -> str:
+    """The sentence a person sees for a service error."""
+    if isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    else:
+        text = str(exc)
+    return plain_message(text, limit=400) or UNEXPECTED
 
 
 def guard(fn):
-    """Service errors become a gr.Error toast with the service's own message."""
+    """Service errors become a gr.Error toast with the service's own message; anything
+    else is logged and becomes a plain sentence (Gradio would show its raw text)."""
 
     @functools.wraps(fn)  # keeps the signature and hints Gradio reads to inject gr.Request
     def wrapped(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except GenerationCancelled as exc:
+            raise gr.Error(_cancelled(exc), title="Cancelled") from None
         except USER_ERRORS as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(user_message(exc)) from None
+        except Exception:
+            log.exception("unexpected error in %s", getattr(fn, "__name__", "a callback"))
+            raise gr.Error(UNEXPECTED) from None
 
     return wrapped
+
+
+def _cancelled(exc: BaseException) -> str:
+    text = str(exc)
+    return text if "returned" in text else "Cancelled. Your credits were returned."
 
 
 def progress_reporter(progress: gr.Progress):
@@ -53,10 +91,10 @@ def run_cancellable(studio, request: gr.Request, progress: gr.Progress | None, w
     wherever they happen: the service has already refunded the credits."""
     if progress is not None:
         progress(0, desc="Starting")
-    try:
+
+    @guard
+    def run():
         with studio.cancels.running(caller_key(request)) as token:
             return work(progress_reporter(progress) if progress is not None else None, token)
-    except GenerationCancelled:
-        raise gr.Error("Cancelled. Your credits were refunded.", title="Cancelled") from None
-    except USER_ERRORS as exc:
-        raise gr.Error(str(exc)) from None
+
+    return run()

@@ -69,7 +69,7 @@ def register_gen_space_api(studio: Studio) -> None:
         """Generate 1-4 images for a shot, guided by up to 6 reference asset ids; costs credits."""
         user = user_of(request)
         job = ShotJob(model_id=model_id, count=count, prompt=prompt, style_id=style_id, aspect=aspect,
-                      enhance=enhance, seed=seed, reference_ids=tuple(reference_ids or ()),
+                      enhance=enhance, seed=seed, reference_ids=reference_ids,
                       ip_adapter_scale=ip_adapter_scale, strength=strength)
         result = run_cancellable(studio, request, None, lambda report, token: studio.gen_space.generate_for_shot(
             user, shot_id, job, cancel=token))
@@ -85,9 +85,11 @@ def register_gen_space_api(studio: Studio) -> None:
         batch's cost is checked before the first shot runs."""
         user = user_of(request)
         job = ShotJob(model_id=model_id, count=count, prompt=prompt, style_id=style_id, aspect=aspect, seed=seed,
-                      reference_ids=tuple(reference_ids or ()))
+                      reference_ids=reference_ids)
         results = run_cancellable(studio, request, None, lambda report, token: studio.gen_space.generate_batch(
-            user, list(shot_ids), job, cancel=token, prompt_from_shot=True))
+            user, shot_ids, job, cancel=token, prompt_from_shot=True))
+        if results.failures:
+            gr.Warning(results.message)
         return [{"shot_id": sid, "job_id": r.job_id, "cost": r.cost, "balance": r.balance,
                  "images": [_asset_view(studio, user, img.asset_id) for img in r.images]} for sid, r in results]
 

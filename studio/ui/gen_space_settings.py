@@ -128,6 +128,8 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
         results = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_batch(
             user, list(ids), job, progress=report, cancel=token, prompt_from_shot=True))
         done = ", ".join(f"{studio.shots.get(user, sid)['name']}: {len(r.images)}" for sid, r in results)
+        if getattr(results, "failures", None):
+            gr.Warning(results.message)  # what was made stays; the rest was refunded
         return f"Done · {done} image(s) · {sum(r.cost for _, r in results)} credits", \
             fmt.balance_text(studio.credits.balance(user))
 

@@ -14,7 +14,7 @@ import gradio as gr
 from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.common import GPU, USER_ERRORS, run_cancellable
+from studio.ui.common import GPU, LOOSE, USER_ERRORS, run_cancellable
 from studio.ui.downloads import named_copy, studio_download_name
 from studio.ui.events import UI
 from studio.ui.style_picker import style_picker
@@ -138,7 +138,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
                         request: gr.Request, progress=gr.Progress()):
         req = StudioRequest(
             user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n,
-            prompt=text, enhance=bool(enhance_on), negative_prompt=negative_text or "", seed=seed_value,
+            prompt=text, enhance=enhance_on, negative_prompt=negative_text, seed=seed_value,
         )
         result = run_cancellable(studio, request, progress,
                                  lambda report, token: studio.generation.generate(req, progress=report, cancel=token))
@@ -177,7 +177,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
     style.change(describe_style, style, style_info, api_name="describe_style", **ui)
     gr.on([enhance.change, style.change, prompt.blur], preview_enhanced, [enhance, prompt, style], enhanced_view,
           api_name="preview_enhanced", **ui)
-    enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt").then(
+    enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt", **LOOSE).then(
         request_state, state_inputs, state_outputs, api_name="check_request_after_enhance", **ui
     )
     gen_event = generate.click(
@@ -188,6 +188,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
         concurrency_id=GPU,
         concurrency_limit=studio.gpu_concurrency,
         show_progress_on=[gallery],
+        **LOOSE,  # raw values reach the service's validation (a seed of 1.5 is refused, not rounded)
     )
     gen_event.then(request_state, state_inputs, state_outputs, api_name="check_request_after_generate", **ui)
     cancel.click(cancel_job, None, reason, api_name="cancel", queue=False)

@@ -11,7 +11,7 @@ import gradio as gr
 from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.common import GPU, USER_ERRORS, run_cancellable
+from studio.ui.common import GPU, LOOSE, USER_ERRORS, run_cancellable, user_message
 from studio.ui.events import UI
 from studio.ui.image_studio import StudioWidgets
 from studio.ui.session import user_of
@@ -41,11 +41,11 @@ def build_prompt_library(studio: Studio, w: StudioWidgets) -> None:
         try:
             studio.generation.check_settings(model_id, style_id, aspect)
             doc = studio.prompts.save(
-                user, name=label, prompt=prompt, negative_prompt=negative or "", model_id=model_id,
+                user, name=label, prompt=prompt, negative_prompt=negative, model_id=model_id,
                 style_id=style_id, aspect=aspect, count=count, enhance=enhance,
             )
         except USER_ERRORS as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(user_message(exc)) from None
         return gr.update(choices=_library_choices(studio, user), value=doc["id"]), f"Saved “{doc['name']}”."
 
     def use_prompt(prompt_id, request: gr.Request):
@@ -65,11 +65,11 @@ def build_prompt_library(studio: Studio, w: StudioWidgets) -> None:
     def refresh(request: gr.Request):
         return gr.update(choices=_library_choices(studio, user_of(request)))
 
-    save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt")
-    use.click(use_prompt, saved, settings, api_name="use_saved_prompt").then(
+    save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt", **LOOSE)
+    use.click(use_prompt, saved, settings, api_name="use_saved_prompt", **LOOSE).then(
         *w.request_state, api_name="check_request_after_use", **UI
     )
-    delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt")
+    delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt", **LOOSE)
     w.loads.append((refresh, None, saved, "list_saved_prompts"))
 
 
@@ -86,7 +86,7 @@ def build_compare(studio: Studio, w: StudioWidgets, balance_box: gr.HTML) -> Non
 
     def request_of(style_id, aspect, count, prompt, enhance, negative, seed, request):
         return StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
-                             prompt=prompt, enhance=bool(enhance), negative_prompt=negative or "", seed=seed)
+                             prompt=prompt, enhance=enhance, negative_prompt=negative, seed=seed)
 
     def estimate(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request):
         req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
@@ -98,7 +98,7 @@ def build_compare(studio: Studio, w: StudioWidgets, balance_box: gr.HTML) -> Non
                 progress=gr.Progress()):
         req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
         done = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
-            req, list(model_ids or []), progress=report, cancel=token))
+            req, model_ids, progress=report, cancel=token))
         shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in done for img in r.images]
         paid = sum(r.cost for r in done)
         note = f"Made {len(shown)} image(s) with {len(done)} model(s) for {paid} credits."
@@ -114,6 +114,7 @@ def build_compare(studio: Studio, w: StudioWidgets, balance_box: gr.HTML) -> Non
         compare_in,
         [gallery, balance_box, cost],
         api_name="compare_models", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency, show_progress_on=[gallery],
+        **LOOSE,
     )
     event.then(*w.request_state, api_name="check_request_after_compare", **UI)
     w.jobs.append(event)
