@@ -183,3 +183,18 @@ def test_a_charge_on_a_full_disk_is_refused_and_costs_nothing(tmp_path, monkeypa
     credits.charge("ann", 3, reason="after", job_id="job-1")  # the same job can be charged once space is back
     fresh = CreditsService(TinyDBStore(tmp_path / "db.json"), 10)
     assert fresh.balance("ann") == 5 == _ledger_sum(fresh, "ann")
+
+
+def test_spent_since_reads_back_only_to_the_given_time(store):
+    from datetime import datetime, timedelta, timezone
+
+    credits = CreditsService(store, 100)
+    credits.charge("ann", 5, reason="old", job_id="old")
+    cut = datetime.now(timezone.utc)
+    credits.charge("ann", 3, reason="new", job_id="new-1")
+    credits.charge("ann", 4, reason="new", job_id="new-2")
+    credits.refund("new-2", reason="failed")
+    with store.transaction() as tx:
+        assert credits.spent_since(tx, "ann", cut) == 3
+        assert credits.spent_since(tx, "ann", cut - timedelta(days=1)) == 8
+        assert credits.spent_since(tx, "bob", cut) == 0

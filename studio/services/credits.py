@@ -16,6 +16,7 @@ charged once and refunded once, so retries and double clicks don't double-count.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from studio.services.paging import LEDGER_LIMIT, Page, page_of
@@ -23,7 +24,7 @@ from studio.store.base import Doc, Store
 from studio.store.records import LEDGER, LedgerEntry, utc_now
 
 LEDGER_TABLE = LEDGER
-EntryKind = Literal["grant", "charge", "refund"]
+EntryKind = Literal["grant", "take", "charge", "refund"]  # "take": an administrator's debit
 
 
 class InsufficientCredits(ValueError):
@@ -77,6 +78,23 @@ class CreditsService:
             return page_of(tx, LEDGER_TABLE, "ledger", limit=limit, cursor=cursor,
                            default_limit=LEDGER_LIMIT, equals={"owner": user})
 
+    def spent_since(self, tx: Store, user: str, since: datetime) -> int:
+        """Credits charged (less what was refunded) in entries made at or after `since`.
+
+        Reads back from the newest entry only as far as `since` (entries are appended in
+        time order), so a daily-limit check inside every charge costs what today's entries
+        cost, not the user's whole history."""
+        spent, before = 0, None
+        while True:
+            entries, before = tx.page(LEDGER_TABLE, limit=LEDGER_LIMIT, before=before, owner=user)
+            for entry in entries:
+                if datetime.fromisoformat(entry["created"]) < since:
+                    return spent
+                if entry["kind"] in ("charge", "refund"):
+                    spent -= entry["delta"]
+            if before is None:
+                return spent
+
     @staticmethod
     def estimate(cost_per_image: int, count: int) -> int:
         """What generating `count` images costs, shown before the user clicks Generate."""
@@ -110,6 +128,12 @@ class CreditsService:
             return self._append(tx, user, -charge["delta"], "refund", reason, job_id, balance - charge["delta"])
 
     # -- internals -----------------------------------------------------------------
+
+    def _entries(self, tx: Store, user: str) -> list[Doc]:
+        """All the user's entries, oldest first, for whole-history views (never per request:
+        the balance is `_newest`'s `balance_after`)."""
+        self._newest(tx, user)
+        return tx.find(LEDGER_TABLE, owner=user)
 
     def _newest(self, tx: Store, user: str) -> Doc:
         """The user's newest entry (its `balance_after` is the balance); the first access

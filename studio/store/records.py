@@ -62,7 +62,7 @@ class JobRecord(Record):
 
 class LedgerEntry(Record):
     delta: int
-    kind: Literal["grant", "charge", "refund"]
+    kind: Literal["grant", "take", "charge", "refund"]  # grant/take: the start or an administrator
     reason: str
     job_id: str | None = None
     created: str
