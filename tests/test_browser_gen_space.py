@@ -27,6 +27,7 @@ Picked image    #use-as-reference, #apply-to-shot (no-image error), #gs-download
                 #rotate/#do-rotate, #flip/#do-flip, #crop-*/#do-crop  test_edits
                 #edit-prompt, #edit-strength, #edit-by-prompt (cost + reason) test_edits
 Library         #gs-library-tab, #library-filter, #upload, #gs-library (pick)  test_library_and_upload
+                (#library-more shows only past 24 images: not reached here; paging is tested in the store tests)
 Consistency     #batch-type, #batch-shots, #batch-cost, #batch-run  test_consistency_flow
 Storyboard      #refresh-storyboard, #export-storyboard   test_storyboard
 """

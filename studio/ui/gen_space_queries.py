@@ -6,11 +6,12 @@ these instead of repeating the same look-ups (and the same id-to-name mapping).
 
 from __future__ import annotations
 
+from studio.services.paging import DEFAULT_LIMIT, MAX_LIMIT
 from studio.services.studio import Studio
 from studio.ui import gen_space_view as view
 from studio.ui.downloads import named_copy
 
-LIBRARY_PAGE = 24  # library images shown before "Load more"
+LIBRARY_PAGE = DEFAULT_LIMIT  # library images shown before "Load more"
 
 
 class SpaceQueries:
@@ -44,18 +45,16 @@ class SpaceQueries:
         return view.asset_items(self.studio, [found[a] for a in history if a in found])
 
     def library(self, user: str, project_id: str, shot_id: str | None, how: str, limit: int):
-        """The first `limit` library images for the filter, and whether there are more."""
-        assets = self.studio.assets
-        if how == "shot":
-            found = assets.list(user, project_id=project_id, shot_id=shot_id) if shot_id else []
-        elif how in ("character", "scene", "prop"):
-            found = assets.list(user, project_id=project_id, shot_type=how)
-        elif how == "upload":
-            found = assets.list(user, project_id=project_id, kind="upload")
-        else:
-            found = assets.list(user, project_id=project_id)
-        items, ids = view.asset_items(self.studio, found[:limit])
-        return items, ids, len(found) > limit
+        """The newest `limit` library images for the filter (one page from the store, never
+        the whole library), and whether there are more."""
+        if how == "shot" and not shot_id:
+            return [], [], False
+        narrow = {"shot": {"shot_id": shot_id}, "upload": {"kind": "upload"}}.get(how, {})
+        if how in ("character", "scene", "prop"):
+            narrow = {"shot_type": how}
+        page = self.studio.assets.page(user, project_id=project_id, limit=min(limit, MAX_LIMIT), **narrow)
+        items, ids = view.asset_items(self.studio, page.items)
+        return items, ids, page.has_more and limit < MAX_LIMIT
 
     def names(self, user: str, details: dict) -> dict:
         """Names for the ids an image's record points at (shot, project, references, source)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio.services.paging import LEDGER_LIMIT, MAX_LIMIT
 from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
@@ -121,7 +122,17 @@ def build_compare(studio: Studio, w: StudioWidgets, balance_box: gr.HTML) -> Non
 
 
 def build_billing(studio: Studio, w: StudioWidgets) -> gr.Dataframe:
+    """The newest page of the credit history; "Load more" asks the ledger for a longer page."""
     with gr.Accordion("Billing: credit history", open=False, elem_id="billing"):
         gr.Markdown("Credits are taken when a job starts and given back if it fails or you cancel it.")
         table = gr.Dataframe(headers=fmt.LEDGER_HEADERS, interactive=False, elem_id="ledger", wrap=True)
+        more = gr.Button("Load more", size="sm", elem_id="ledger-more")
+    shown = gr.State(LEDGER_LIMIT)
+
+    def load_more(limit, request: gr.Request):
+        limit = min(limit + LEDGER_LIMIT, MAX_LIMIT)
+        page = studio.credits.ledger_page(user_of(request), limit=limit)
+        return fmt.ledger_rows(page.items), limit, gr.update(visible=page.has_more and limit < MAX_LIMIT)
+
+    more.click(load_more, shown, [table, shown, more], api_name="ui_ledger_more", **UI)
     return table
