@@ -33,6 +33,7 @@ def app_url(tmp_path_factory):
         for kind, name in (("character", "Mira"), ("character", "Old Tom"), ("scene", "Harbour at dawn"),
                            ("prop", "Storm lantern"), ("prop", "Rowing boat")):
             client.predict(project, kind, name, f"{name}, painted", api_name="/create_shot")
+        client.predict("Lighthouse", api_name="/create_project")
         yield url
 
 
@@ -86,12 +87,16 @@ def test_header_names_the_user_and_places_are_remembered_per_user(app_url):
         expect(page.locator("#who a")).to_have_attribute("href", "/logout")
         expect(page.locator("#balance")).to_contain_text("Balance: 20")
         page.get_by_role("tab", name="Gen Space").click()
+        expect(page.locator("#project input")).to_have_value("Harbour Tale")
+        stored = "localStorage.getItem('studio-ui-memory')"
+        before = page.evaluate(stored)
         page.locator("#project input").click()
-        page.get_by_role("option", name="Harbour Tale").click()
-        expect(page.locator("#shot-cards .thumbnail-item")).to_have_count(5)
+        page.get_by_role("option", name="Lighthouse").click()
+        expect(page.locator("#shot-cards .thumbnail-item")).to_have_count(0)
+        page.wait_for_function(f"{stored} !== {before!r}")  # the place is saved in the browser
         page.reload()
         expect(page.get_by_role("tab", name="Gen Space", selected=True)).to_be_visible()
-        expect(page.locator("#project input")).to_have_value("Harbour Tale")
+        expect(page.locator("#project input")).to_have_value("Lighthouse")
 
         page.locator("#who a").click()  # sign out
         sign_in(page, app_url, "bob")
