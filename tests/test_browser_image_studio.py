@@ -12,7 +12,7 @@ error a person can cause is asserted as the text they see.
 #enhance, #enhance-now (programmatic fill), #enhanced  test_enhance
 #negative, #seed (Advanced), #generate, Ctrl+Enter, #results (pick), #details,
 #download (readable name), header #balance     test_generate_pick_download
-#cancel                                        test_cancel_when_idle
+#cancel, #cancel-note                          test_cancel_when_idle
 #compare-models, #compare-cost, #compare-run   test_compare_refuses_before_charging
 #prompt-name, #save-prompt, #saved-prompts, #use-prompt, #delete-prompt, #prompt-note
                                                test_prompt_library
@@ -149,7 +149,7 @@ def test_generate_pick_download(page):
 
 def test_cancel_when_idle(page):
     page.click("#cancel")
-    expect(page.locator("#reason")).to_have_text("Nothing is running.")
+    expect(page.locator("#cancel-note")).to_have_text("Nothing is running.")
 
 
 def test_compare_refuses_before_charging(page):

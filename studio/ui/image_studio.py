@@ -95,6 +95,8 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
                 )
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
             reason = gr.Markdown("Write a prompt to generate. Be descriptive for better results.", elem_id="reason")
+            # Its own line: the reason line is rewritten after every job and would hide this.
+            cancel_note = gr.Markdown(elem_id="cancel-note")
             gallery = gr.Gallery(
                 label="Results", fit_columns=False, columns=4, height="auto", format="png", object_fit="contain",
                 allow_preview=True, buttons=["fullscreen"], elem_id="results",
@@ -191,7 +193,7 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
         **LOOSE,  # raw values reach the service's validation (a seed of 1.5 is refused, not rounded)
     )
     gen_event.then(request_state, state_inputs, state_outputs, api_name="check_request_after_generate", **ui)
-    cancel.click(cancel_job, None, reason, api_name="cancel", queue=False)
+    cancel.click(cancel_job, None, cancel_note, api_name="cancel", queue=False)
     gallery.select(select_result, results_state, [details, download], api_name="select_result", **ui)
 
     return StudioWidgets(
