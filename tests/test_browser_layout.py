@@ -20,6 +20,12 @@ from tests.launched_app import ARTIFACTS, launched_app
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ACCOUNTS = {"alice": "pw-alice-1", "bob": "pw-bob-2"}
 SCREENS = [(1280, 800), (390, 844)]
+# True once the stored place has not changed for 1.5 s (saves from earlier events have landed).
+STORAGE_SETTLED = """() => {
+  const value = localStorage.getItem('studio-ui-memory'), now = Date.now();
+  if (window.__lastStored !== value) { window.__lastStored = value; window.__storedAt = now; return false; }
+  return now - window.__storedAt > 1500;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +99,8 @@ def test_header_names_the_user_and_places_are_remembered_per_user(app_url):
         page.locator("#project input").click()
         page.get_by_role("option", name="Lighthouse").click()
         expect(page.locator("#shot-cards .thumbnail-item")).to_have_count(0)
-        page.wait_for_function(f"{stored} !== {before!r}")  # the place is saved in the browser
+        page.wait_for_function(f"{stored} !== {before!r}")  # the place is saved in the browser...
+        page.wait_for_function(STORAGE_SETTLED, polling=200)  # ...and no earlier save lands after it
         page.reload()
         expect(page.get_by_role("tab", name="Gen Space", selected=True)).to_be_visible()
         expect(page.locator("#project input")).to_have_value("Lighthouse")
