@@ -142,11 +142,14 @@ def _remember_place(app, memory, tabs, tab_widgets, space, who) -> None:
         return (tab, gr.update(value=who, visible=bool(who)), *space.open_project(place.get("project"), request))
 
     app.load(restore, memory, [tabs, who, *space.open_outputs], api_name="restore_place", **UI)
+    # One at a time, in order: each save starts from the stored place, so two saves running
+    # side by side could land out of order and the older place would win.
+    in_order = {"concurrency_id": "remember_place", "concurrency_limit": 1}
     for tab_id, tab in zip(TABS, tab_widgets):
         tab.select(_tab_saver(remember, tab_id), memory, memory,
-                   api_name=f"remember_tab_{tab_id.replace('-', '_')}", **UI)
+                   api_name=f"remember_tab_{tab_id.replace('-', '_')}", **in_order, **UI)
     space.bar.project.change(_project_saver(remember), [memory, space.bar.project], memory,
-                             api_name="remember_project", **UI)
+                             api_name="remember_project", **in_order, **UI)
 
 
 def _tab_saver(remember, tab_id):
