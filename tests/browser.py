@@ -1,4 +1,7 @@
-"""Headless Debian Chromium driven by Playwright; never a downloaded browser."""
+"""Headless Debian Chromium driven by Playwright; never a downloaded browser.
+
+Helpers here only use Playwright's waiting assertions (`expect(...)`), so a check
+never reads something that is still arriving."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import pytest
 from tests.launched_app import CHROMIUM_ARGS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TIMEOUT_MS = 60_000
 
 
 @contextmanager
@@ -18,8 +22,51 @@ def chromium_page(width: int = 1400, height: int = 1000):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(60_000)
+            context = browser.new_context(viewport={"width": width, "height": height})
+            context.grant_permissions(["clipboard-read", "clipboard-write"])
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            sync_api.expect.set_options(timeout=TIMEOUT_MS)
             yield page
         finally:
             browser.close()
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def box(page, elem_id: str):
+    """The text field inside a Gradio Textbox or Number."""
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
+def choose(page, elem_id: str, label: str) -> None:
+    """Click a Radio / CheckboxGroup option by its visible label."""
+    page.locator(f"#{elem_id}").get_by_text(label, exact=True).click()
+
+
+def open_accordion(page, elem_id: str, inside: str) -> None:
+    """Open a closed accordion and wait for something inside it to show."""
+    page.locator(f"#{elem_id} > .label-wrap").first.click()
+    expect(page.locator(inside).first).to_be_visible()
+
+
+def toast(page, text: str) -> None:
+    """An error (or info) toast with this text is on screen."""
+    expect(page.locator(".toast-body").filter(has_text=text).first).to_be_visible()
+    close_toasts(page)
+
+
+def close_toasts(page) -> None:
+    for button in page.locator(".toast-close").all():
+        try:
+            button.click(timeout=2_000)
+        except Exception:  # already gone by itself
+            pass
+
+
+def no_horizontal_overflow(page) -> None:
+    page.wait_for_function("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1")

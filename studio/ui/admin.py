@@ -10,7 +10,8 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.services.studio import Studio
-from studio.ui.common import UI, USER_ERRORS, guard
+from studio.ui.common import USER_ERRORS, guard
+from studio.ui.events import UI
 from studio.ui.session import user_of
 
 COLUMNS = ["Account", "Balance", "Spent today", "Daily limit", "Recent spending"]

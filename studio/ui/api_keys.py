@@ -71,8 +71,9 @@ def build_api_keys(studio: Studio) -> None:
         return refresh(user_of(request))
 
     # Raw values (LOOSE): the key service's own checks answer a number or a list, not Gradio's.
-    create.click(create_key, [name], [secret, name, table, pick], api_name="create_api_key", queue=False, **LOOSE)
-    revoke.click(revoke_key, [pick], [secret, table, pick], api_name="revoke_api_key", queue=False, **LOOSE)
+    # Queued, so a refusal reaches the page as a toast (studio/ui/events.py says why).
+    create.click(create_key, [name], [secret, name, table, pick], api_name="create_api_key", queue=True, **LOOSE)
+    revoke.click(revoke_key, [pick], [secret, table, pick], api_name="revoke_api_key", queue=True, **LOOSE)
     panel.expand(list_keys, None, [table, pick], api_name="list_api_keys", queue=False)
 
     def api_keys(request: gr.Request) -> list[dict]:

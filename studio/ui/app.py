@@ -1,7 +1,12 @@
-"""The Gradio app: one Blocks with the tabs, the header balance and the API-only endpoints."""
+"""The Gradio app: one Blocks with the header, the tabs and the API-only endpoints.
+
+A panel is one line in `create_app`: a builder that lays out its widgets and wires
+its own events (the Admin and API-keys panels plug in the same way).
+"""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import gradio as gr
@@ -11,21 +16,39 @@ from studio.services.studio import Studio
 from studio.ui import formatting as fmt
 from studio.ui.admin import build_admin
 from studio.ui.api_keys import build_api_keys
-from studio.ui.common import UI, USER_ERRORS, guard
+from studio.ui.common import USER_ERRORS, guard
+from studio.ui.events import UI
 from studio.ui.gen_space import build_gen_space
 from studio.ui.gen_space_api import register_gen_space_api
-from studio.ui.gen_space_panels import layout_storyboard, wire_panels
 from studio.ui.image_studio import build_image_studio
 from studio.ui.session import user_of
 from studio.ui.studio_extras import build_billing, build_compare, build_prompt_library
 
 CSS_PATH = Path(__file__).with_name("studio.css")
 TITLE = "Image Generation Studio"
+TABS = ("image-studio", "gen-space")
+
+# Ctrl+Enter (⌘+Enter on a Mac) in a prompt box clicks that tab's Generate button.
+KEYS_JS = """
+() => {
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || !(e.ctrlKey || e.metaKey) || !e.target.closest) return;
+    for (const [box, button] of [['#prompt', '#generate'], ['#gs-prompt', '#gs-generate']]) {
+      if (e.target.closest(box)) {
+        e.preventDefault();
+        const b = document.querySelector(button);
+        if (b && !b.disabled) b.click();
+        return;
+      }
+    }
+  });
+}
+"""
 
 
 def launch_options() -> dict:
-    """Theme and CSS go to launch() in Gradio 6; tests and app.py share them."""
-    return {"theme": gr.themes.Soft(primary_hue="violet"), "css_paths": [CSS_PATH]}
+    """Theme, CSS and the page script go to launch() in Gradio 6; tests and app.py share them."""
+    return {"theme": gr.themes.Soft(primary_hue="violet"), "css_paths": [CSS_PATH], "js": KEYS_JS}
 
 
 def _register_api(studio: Studio) -> None:
@@ -63,21 +86,29 @@ def _register_api(studio: Studio) -> None:
         gr.api(fn, api_name=fn.__name__, queue=False)
 
 
+def _who(request: gr.Request) -> str:
+    """Who is signed in, with a sign-out link; nothing when accounts are off."""
+    name = getattr(request, "username", None)
+    if not name:
+        return ""
+    return f"<div class='who'>Signed in as <b>{html.escape(name)}</b> · <a href='/logout'>Sign out</a></div>"
+
+
 def create_app(studio: Studio) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as app:
-        with gr.Row(elem_id="header"):
-            gr.Markdown(f"## {TITLE}")
-            balance_box = gr.HTML(fmt.balance_text(0), elem_id="balance")
-        with gr.Tabs():
-            with gr.Tab("Image Studio", id="image-studio", elem_id="tab-image-studio"):
+        memory = gr.BrowserState({}, storage_key="studio-ui-memory", secret="studio-ui-memory")
+        with gr.Row(elem_id="header", equal_height=True):
+            gr.Markdown(f"## {TITLE}", elem_id="title", min_width=190)
+            who = gr.HTML("", visible=False, elem_id="who", min_width=150)
+            balance_box = gr.HTML(fmt.balance_text(0), elem_id="balance", min_width=130)
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Image Studio", id="image-studio", elem_id="tab-image-studio") as studio_tab:
                 widgets = build_image_studio(studio, balance_box)
                 build_compare(studio, widgets, balance_box)
                 build_prompt_library(studio, widgets)
                 ledger_table = build_billing(studio, widgets)
-            with gr.Tab("Gen Space", id="gen-space", elem_id="tab-gen-space"):
+            with gr.Tab("Gen Space", id="gen-space", elem_id="tab-gen-space") as space_tab:
                 space = build_gen_space(studio, balance_box)
-                board = layout_storyboard()
-                wire_panels(studio, space, space["panels"], board, balance_box)
             build_admin(studio, app)
         build_api_keys(studio)  # REST API keys (studio/ui/api_keys.py)
 
@@ -86,11 +117,52 @@ def create_app(studio: Studio) -> gr.Blocks:
             # the billing table shows the newest page; the whole history is /ledger's to page through
             return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger_page(user).items)
 
-        for event in widgets["jobs"] + space["jobs"]:
+        for event in widgets.jobs + space.jobs:
             event.then(account, None, [balance_box, ledger_table], api_name="refresh_account_after_job", **UI)
         app.load(account, None, [balance_box, ledger_table], api_name="refresh_account", **UI)
-        for fn, inputs, outputs, name in widgets["load"] + space["load"]:
+        for fn, inputs, outputs, name in widgets.loads + space.loads:
             app.load(fn, inputs, outputs, api_name=name, **UI)
+        _remember_place(app, memory, tabs, (studio_tab, space_tab), space, who)
         _register_api(studio)
         register_gen_space_api(studio)
     return app
+
+
+def _remember_place(app, memory, tabs, tab_widgets, space, who) -> None:
+    """The last tab and Gen Space project, per user, kept in the browser (gr.BrowserState)."""
+
+    def mine(saved, request):
+        return dict((saved or {}).get(user_of(request)) or {})
+
+    def remember(saved, key, value, request):
+        saved = dict(saved or {})
+        saved[user_of(request)] = {**mine(saved, request), key: value}
+        return saved
+
+    def restore(saved, request: gr.Request):
+        place = mine(saved, request)
+        tab = gr.Tabs(selected=place["tab"]) if place.get("tab") in TABS else gr.update()
+        who = _who(request)
+        return (tab, gr.update(value=who, visible=bool(who)), *space.open_project(place.get("project"), request))
+
+    app.load(restore, memory, [tabs, who, *space.open_outputs], api_name="restore_place", **UI)
+    # One at a time, in order: each save starts from the stored place, so two saves running
+    # side by side could land out of order and the older place would win.
+    in_order = {"concurrency_id": "remember_place", "concurrency_limit": 1}
+    for tab_id, tab in zip(TABS, tab_widgets):
+        tab.select(_tab_saver(remember, tab_id), memory, memory,
+                   api_name=f"remember_tab_{tab_id.replace('-', '_')}", **in_order, **UI)
+    space.bar.project.change(_project_saver(remember), [memory, space.bar.project], memory,
+                             api_name="remember_project", **in_order, **UI)
+
+
+def _tab_saver(remember, tab_id):
+    def save_tab(saved, request: gr.Request):
+        return remember(saved, "tab", tab_id, request)
+    return save_tab
+
+
+def _project_saver(remember):
+    def save_project(saved, project_id, request: gr.Request):
+        return remember(saved, "project", project_id, request) if project_id else saved
+    return save_project

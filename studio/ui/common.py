@@ -28,7 +28,6 @@ from studio.ui.session import caller_key
 log = logging.getLogger(__name__)
 GPU = "gpu"  # every event that runs a model shares this concurrency_id
 USER_ERRORS = (InvalidRequest, InsufficientCredits, ModelUnavailable, OutOfMemory, GenerationFailed, ValueError)
-UI = {"queue": False, "api_visibility": "undocumented", "show_progress": "hidden"}
 LOOSE = {"preprocess": False}  # event kwargs: the callback gets the raw JSON values and validates them
 UNEXPECTED = "Something went wrong on the server; it has been logged. Please try again."
 

@@ -45,24 +45,21 @@ def prompt_counter(prompt: str | None) -> str:
     return f"<span class='counter'>{n}/{MAX_PROMPT_CHARS}</span>"
 
 
-def blocking_reason(prompt: str | None, cost: int, balance: int) -> str | None:
-    """Why Generate is disabled, or None when it may run."""
-    text = prompt or ""
-    if not text.strip():
-        return "Write a prompt to generate. Be descriptive for better results."
-    if len(text) > MAX_PROMPT_CHARS:
-        return f"The prompt is {len(text) - MAX_PROMPT_CHARS} characters over the {MAX_PROMPT_CHARS} limit."
-    if cost > balance:
-        return f"Not enough credits: this costs {cost}, you have {balance}."
-    return None
-
-
 def _credits(n: int) -> str:
     return f"{n} credit{'s' if n != 1 else ''}"
 
 
-def generate_label(cost: int) -> str:
-    return f"Generate · {_credits(cost)}"
+def generate_label(cost: int, action: str = "Generate") -> str:
+    return f"{action} · {_credits(cost)}"
+
+
+def preflight_button(preflight, action: str = "Generate"):
+    """A paid button from the service's preflight: its price on the label, enabled only when
+    the job can run; and the reason it can't, in words (the API refuses with the same text)."""
+    import gradio as gr
+
+    return (gr.update(value=generate_label(preflight.cost, action), interactive=preflight.ok),
+            preflight.reason or "")
 
 
 def balance_text(balance: int) -> str:
@@ -70,7 +67,7 @@ def balance_text(balance: int) -> str:
 
 
 def image_caption(details: dict) -> str:
-    return f"seed {details['seed']} · {details['model_name']}"
+    return f"seed {details['seed']}"  # the model and the rest are in the details beside it
 
 
 def details_markdown(details: dict | None) -> str:

@@ -74,25 +74,32 @@ def shot_header(shot: dict | None) -> str:
     return f"### {shot['name']} · {TYPE_LABEL[shot['type']]}\n{applied} · {len(shot.get('history', []))} generated"
 
 
-def asset_details_markdown(details: dict | None) -> str:
+def asset_details_markdown(details: dict | None, names: dict | None = None) -> str:
+    """The picked image's record for people: names instead of ids (`names` maps a
+    shot, project or reference id to what the person called it)."""
     if not details:
         return "Select an image to see its details."
+    names = names or {}
     keys = [
         ("kind", "Kind"), ("model_name", "Model"), ("style_name", "Style"), ("seed", "Seed"),
         ("width", "Width"), ("height", "Height"), ("steps", "Steps"), ("guidance", "Guidance"),
         ("sampler", "Sampler"), ("reference_mode", "Reference mode"), ("reference_ids", "References used"),
         ("parent_id", "Made from"), ("shot_id", "Shot"), ("project_id", "Project"), ("original_name", "Uploaded as"),
-        ("edits", "Edits"), ("created", "Created"), ("id", "Asset id"),
+        ("edits", "Edits"), ("created", "Created"),
     ]
     rows = []
     for key, label in keys:
         value = details.get(key)
         if value in (None, "", [], 0) and key not in ("seed",):
             continue
-        if isinstance(value, list):
-            value = ", ".join(f"`{v[:8]}`" for v in value) if key == "reference_ids" else ", ".join(map(str, value))
-        elif key in ("parent_id", "shot_id", "project_id", "id"):
-            value = f"`{str(value)[:8]}…`"
+        if key == "reference_ids":
+            value = ", ".join(names.get(v, "a deleted image") for v in value)
+        elif key in ("parent_id", "shot_id", "project_id"):
+            value = names.get(value, "deleted")
+        elif key == "created":
+            value = str(value).replace("T", " ")[:19]
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
         rows.append(f"| {label} | {value} |")
     prompt = (details.get("prompt") or "").replace("\n", " ")
     notes = []
@@ -102,6 +109,26 @@ def asset_details_markdown(details: dict | None) -> str:
         notes.append(f"*{details['references_ignored']} reference image(s) were not used by this model.*")
     body = "| | |\n|---|---|\n" + "\n".join(rows)
     return body + (f"\n\n**Prompt:** {prompt}" if prompt else "") + ("\n\n" + " ".join(notes) if notes else "")
+
+
+def asset_name(asset: dict, shot_names: dict) -> str:
+    """A short name a person recognises: the shot and the seed, or the uploaded file's name."""
+    if asset.get("kind") == "upload":
+        return asset.get("original_name") or "an upload"
+    shot = shot_names.get(asset.get("shot_id"))
+    seed = f"seed {asset.get('seed')}" if asset.get("seed") is not None else asset.get("kind", "image")
+    return f"{shot} · {seed}" if shot else seed
+
+
+def download_name(project: str | None, shot: str | None, seed, kind: str | None = None) -> str:
+    """`harbour-tale_mira_seed1234.png`: what a person sees in their Downloads folder."""
+    from studio.ui.downloads import slug
+
+    parts = [slug(project, "project")]
+    if shot:
+        parts.append(slug(shot, "shot"))
+    parts.append(f"seed{seed}" if seed is not None else slug(kind, "image"))
+    return "_".join(parts) + ".png"
 
 
 def storyboard_items(studio: Studio, user: str, shots: list[dict]) -> list[tuple[str, str]]:

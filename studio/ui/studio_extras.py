@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.services.requests import StudioRequest, check_count
+from studio.services.paging import LEDGER_LIMIT, MAX_LIMIT
+from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
-from studio.ui.common import GPU, LOOSE, UI, USER_ERRORS, run_cancellable, user_message
+from studio.ui.common import GPU, LOOSE, USER_ERRORS, run_cancellable, user_message
+from studio.ui.events import UI
+from studio.ui.image_studio import StudioWidgets
 from studio.ui.session import user_of
 
 
@@ -20,18 +23,19 @@ def _library_choices(studio: Studio, user: str) -> list[tuple[str, str]]:
     return [(f"{p['name']} — {p['prompt'][:48]}", p["id"]) for p in studio.prompts.list(user)]
 
 
-def build_prompt_library(studio: Studio, w: dict) -> None:
+def build_prompt_library(studio: Studio, w: StudioWidgets) -> None:
     with gr.Accordion("Prompt library", open=False, elem_id="prompt-library"):
         with gr.Row():
-            name = gr.Textbox(label="Save the current prompt and settings as", placeholder="e.g. Neon alley", scale=3)
+            name = gr.Textbox(label="Save the current prompt and settings as", placeholder="e.g. Neon alley", scale=3,
+                              elem_id="prompt-name")
             save = gr.Button("Save prompt", scale=1, elem_id="save-prompt")
         with gr.Row():
             saved = gr.Dropdown(label="Saved prompts", choices=[], scale=3, elem_id="saved-prompts")
-            use = gr.Button("Use", scale=1)
-            delete = gr.Button("Delete", scale=1, variant="stop")
-        note = gr.Markdown()
+            use = gr.Button("Use", scale=1, elem_id="use-prompt")
+            delete = gr.Button("Delete", scale=1, variant="stop", elem_id="delete-prompt")
+        note = gr.Markdown(elem_id="prompt-note")
 
-    settings = [w["model"], w["style"], w["aspect"], w["count"], w["prompt"], w["enhance"], w["negative"]]
+    settings = w.settings
 
     def save_prompt(label, model_id, style_id, aspect, count, prompt, enhance, negative, request: gr.Request):
         user = user_of(request)
@@ -64,57 +68,71 @@ def build_prompt_library(studio: Studio, w: dict) -> None:
 
     save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt", **LOOSE)
     use.click(use_prompt, saved, settings, api_name="use_saved_prompt", **LOOSE).then(
-        *w["request_state"], api_name="check_request_after_use", **UI
+        *w.request_state, api_name="check_request_after_use", **UI
     )
     delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt", **LOOSE)
-    w["load"].append((refresh, None, saved, "list_saved_prompts"))
+    w.loads.append((refresh, None, saved, "list_saved_prompts"))
 
 
-def build_compare(studio: Studio, w: dict, balance_box: gr.HTML) -> None:
+def build_compare(studio: Studio, w: StudioWidgets, balance_box: gr.HTML) -> None:
     choices = [(m.name, m.id) for m in studio.catalog.models]
     with gr.Accordion("Compare models", open=False, elem_id="compare"):
         gr.Markdown("One prompt, the same seed, 2–4 models side by side. Each model is charged as its own job.")
         models = gr.CheckboxGroup(choices, label="Models to compare", elem_id="compare-models")
         with gr.Row():
-            cost = gr.Markdown("Pick 2–4 models.")
-            run = gr.Button("Compare", variant="secondary", elem_id="compare-run")
-        gallery = gr.Gallery(label="Comparison", columns=4, height=360, format="png", object_fit="contain")
+            cost = gr.Markdown("Pick 2–4 models.", elem_id="compare-cost")
+            run = gr.Button("Compare", variant="secondary", interactive=False, elem_id="compare-run")
+        gallery = gr.Gallery(label="Comparison", fit_columns=False, columns=4, height="auto", format="png", object_fit="contain",
+                             elem_id="compare-results")
 
-    def estimate(model_ids, count):
-        try:
-            n = check_count(count)
-            total = sum(studio.generation.estimate(m, n) for m in model_ids or [])
-        except USER_ERRORS as exc:
-            return str(exc)
-        if not 2 <= len(model_ids or []) <= 4:
-            return "Pick 2–4 models."
-        return f"Total: **{total} credits** for {len(model_ids)} models × {n} image(s)."
+    def request_of(style_id, aspect, count, prompt, enhance, negative, seed, request):
+        return StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
+                             prompt=prompt, enhance=enhance, negative_prompt=negative, seed=seed)
+
+    def estimate(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request):
+        req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
+        preflight = studio.generation.preflight_compare(req, list(model_ids or []))
+        button, why = fmt.preflight_button(preflight, "Compare")
+        return button, why or f"Total: **{preflight.cost} credits** for {len(model_ids)} models × {count} image(s)."
 
     def compare(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request,
                 progress=gr.Progress()):
-        req = StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
-                            prompt=prompt, enhance=enhance, negative_prompt=negative, seed=seed)
-        results = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
+        req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
+        done = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
             req, model_ids, progress=report, cancel=token))
-        if results.failures:
-            gr.Warning(results.message)
-        shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in results for img in r.images]
-        return shown, fmt.balance_text(results[-1].balance)
+        shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in done for img in r.images]
+        paid = sum(r.cost for r in done)
+        note = f"Made {len(shown)} image(s) with {len(done)} model(s) for {paid} credits."
+        if done.failures:
+            note += " Not made (refunded): " + done.message
+        return shown, fmt.balance_text(studio.credits.balance(req.user)), note
 
-    gr.on([models.change, w["count"].change], estimate, [models, w["count"]], cost, api_name="estimate_compare", **UI)
+    compare_in = [models, w.style, w.aspect, w.count, w.prompt, w.enhance, w.negative, w.seed]
+    gr.on([models.change, w.count.change, w.prompt.change, w.style.change, w.aspect.change], estimate, compare_in,
+          [run, cost], api_name="estimate_compare", trigger_mode="always_last", **UI)
     event = run.click(
         compare,
-        [models, w["style"], w["aspect"], w["count"], w["prompt"], w["enhance"], w["negative"], w["seed"]],
-        [gallery, balance_box],
+        compare_in,
+        [gallery, balance_box, cost],
         api_name="compare_models", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency, show_progress_on=[gallery],
         **LOOSE,
     )
-    event.then(*w["request_state"], api_name="check_request_after_compare", **UI)
-    w["jobs"].append(event)
+    event.then(*w.request_state, api_name="check_request_after_compare", **UI)
+    w.jobs.append(event)
 
 
-def build_billing(studio: Studio, w: dict) -> gr.Dataframe:
+def build_billing(studio: Studio, w: StudioWidgets) -> gr.Dataframe:
+    """The newest page of the credit history; "Load more" asks the ledger for a longer page."""
     with gr.Accordion("Billing: credit history", open=False, elem_id="billing"):
         gr.Markdown("Credits are taken when a job starts and given back if it fails or you cancel it.")
         table = gr.Dataframe(headers=fmt.LEDGER_HEADERS, interactive=False, elem_id="ledger", wrap=True)
+        more = gr.Button("Load more", size="sm", elem_id="ledger-more")
+    shown = gr.State(LEDGER_LIMIT)
+
+    def load_more(limit, request: gr.Request):
+        limit = min(limit + LEDGER_LIMIT, MAX_LIMIT)
+        page = studio.credits.ledger_page(user_of(request), limit=limit)
+        return fmt.ledger_rows(page.items), limit, gr.update(visible=page.has_more and limit < MAX_LIMIT)
+
+    more.click(load_more, shown, [table, shown, more], api_name="ui_ledger_more", **UI)
     return table
