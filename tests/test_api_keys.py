@@ -224,6 +224,11 @@ def test_panel_creates_a_key_once_and_revokes_it(app, ana):
         assert login.ok
         page.goto(url)
         page.locator("#api-keys").get_by_text("API keys").first.click()
+        # The errors a person can cause here reach the page as text.
+        page.locator("#api-key-create").click()
+        expect(page.get_by_text("Give the key a name, so you can tell it apart later").first).to_be_visible()
+        page.locator("#api-key-revoke").click()
+        expect(page.get_by_text("Choose a key to revoke first.").first).to_be_visible()
         page.locator("#api-key-name input, #api-key-name textarea").first.fill("from the browser")
         page.locator("#api-key-create").click()
         secret_box = page.locator("#api-key-secret input, #api-key-secret textarea").first
