@@ -22,7 +22,7 @@ from studio.ui.gen_space import build_gen_space
 from studio.ui.gen_space_api import register_gen_space_api
 from studio.ui.image_studio import build_image_studio
 from studio.ui.session import user_of
-from studio.ui.studio_extras import build_billing, build_compare, build_prompt_library
+from studio.ui.studio_extras import build_billing, build_compare, build_history, build_prompt_library
 
 CSS_PATH = Path(__file__).with_name("studio.css")
 TITLE = "Image Generation Studio"
@@ -107,6 +107,7 @@ def create_app(studio: Studio) -> gr.Blocks:
                 build_compare(studio, widgets, balance_box)
                 build_prompt_library(studio, widgets)
                 ledger_table = build_billing(studio, widgets)
+                build_history(studio, widgets)
             with gr.Tab("Gen Space", id="gen-space", elem_id="tab-gen-space") as space_tab:
                 space = build_gen_space(studio, balance_box)
             build_admin(studio, app)

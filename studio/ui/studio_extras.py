@@ -1,4 +1,4 @@
-"""Image Studio's secondary panels: the prompt library, model comparison and billing.
+"""Image Studio's secondary panels: the prompt library, model comparison, billing and history.
 
 Split from image_studio.py to keep each builder readable; they drive the same
 widgets (model, style, prompt…) that the main panel owns.
@@ -14,6 +14,7 @@ from studio.services.studio import Studio
 from studio.ui import formatting as fmt
 from studio.ui.common import GPU, LOOSE, USER_ERRORS, run_cancellable, user_message
 from studio.ui.events import UI
+from studio.ui.gen_space_view import asset_items
 from studio.ui.image_studio import StudioWidgets
 from studio.ui.session import user_of
 
@@ -136,3 +137,39 @@ def build_billing(studio: Studio, w: StudioWidgets) -> gr.Dataframe:
 
     more.click(load_more, shown, [table, shown, more], api_name="ui_ledger_more", **UI)
     return table
+
+
+HISTORY_PAGE = 24  # images per "Load more" in the history
+
+
+def build_history(studio: Studio, w: StudioWidgets) -> None:
+    """Your Image Studio images, newest first, one page at a time: "Load more" follows the
+    store's cursor, so opening the history never reads the whole library. Call it after
+    every panel that adds a job (it refreshes after each)."""
+    with gr.Accordion("History: your images", open=False, elem_id="history"):
+        gallery = gr.Gallery(label="History", show_label=False, fit_columns=False, columns=6, height="auto",
+                             object_fit="contain", allow_preview=True, elem_id="history-gallery")
+        empty = gr.Markdown("Nothing yet: what you generate here appears in your history.", elem_id="history-empty")
+        more = gr.Button("Load more", size="sm", visible=False, elem_id="history-more")
+    held = gr.State({"items": [], "cursor": None})
+
+    def show(items: list, cursor: str | None):
+        return (items, {"items": items, "cursor": cursor}, gr.update(visible=not items),
+                gr.update(visible=cursor is not None))
+
+    def first_page(request: gr.Request):
+        page = studio.assets.history_page(user_of(request), limit=HISTORY_PAGE)
+        return show(asset_items(studio, page.items)[0], page.next_cursor)
+
+    def next_page(state, request: gr.Request):
+        state = state or {"items": [], "cursor": None}
+        if not state.get("cursor"):
+            return show(state["items"], None)
+        page = studio.assets.history_page(user_of(request), limit=HISTORY_PAGE, cursor=state["cursor"])
+        return show(state["items"] + asset_items(studio, page.items)[0], page.next_cursor)
+
+    outputs = [gallery, held, empty, more]
+    more.click(next_page, held, outputs, api_name="ui_history_more", **UI)
+    for event in list(w.jobs):
+        event.then(first_page, None, outputs, api_name="ui_history_after_job", **UI)
+    w.loads.append((first_page, None, outputs, "ui_history"))
