@@ -22,6 +22,7 @@ Settings bar    #gs-model, #gs-count, #gs-prompt (type, select-all+Backspace, fi
 References      #references (pick), #remove-ref, #clear-refs, 7th reference error
                                                           test_references
 Results         #gs-results (pick)                        test_picked_image_actions
+                #results-more, #library-more (Load more)  tests/test_browser_shot_results.py
 Picked image    #use-as-reference, #apply-to-shot (no-image error), #gs-download (readable name),
                 #confirm-delete, #gs-delete (no-confirm error)  test_picked_image_actions
                 #rotate/#do-rotate, #flip/#do-flip, #crop-*/#do-crop  test_edits

@@ -17,6 +17,7 @@ error a person can cause is asserted as the text they see.
 #prompt-name, #save-prompt, #saved-prompts, #use-prompt, #delete-prompt, #prompt-note
                                                test_prompt_library
 #billing, #ledger, #ledger-more (Load more)     test_billing
+#history, #history-gallery, #history-more      tests/test_browser_history.py
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from studio.ui.session import user_of
 LIBRARY_FILTERS = [("This project", "project"), ("This shot", "shot"), ("Characters", "character"),
                    ("Scenes", "scene"), ("Props", "prop"), ("Uploads", "upload")]
 NO_IMAGE = "Click an image in the results or the asset library first."
+RESULTS_PAGE = LIBRARY_PAGE  # a shot's results shown before "Load more"
 
 
 def layout_image_panel() -> ImagePanel:
@@ -30,6 +31,7 @@ def layout_image_panel() -> ImagePanel:
                 with gr.Tab("Results", id="gs-results-tab", elem_id="gs-results-tab"):
                     results = gr.Gallery(fit_columns=False, columns=4, height="auto", allow_preview=False, object_fit="contain",
                                          format="png", show_label=False, elem_id="gs-results", buttons=[])
+                    results_more = gr.Button("Load more", size="sm", visible=False, elem_id="results-more")
                 with gr.Tab("Asset library", id="gs-library-tab", elem_id="gs-library-tab"):
                     with gr.Row(equal_height=True):
                         library_filter = gr.Radio(LIBRARY_FILTERS, value="project", show_label=False, scale=4,
@@ -74,7 +76,7 @@ def layout_image_panel() -> ImagePanel:
     return ImagePanel(results, gr.State([]), library_filter, upload, library, gr.State([]), library_more,
                       gr.State(LIBRARY_PAGE), gr.State(None), preview, use_ref, apply, download, confirm_delete,
                       delete, rotate, do_rotate, flip, do_flip, crop, do_crop, edit_prompt, edit_strength, do_edit,
-                      edit_reason, details)
+                      edit_reason, details, results_more, gr.State(RESULTS_PAGE))
 
 
 def layout_storyboard() -> Storyboard:
@@ -101,15 +103,16 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
         user = user_of(request)
         return user, q.project(user, project_id)
 
-    def galleries(project_id, sid, how, limit, request: gr.Request):
+    def galleries(project_id, sid, how, limit, results_limit, request: gr.Request):
         user, pid = user_project(request, project_id)
-        res, res_ids = q.results(user, sid)
+        res, res_ids, more_results = q.results(user, sid, results_limit)
         lib, lib_ids, more = q.library(user, pid, sid, how, limit)
         shot = studio.shots.get(user, sid) if sid else None
-        return res, res_ids, lib, lib_ids, gr.update(visible=more), view.shot_header(shot)
+        return (res, res_ids, gr.update(visible=more_results), lib, lib_ids, gr.update(visible=more),
+                view.shot_header(shot))
 
-    gallery_ins = [project, shot_id, p.library_filter, p.library_limit]
-    gallery_outs = [p.results, p.result_ids, p.library, p.library_ids, p.library_more, nav.header]
+    gallery_ins = [project, shot_id, p.library_filter, p.library_limit, p.results_limit]
+    gallery_outs = [p.results, p.result_ids, p.results_more, p.library, p.library_ids, p.library_more, nav.header]
     picked_outs = [p.selected, p.preview, p.details, p.download]
     nothing_picked = (None, None, view.asset_details_markdown(None), gr.update(visible=False, value=None))
 
@@ -217,6 +220,8 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
     p.library_filter.change(galleries, gallery_ins, gallery_outs, api_name="ui_refresh_galleries", **UI)
     refresh_after(p.library_more.click(more, p.library_limit, p.library_limit, api_name="ui_library_more", **UI),
                   "ui_after_library_more")
+    refresh_after(p.results_more.click(more, p.results_limit, p.results_limit, api_name="ui_results_more", **UI),
+                  "ui_after_results_more")
     for i, job in enumerate(jobs):
         refresh_after(job, f"ui_after_job_{i}")
 

@@ -37,12 +37,17 @@ class SpaceQueries:
         items, shown = view.asset_items(self.studio, [found[a] for a in ids if a in found])
         return [path for path, _ in items], shown  # thumbnails too small for a caption
 
-    def results(self, user: str, shot_id: str | None):
+    def results(self, user: str, shot_id: str | None, limit: int = LIBRARY_PAGE):
+        """The shot's newest `limit` results (only those records are read), and whether
+        there are more."""
         if not shot_id:
-            return [], []
-        history = list(reversed(self.studio.shots.get(user, shot_id).get("history", [])))
-        found = self.studio.assets.get_many(user, history)
-        return view.asset_items(self.studio, [found[a] for a in history if a in found])
+            return [], [], False
+        history = self.studio.shots.get(user, shot_id).get("history", [])
+        limit = min(limit, MAX_LIMIT)
+        newest = list(reversed(history[-limit:]))
+        found = self.studio.assets.get_many(user, newest)
+        items, ids = view.asset_items(self.studio, [found[a] for a in newest if a in found])
+        return items, ids, len(history) > limit and limit < MAX_LIMIT
 
     def library(self, user: str, project_id: str, shot_id: str | None, how: str, limit: int):
         """The newest `limit` library images for the filter (one page from the store, never

@@ -74,6 +74,8 @@ class ImagePanel:
     do_edit: gr.Button
     edit_reason: gr.Markdown
     details: gr.Markdown
+    results_more: gr.Button  # the shot's results: a page, then "Load more"
+    results_limit: gr.State
 
 
 @dataclass
