@@ -83,7 +83,7 @@ def test_settings_price_the_button(page):
 
 
 def test_prompt_counter_follows_every_edit(page):
-    text, counter, generate = prompt(page), page.locator("#prompt-counter"), page.locator("#generate")
+    text, counter, generate = prompt(page), page.locator("#prompt-counter .counter"), page.locator("#generate")
     text.fill("")
     expect(counter).to_have_text("0/2000")
     expect(generate).to_be_disabled()
@@ -122,7 +122,7 @@ def test_enhance(page):
     before = prompt(page).input_value()
     page.click("#enhance-now")
     expect(prompt(page)).not_to_have_value(before)  # filled by the server
-    expect(page.locator("#prompt-counter")).not_to_have_text(f"{len(before)}/2000")  # and the counter followed
+    expect(page.locator("#prompt-counter .counter")).not_to_have_text(f"{len(before)}/2000")  # and the counter followed
     prompt(page).fill("a lighthouse on a cliff at dusk, waves crashing")
 
 
@@ -177,7 +177,7 @@ def test_prompt_library(page):
     expect(page.locator("#generate")).to_be_disabled()
     page.click("#use-prompt")
     expect(prompt(page)).to_have_value("a lighthouse on a cliff at dusk, waves crashing")
-    expect(page.locator("#prompt-counter")).to_have_text("47/2000")  # a programmatic fill moves the counter
+    expect(page.locator("#prompt-counter .counter")).to_have_text("47/2000")  # a programmatic fill moves the counter
     expect(page.locator("#generate")).to_be_enabled()
     page.click("#delete-prompt")
     expect(page.locator("#prompt-note")).to_have_text("Deleted.")
