@@ -133,24 +133,10 @@ class AssetService:
         kind: str | None = None,
     ) -> list[Doc]:
         """The user's images, newest first, narrowed by project, shot, shot type and kind."""
-        check_user(user)
-        if kind is not None and kind not in ASSET_KINDS:
-            raise InvalidRequest(f"Image kind must be one of {', '.join(ASSET_KINDS)}.")
-        if shot_type is not None:
-            check_shot_type(shot_type)
-        equals: Doc = {"owner": user}
         with self.store.transaction() as tx:
-            if project_id is not None:
-                equals["project_id"] = owned(tx, PROJECTS, project_id, user, "project")["id"]
-            if shot_id is not None:
-                equals["shot_id"] = owned(tx, SHOTS, shot_id, user, "shot")["id"]
-            if kind is not None:
-                equals["kind"] = kind
+            equals, where = self._narrowing(tx, user, project_id, shot_id, shot_type, kind)
             assets = tx.find(ASSETS, **equals)
-            if shot_type is not None:
-                typed = {s["id"] for s in tx.find(SHOTS, owner=user, type=shot_type)}
-                assets = [a for a in assets if a.get("shot_id") in typed]
-        return list(reversed(assets))
+        return list(reversed([a for a in assets if where is None or where(a)]))
 
     def page(
         self,
@@ -165,27 +151,33 @@ class AssetService:
     ) -> Page:
         """One page of the user's images, newest first, narrowed as in `list`; pass the
         page's `next_cursor` back to get the next one."""
+        with self.store.transaction() as tx:
+            equals, where = self._narrowing(tx, user, project_id, shot_id, shot_type, kind)
+            return page_of(tx, ASSETS, "assets", limit=limit, cursor=cursor, where=where, equals=equals)
+
+    @staticmethod
+    def _narrowing(tx: Store, user: str, project_id, shot_id, shot_type, kind):
+        """The store query for `list` and `page`: equal fields (indexed) and, for a shot
+        type, a test on the asset's shot (ids checked to be the user's first)."""
         check_user(user)
         if kind is not None and kind not in ASSET_KINDS:
-            raise InvalidRequest(f"Image kind must be one of {', '.join(ASSET_KINDS)}, got {kind!r}.")
+            raise InvalidRequest(f"Image kind must be one of {', '.join(ASSET_KINDS)}.")
         if shot_type is not None:
             check_shot_type(shot_type)
         equals: Doc = {"owner": user}
-        where = None
-        with self.store.transaction() as tx:
-            if project_id is not None:
-                equals["project_id"] = owned(tx, PROJECTS, project_id, user, "project")["id"]
-            if shot_id is not None:
-                equals["shot_id"] = owned(tx, SHOTS, shot_id, user, "shot")["id"]
-            if kind is not None:
-                equals["kind"] = kind
-            if shot_type is not None:
-                shot_equals = {"owner": user, "type": shot_type}
-                if project_id is not None:
-                    shot_equals["project_id"] = project_id
-                typed = {s["id"] for s in tx.find(SHOTS, **shot_equals)}
-                where = lambda a: a.get("shot_id") in typed  # noqa: E731
-            return page_of(tx, ASSETS, "assets", limit=limit, cursor=cursor, where=where, equals=equals)
+        if project_id is not None:
+            equals["project_id"] = owned(tx, PROJECTS, project_id, user, "project")["id"]
+        if shot_id is not None:
+            equals["shot_id"] = owned(tx, SHOTS, shot_id, user, "shot")["id"]
+        if kind is not None:
+            equals["kind"] = kind
+        if shot_type is None:
+            return equals, None
+        shot_equals = {"owner": user, "type": shot_type}
+        if project_id is not None:
+            shot_equals["project_id"] = project_id
+        typed = {s["id"] for s in tx.find(SHOTS, **shot_equals)}
+        return equals, (lambda asset: asset.get("shot_id") in typed)
 
     def history_page(self, user: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
         """The user's Image Studio generations (generated images outside any project), newest first."""
