@@ -1,8 +1,9 @@
 """Draw the style preview cards in presets/previews/ (run: python presets/make_style_cards.py).
 
 The cards are *designed* cards, not model output: each shows a palette and a motif
-typical of the style, its name, and the words "style card", so nobody mistakes them
-for samples of what a model will draw. Drawn with Pillow only (its built-in font, no
+typical of the style, drawn as an illustration so nobody mistakes it for a sample of
+what a model will draw. They carry no text of their own: the picker writes the style's
+name on the card, and a second, drawn name peeked out behind it. Drawn with Pillow only (its built-in font, no
 system fonts), deterministic, so re-running gives byte-identical files.
 """
 
@@ -44,20 +45,6 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size * SCALE)  # type: ignore[return-value]
 
 
-def _label(img: Image.Image, name: str, fg: RGB, outline: RGB) -> None:
-    """Style name large, centred low on the card, plus the small 'style card' mark."""
-    d = ImageDraw.Draw(img)
-    size = 34
-    while size > 18 and d.textlength(name, font=_font(size)) > S * 0.86:
-        size -= 2
-    font = _font(size)
-    d.text((S // 2, int(S * 0.84)), name, font=font, fill=fg, anchor="mm",
-           stroke_width=3 * SCALE, stroke_fill=outline)
-    small = _font(11)
-    d.text((S // 2, int(S * 0.955)), "style card", font=small, fill=fg, anchor="mm",
-           stroke_width=1 * SCALE, stroke_fill=outline)
-
-
 def _glow(img: Image.Image, draw_fn: Callable[[ImageDraw.ImageDraw], None], radius: int) -> Image.Image:
     """Draw shapes twice: once blurred underneath (the glow), once sharp on top."""
     layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
@@ -83,7 +70,6 @@ def card_auto() -> Image.Image:
     cx = x0 + 36 + int((x1 - x0) * 0.42) + 18
     d.rectangle((cx, y0 + 92, cx + 6, y0 + 128), fill=(60, 110, 240))
     img = img.convert("RGBA")
-    _label(img, "Auto", (255, 255, 255), (40, 44, 60))
     return img.convert("RGB")
 
 
@@ -100,7 +86,6 @@ def card_3d_anime() -> Image.Image:
     d.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(90, 40, 90), width=6)
     for sx, sy, sr in ((0.16, 0.16, 22), (0.84, 0.22, 16), (0.8, 0.6, 12), (0.2, 0.58, 10)):
         _star(d, int(S * sx), int(S * sy), sr * SCALE, (255, 255, 255))
-    _label(img, "3D Anime", (255, 255, 255), (120, 50, 120))
     return img
 
 
@@ -132,7 +117,6 @@ def card_3d_model() -> Image.Image:
         d.line(poly + [poly[0]], fill=(235, 240, 255), width=3, joint="curve")
     for p in top + [left[3], right[3], left[2]]:
         d.ellipse((p[0] - 6, p[1] - 6, p[0] + 6, p[1] + 6), fill=(255, 170, 40))
-    _label(img, "3D Model", (40, 46, 60), (236, 238, 242))
     return img
 
 
@@ -154,7 +138,6 @@ def card_japanese_anime() -> Image.Image:
         x, y = rng.randrange(S), rng.randrange(int(S * 0.05), int(S * 0.72))
         r = rng.randrange(5, 11) * SCALE
         _blossom(d, x, y, r, rng.random() * math.tau)
-    _label(img, "Japanese Anime", (255, 255, 255), (30, 70, 130))
     return img
 
 
@@ -189,7 +172,6 @@ def card_movie() -> Image.Image:
     bar = int(S * 0.14)  # 2.39:1 letterbox
     d.rectangle((0, 0, S, bar), fill=(0, 0, 0))
     d.rectangle((0, S - bar, S, S), fill=(0, 0, 0))
-    _label(img, "Movie", (255, 236, 210), (0, 0, 0))
     return img
 
 
@@ -221,7 +203,6 @@ def card_comic() -> Image.Image:
     d.ellipse((bx0, by0, bx1, by1), fill=(255, 255, 255), outline=(0, 0, 0), width=7)
     d.polygon([(bx0 + 44, by1 - 18), (bx0 + 20, by1 + 30), (bx0 + 84, by1 - 18)], fill=(255, 255, 255))
     d.text(((bx0 + bx1) // 2, (by0 + by1) // 2), "Wow!", font=_font(18), fill=(0, 0, 0), anchor="mm")
-    _label(img, "Comic", (255, 255, 255), (0, 0, 0))
     return img
 
 
@@ -262,7 +243,6 @@ def card_cyberpunk() -> Image.Image:
             g.line((0, y, S, y), fill=(255, 60, 200, 255), width=3)
 
     img = _glow(img, grid, 4)
-    _label(img, "Cyberpunk", (0, 255, 255), (60, 0, 80))
     return img
 
 
@@ -291,7 +271,6 @@ def card_fantasy() -> Image.Image:
     for _ in range(26):  # floating sparks
         x, y = rng.randrange(S), rng.randrange(int(S * 0.3), int(S * 0.75))
         _star(d, x, y, rng.randrange(4, 10), (255, 230, 150))
-    _label(img, "Fantasy", (255, 236, 180), (40, 20, 70))
     return img
 
 

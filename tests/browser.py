@@ -68,5 +68,21 @@ def close_toasts(page) -> None:
             pass
 
 
+# Controls and captions that stick out of the screen sideways. The page itself clips sideways
+# overflow (studio.css), so the page's scroll width alone would not show them; only a
+# gallery's own scrolling strip may hold things out of view.
+CUT_OFF_CONTROLS = """() => {
+  const width = document.documentElement.clientWidth, cut = [];
+  for (const e of document.querySelectorAll('button, label, input, textarea, [role=tab], .caption-label')) {
+    const r = e.getBoundingClientRect();
+    if (!r.width || !e.checkVisibility() || e.closest('.grid-wrap, .thumbnails')) continue;
+    if (r.left < -1 || r.right > width + 1) cut.push((e.id || e.textContent.trim() || e.tagName).slice(0, 40));
+  }
+  return cut;
+}"""
+
+
 def no_horizontal_overflow(page) -> None:
+    """Nothing pushes the page sideways and no control is cut off at the screen's edge."""
     page.wait_for_function("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1")
+    assert page.evaluate(CUT_OFF_CONTROLS) == []

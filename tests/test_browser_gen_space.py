@@ -61,6 +61,7 @@ def page(tmp_path_factory):
 
 
 def balance(page) -> int:
+    expect(page.locator("#balance")).to_contain_text(re.compile(r"Balance: \d+"))  # arrived, then read
     return int(re.search(r"Balance: (\d+)", page.locator("#balance").inner_text()).group(1))
 
 
@@ -170,7 +171,7 @@ def test_picked_image_actions(page):
     details = page.locator("#gs-details")
     expect(details).to_contain_text("Mira")
     expect(details).to_contain_text("Harbour Tale")
-    assert not re.search(r"\b[0-9a-f]{12,}\b", details.inner_text()), "no raw ids in the details"
+    expect(details).not_to_contain_text(re.compile(r"\b[0-9a-f]{12,}\b"))  # no raw ids in the details
     download = page.locator("#gs-download")
     expect(download).to_be_visible()
     with page.expect_download() as info:
@@ -276,6 +277,7 @@ def test_consistency_flow(page):
     expect(page.locator("#batch-shots input:checked")).to_have_count(2)
     expect(page.locator("#batch-run")).to_have_text("Generate for chosen shots · 2 credits")
     before = balance(page)
+    expect(page.locator("#shot-header")).to_contain_text(re.compile(r"\d+ generated"))
     header_before = page.locator("#shot-header").inner_text()
     n_before = int(re.search(r"(\d+) generated", header_before).group(1))
     page.click("#batch-run")

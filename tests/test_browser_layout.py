@@ -75,6 +75,8 @@ def test_both_tabs_fit_the_screen(app_url, width, height):
         # The generation settings are in reach without scrolling.
         on_screen(page, "#gs-model", "#gs-count", "#gs-prompt textarea", "#gs-generate", "#references")
         expect(page.locator("#gs-generate")).to_be_enabled()
+        # ...and leaves most of the screen to the results (on a phone it is compact).
+        assert page.locator("#gen-settings").first.bounding_box()["height"] <= 0.4 * height
         if width >= 1280:
             on_screen(page, "#shot-filter", "#shot-cards")
         # Whole captions, never cut to "Old Tom · Char…".

@@ -16,6 +16,7 @@ from studio.services.studio import Studio
 from studio.ui import formatting as fmt
 from studio.ui.admin import build_admin
 from studio.ui.api_keys import build_api_keys
+from studio.ui.balance import layout_balance
 from studio.ui.common import USER_ERRORS, guard
 from studio.ui.events import UI
 from studio.ui.gen_space import build_gen_space
@@ -100,16 +101,16 @@ def create_app(studio: Studio) -> gr.Blocks:
         with gr.Row(elem_id="header", equal_height=True):
             gr.Markdown(f"## {TITLE}", elem_id="title", min_width=190)
             who = gr.HTML("", visible=False, elem_id="who", min_width=150)
-            balance_box = gr.HTML(fmt.balance_text(0), elem_id="balance", min_width=130)
+            balance = layout_balance(studio)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Image Studio", id="image-studio", elem_id="tab-image-studio") as studio_tab:
-                widgets = build_image_studio(studio, balance_box)
-                build_compare(studio, widgets, balance_box)
+                widgets = build_image_studio(studio, balance)
+                build_compare(studio, widgets, balance)
                 build_prompt_library(studio, widgets)
                 ledger_table = build_billing(studio, widgets)
                 build_history(studio, widgets)
             with gr.Tab("Gen Space", id="gen-space", elem_id="tab-gen-space") as space_tab:
-                space = build_gen_space(studio, balance_box)
+                space = build_gen_space(studio, balance)
             build_admin(studio, app)
         build_api_keys(studio)  # REST API keys (studio/ui/api_keys.py)
 
@@ -119,8 +120,9 @@ def create_app(studio: Studio) -> gr.Blocks:
             return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger_page(user).items)
 
         for event in widgets.jobs + space.jobs:
-            event.then(account, None, [balance_box, ledger_table], api_name="refresh_account_after_job", **UI)
-        app.load(account, None, [balance_box, ledger_table], api_name="refresh_account", **UI)
+            balance.stop_after(event.then(account, None, [balance.box, ledger_table],
+                                          api_name="refresh_account_after_job", **UI))
+        app.load(account, None, [balance.box, ledger_table], api_name="refresh_account", **UI)
         for fn, inputs, outputs, name in widgets.loads + space.loads:
             app.load(fn, inputs, outputs, api_name=name, **UI)
         _remember_place(app, memory, tabs, (studio_tab, space_tab), space, who)

@@ -75,10 +75,12 @@ def progress_reporter(progress: gr.Progress):
             progress((p.current, p.total), desc=f"Step {p.current}/{p.total}", unit="steps")
         elif p.stage == "download" and p.total:
             progress((p.current, p.total), desc=p.message or "Downloading model", unit="bytes")
+        # Gradio shows a description only beside a progress level, so the steps without a
+        # count report 0: the person sees "Loading <model>…" and the tracker's elapsed time.
         elif p.stage == "load":
-            progress(None, desc=p.message or "Loading model")
+            progress(0.0, desc=p.message or "Loading model")
         elif p.stage == "decode":
-            progress(None, desc="Decoding images")
+            progress(1.0, desc="Decoding images")
 
     return report
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.services.studio import Studio
+from studio.ui.balance import Balance
 from studio.ui.gen_space_panels import layout_image_panel, layout_storyboard, wire_image_panel
 from studio.ui.gen_space_queries import SpaceQueries
 from studio.ui.gen_space_settings import layout_settings, wire_settings
@@ -19,7 +20,7 @@ from studio.ui.gen_space_widgets import GenSpace
 from studio.ui.session import user_of
 
 
-def build_gen_space(studio: Studio, balance_box: gr.HTML) -> GenSpace:
+def build_gen_space(studio: Studio, balance: Balance) -> GenSpace:
     q = SpaceQueries(studio)
     bar = layout_project_bar()
     nav = layout_navigator()
@@ -29,8 +30,8 @@ def build_gen_space(studio: Studio, balance_box: gr.HTML) -> GenSpace:
     space = GenSpace(bar, nav, panel, settings, board)
 
     shot_changed = wire_navigator(studio, q, bar, nav, settings.prompt)
-    gpu_jobs = wire_settings(studio, q, bar, nav, settings, balance_box)
-    edit_jobs, edit_cost_load = wire_image_panel(studio, q, bar, nav, settings, panel, board, balance_box,
+    gpu_jobs = wire_settings(studio, q, bar, nav, settings, balance)
+    edit_jobs, edit_cost_load = wire_image_panel(studio, q, bar, nav, settings, panel, board, balance,
                                                  shot_changed, gpu_jobs)
     space.jobs = gpu_jobs + edit_jobs
 

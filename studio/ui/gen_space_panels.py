@@ -11,6 +11,7 @@ import gradio as gr
 
 from studio.services.generation import user_subdir
 from studio.ui import formatting as fmt
+from studio.ui.balance import Balance
 from studio.ui import gen_space_view as view
 from studio.ui.common import GPU, guard, run_cancellable
 from studio.ui.events import UI, need
@@ -95,7 +96,7 @@ def layout_storyboard() -> Storyboard:
 
 
 def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
-                     p: ImagePanel, board: Storyboard, balance_box: gr.HTML, shot_changed: list, jobs: list) -> list:
+                     p: ImagePanel, board: Storyboard, balance: Balance, shot_changed: list, jobs: list) -> list:
     """Wires the middle area; returns its own credit-taking events (edit by prompt)."""
     project, shot_id = bar.project, nav.shot_id
 
@@ -238,8 +239,9 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
                                (p.do_crop, crop, p.crop)):
         refresh_after(button.click(fn, [p.selected, *inputs], picked_outs, api_name=f"ui_edit_{fn.__name__}", **UI),
                       f"ui_after_edit_{fn.__name__}")
+    balance.watch(p.do_edit.click)
     edited = p.do_edit.click(edit_by_prompt, [p.selected, shot_id, s.model, p.edit_prompt, p.edit_strength],
-                             [*picked_outs, balance_box], api_name="ui_edit_by_prompt", concurrency_id=GPU,
+                             [*picked_outs, balance.box], api_name="ui_edit_by_prompt", concurrency_id=GPU,
                              concurrency_limit=studio.gpu_concurrency, show_progress_on=[p.preview])
     refresh_after(edited, "ui_after_edit_by_prompt")
     edit_check = (edit_cost, [p.selected, s.model, p.edit_prompt, p.edit_strength, shot_id], [p.do_edit, p.edit_reason])

@@ -11,6 +11,7 @@ import gradio as gr
 from pipelines.types import MAX_REFERENCES
 from studio.services.gen_space import ShotJob, describe_reference_support, reference_mode
 from studio.ui import formatting as fmt
+from studio.ui.balance import Balance
 from studio.ui import gen_space_view as view
 from studio.ui.common import GPU, guard, run_cancellable
 from studio.ui.events import UI
@@ -76,7 +77,7 @@ def layout_settings(studio) -> GenerationSettings:
 
 
 def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
-                  balance_box: gr.HTML) -> list:
+                  balance: Balance) -> list:
     """Wires the bar; returns the GPU events (they take credits)."""
     project = bar.project
 
@@ -176,8 +177,9 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
                        api_name="ui_remove_reference", **UI)
     s.clear_refs.click(clear, project, [s.refs, s.ref_ids, s.selected_ref], api_name="ui_clear_references", **UI)
     settings_in = [s.model, s.count, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids, s.scale, s.strength]
+    balance.watch(s.generate.click)
     gen_event = s.generate.click(
-        run_for_shot, [nav.shot_id, *settings_in], [s.status, balance_box], api_name="ui_generate_for_shot",
+        run_for_shot, [nav.shot_id, *settings_in], [s.status, balance.box], api_name="ui_generate_for_shot",
         api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
         show_progress_on=[s.status])
     gen_event.then(*check, api_name="ui_shot_cost_after_generate", **UI)
@@ -186,10 +188,11 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
     s.batch_type.input(select_type, [project, s.batch_type], s.batch_shots, api_name="ui_batch_select_type", **UI)
     gr.on([s.batch_shots.change, s.model.change, s.count.change, s.ref_ids.change], batch_estimate,
           [s.batch_shots, *job_in], [s.batch_run, s.batch_cost], api_name="ui_batch_cost", **UI)
+    balance.watch(s.batch_run.click)
     batch_event = s.batch_run.click(
         run_batch, [s.batch_shots, s.model, s.count, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids,
                     s.scale, s.strength],
-        [s.status, balance_box], api_name="ui_generate_batch", api_visibility="undocumented", concurrency_id=GPU,
+        [s.status, balance.box], api_name="ui_generate_batch", api_visibility="undocumented", concurrency_id=GPU,
         concurrency_limit=studio.gpu_concurrency, show_progress_on=[s.status])
     s.cancel.click(cancel_job, None, s.status, api_name="ui_cancel_shot_job", queue=False)
     return [gen_event, batch_event]

@@ -14,6 +14,7 @@ import gradio as gr
 from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
+from studio.ui.balance import Balance
 from studio.ui.common import GPU, LOOSE, USER_ERRORS, run_cancellable
 from studio.ui.downloads import named_copy, studio_download_name
 from studio.ui.events import UI
@@ -52,7 +53,7 @@ def download_for(studio: Studio, user: str, item: dict) -> str:
     return named_copy(studio.exports_dir, user, Path(item["path"]).stem, item["path"], studio_download_name(item))
 
 
-def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
+def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
     catalog = studio.catalog
     default_model = studio.choose_default_model()
 
@@ -182,10 +183,11 @@ def build_image_studio(studio: Studio, balance_box: gr.HTML) -> StudioWidgets:
     enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt", **LOOSE).then(
         request_state, state_inputs, state_outputs, api_name="check_request_after_enhance", **ui
     )
+    balance.watch(generate.click)
     gen_event = generate.click(
         generate_images,
         [model, style, aspect, count, prompt, enhance, negative, seed],
-        [gallery, result_json, balance_box, results_state, details, download, enhanced_view],
+        [gallery, result_json, balance.box, results_state, details, download, enhanced_view],
         api_name="generate",
         concurrency_id=GPU,
         concurrency_limit=studio.gpu_concurrency,

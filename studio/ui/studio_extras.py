@@ -12,6 +12,7 @@ from studio.services.paging import LEDGER_LIMIT, MAX_LIMIT
 from studio.services.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui import formatting as fmt
+from studio.ui.balance import Balance
 from studio.ui.common import GPU, LOOSE, USER_ERRORS, run_cancellable, user_message
 from studio.ui.events import UI
 from studio.ui.gen_space_view import asset_items
@@ -75,7 +76,7 @@ def build_prompt_library(studio: Studio, w: StudioWidgets) -> None:
     w.loads.append((refresh, None, saved, "list_saved_prompts"))
 
 
-def build_compare(studio: Studio, w: StudioWidgets, balance_box: gr.HTML) -> None:
+def build_compare(studio: Studio, w: StudioWidgets, balance: Balance) -> None:
     choices = [(m.name, m.id) for m in studio.catalog.models]
     with gr.Accordion("Compare models", open=False, elem_id="compare"):
         gr.Markdown("One prompt, the same seed, 2–4 models side by side. Each model is charged as its own job.")
@@ -111,10 +112,11 @@ def build_compare(studio: Studio, w: StudioWidgets, balance_box: gr.HTML) -> Non
     compare_in = [models, w.style, w.aspect, w.count, w.prompt, w.enhance, w.negative, w.seed]
     gr.on([models.change, w.count.change, w.prompt.change, w.style.change, w.aspect.change], estimate, compare_in,
           [run, cost], api_name="estimate_compare", trigger_mode="always_last", **UI)
+    balance.watch(run.click)
     event = run.click(
         compare,
         compare_in,
-        [gallery, balance_box, cost],
+        [gallery, balance.box, cost],
         api_name="compare_models", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency, show_progress_on=[gallery],
         **LOOSE,
     )
