@@ -3,8 +3,9 @@
 The cards are *designed* cards, not model output: each shows a palette and a motif
 typical of the style, drawn as an illustration so nobody mistakes it for a sample of
 what a model will draw. They carry no text of their own: the picker writes the style's
-name on the card, and a second, drawn name peeked out behind it. Drawn with Pillow only (its built-in font, no
-system fonts), deterministic, so re-running gives byte-identical files.
+name on the card, and a second, drawn name peeked out behind it. Drawn with Pillow only
+(its built-in font, no system fonts), deterministic, so re-running gives byte-identical
+files.
 """
 
 from __future__ import annotations

@@ -60,6 +60,14 @@ def toast(page, text: str) -> None:
     close_toasts(page)
 
 
+def pages_then_more(page, items: str, more: str, first: int, total: int) -> None:
+    """A list shows its first page with a Load more button that brings in the rest, then hides."""
+    expect(page.locator(items)).to_have_count(first)
+    page.locator(more).click()
+    expect(page.locator(items)).to_have_count(total)
+    expect(page.locator(more)).to_be_hidden()
+
+
 def close_toasts(page) -> None:
     for button in page.locator(".toast-close").all():
         try:

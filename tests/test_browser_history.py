@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
-from tests.browser import box, chromium_page, expect, open_accordion
+from tests.browser import box, chromium_page, expect, open_accordion, pages_then_more
 from tests.launched_app import ARTIFACTS, launched_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,11 +30,8 @@ def test_history_pages_newest_first_and_follows_jobs(tmp_path):
         page.reload()
         open_accordion(page, "history", "#history-gallery .thumbnail-item")
         items = page.locator("#history-gallery .thumbnail-item")
-        expect(items).to_have_count(PAGE)
         expect(page.locator("#history-empty")).to_be_hidden()
-        page.locator("#history-more").click()
-        expect(items).to_have_count(28)
-        expect(page.locator("#history-more")).to_be_hidden()
+        pages_then_more(page, "#history-gallery .thumbnail-item", "#history-more", PAGE, 28)
 
         box(page, "prompt").fill("a sailor")
         box(page, "prompt").press("End")

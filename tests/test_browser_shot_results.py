@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
-from tests.browser import chromium_page, expect
+from tests.browser import chromium_page, expect, pages_then_more
 from tests.launched_app import ARTIFACTS, launched_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,17 +28,10 @@ def test_shot_results_and_library_page_with_load_more(tmp_path):
             page.goto(url)
             page.get_by_role("tab", name="Gen Space").click()
             page.locator("#shot-cards .thumbnail-item").first.click()
-            results = page.locator("#gs-results .thumbnail-item")
-            expect(results).to_have_count(PAGE)
+            expect(page.locator("#gs-results .thumbnail-item")).to_have_count(PAGE)
             expect(page.locator("#results-more")).to_be_visible()
-            page.locator("#results-more").click()
-            expect(results).to_have_count(28)
-            expect(page.locator("#results-more")).to_be_hidden()
+            pages_then_more(page, "#gs-results .thumbnail-item", "#results-more", PAGE, 28)
 
             page.locator("#gs-library-tab-button, [role=tab]").get_by_text("Asset library").first.click()
-            library = page.locator("#gs-library .thumbnail-item")
-            expect(library).to_have_count(PAGE)
-            page.locator("#library-more").click()
-            expect(library).to_have_count(28)
-            expect(page.locator("#library-more")).to_be_hidden()
+            pages_then_more(page, "#gs-library .thumbnail-item", "#library-more", PAGE, 28)
             page.screenshot(path=str(ARTIFACTS / "gen-space-load-more.png"), full_page=True)
