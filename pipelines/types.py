@@ -12,10 +12,7 @@ from typing import Callable, Literal
 
 from PIL import Image
 
-MAX_PROMPT_CHARS = 2000
-MAX_IMAGES = 4
-MAX_REFERENCES = 6
-MAX_SEED = 2**32 - 1  # torch takes 64-bit seeds; A1111-style tools write 32-bit ones
+from .params import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_REFERENCES, MAX_SEED, RequestRejected  # noqa: F401 (re-exported)
 
 Stage = Literal["queued", "download", "load", "denoise", "decode", "done"]
 
@@ -45,11 +42,6 @@ def report(progress: ProgressFn | None, event: Progress) -> None:
 
 class GenerationCancelled(Exception):
     """Raised out of a pipeline call when the caller's cancel event was set."""
-
-
-class RequestRejected(ValueError):
-    """The request cannot run on this model as asked (prompt too long for its encoder,
-    references it cannot use ...); nothing ran, the message says what to change."""
 
 
 class UnknownModel(KeyError, ValueError):
