@@ -74,6 +74,7 @@ class GenerationRequest:
     reference_mode: Literal["ip_adapter", "img2img"] | None = None
     ip_adapter_scale: float = 0.6
     strength: float = 0.6  # img2img: how far from the first reference
+    owner: str | None = None  # the requesting account: the fair dispatcher takes users in turn
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_images <= MAX_IMAGES:

@@ -276,7 +276,7 @@ class GenerationService:
         seeds = None if job.seed is None else tuple((job.seed + i) % (MAX_SEED + 1) for i in range(job.count))
         return GenerationRequest(
             model_id=job.entry.id, prompt=job.styled_prompt, negative_prompt=job.negative_prompt,
-            width=job.width, height=job.height, num_images=job.count, seeds=seeds, **extras,
+            width=job.width, height=job.height, num_images=job.count, seeds=seeds, owner=job.request.user, **extras,
         )
 
     def _save_image(
