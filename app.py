@@ -1,4 +1,4 @@
-"""Composition root: settings → store → pipeline manager → services → Gradio app.
+"""Composition root: settings → store → engine (local or Ray) in a fair queue → services → Gradio app.
 
 `python app.py --help` lists the flags; each has a STUDIO_ env var twin.
 Importing this module builds nothing: tests and Spaces call `build_studio` and
@@ -8,7 +8,9 @@ Importing this module builds nothing: tests and Spaces call `build_studio` and
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from contextlib import asynccontextmanager
 
 from studio.settings import Settings
 
@@ -18,7 +20,6 @@ log = logging.getLogger("studio")
 def build_studio(settings: Settings):
     """Everything the app needs, wired once. Loads no model (that happens on first use)."""
     from pipelines.catalog import load_catalog
-    from pipelines.manager import PipelineManager
     from studio.services.assets import AssetService
     from studio.services.cancel import CancelRegistry
     from studio.services.gen_space import GenSpaceService
@@ -43,17 +44,7 @@ def build_studio(settings: Settings):
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.data_dir)
     images = ImageFiles(settings.data_dir / "images")
-    engine = PipelineManager(
-        catalog,
-        device=settings.device,
-        vram_budget_gb=settings.vram_budget_gb,
-        ram_budget_gb=settings.ram_budget_gb,
-        ram_limit_bytes=None if settings.ram_limit_gb is None else int(settings.ram_limit_gb * 2**30),
-        cache_dir=settings.hf_cache_dir,
-        models_dir=settings.data_dir / "models",
-        merge_window_ms=settings.merge_window_ms,
-    )
-    _use_zero_gpu_if_on_a_space(engine)
+    engine = build_engine(settings, catalog)
     credits = CreditsService(store, settings.starting_credits)
     recover(store, credits, images)  # jobs a killed process left running: failed, refunded once, files swept
     admin = AdminService(store, credits, admins=settings.admin_names(), default_daily_limit=settings.daily_limit)
@@ -76,9 +67,55 @@ def build_studio(settings: Settings):
         exports_dir=settings.data_dir / "exports",
         style_preview_dir=settings.styles_file.parent / "previews",
         default_model_id=settings.default_model,
-        gpu_concurrency=8 if settings.merge_window_ms else 1,
+        # Every job goes into the engine's fair queue, which decides the order (users take turns);
+        # the Gradio queue and the REST dialects only cap how many wait there.
+        gpu_concurrency=settings.max_queued_jobs,
         admin=admin,
     )
+
+
+def build_engine(settings: Settings, catalog):
+    """The engine the services talk to: this process's PipelineManager, or a Ray Serve
+    deployment of it (no Ray import unless --engine ray), behind the per-user fair queue.
+    Raises pipelines.serve.client.ClusterUnavailable when the cluster cannot be used."""
+    from pipelines.fair import FairDispatcher
+
+    if settings.engine == "ray":
+        from pipelines.serve.client import connect
+        from pipelines.serve.settings import ServeOptions
+
+        options = ServeOptions(
+            address=settings.ray_address, replicas=settings.ray_replicas, min_replicas=settings.ray_min_replicas,
+            max_replicas=settings.ray_max_replicas, num_gpus=settings.ray_num_gpus, num_cpus=settings.ray_num_cpus,
+            cpu_threads=settings.ray_cpu_threads, allow_cpu=settings.ray_allow_cpu,
+            max_ongoing_requests=settings.ray_max_ongoing_requests,
+            target_ongoing_requests=settings.ray_target_ongoing_requests,
+            models_per_replica=settings.ray_models_per_replica, device=settings.device,
+            vram_budget_gb=settings.vram_budget_gb, ram_budget_gb=settings.ram_budget_gb,
+            merge_window_ms=settings.merge_window_ms, models_dir=settings.ray_models_dir,
+            hf_cache_dir=None if settings.hf_cache_dir is None else str(settings.hf_cache_dir),
+            env={k: v for k, v in os.environ.items() if k in _REPLICA_ENV},
+        )
+        return FairDispatcher(connect(options, catalog), slots=options.capacity(), per_user=settings.max_running_per_user)
+    from pipelines.manager import PipelineManager
+
+    engine = PipelineManager(
+        catalog,
+        device=settings.device,
+        vram_budget_gb=settings.vram_budget_gb,
+        ram_budget_gb=settings.ram_budget_gb,
+        ram_limit_bytes=None if settings.ram_limit_gb is None else int(settings.ram_limit_gb * 2**30),
+        cache_dir=settings.hf_cache_dir,
+        models_dir=settings.data_dir / "models",
+        merge_window_ms=settings.merge_window_ms,
+    )
+    _use_zero_gpu_if_on_a_space(engine)
+    # Merging needs several requests in the engine together; otherwise one job at a time on the GPU.
+    return FairDispatcher(engine, slots=8 if settings.merge_window_ms else 1, per_user=settings.max_running_per_user)
+
+
+# What the host passes on to the replicas' environment (offline mode, hub credentials).
+_REPLICA_ENV = ("HF_HUB_OFFLINE", "HF_TOKEN", "HF_ENDPOINT", "TRANSFORMERS_OFFLINE")
 
 
 def _quiet_library_progress_bars() -> None:
@@ -120,8 +157,10 @@ def serve(settings: Settings, *, block: bool = True):
     # count against an account whichever door they use.
     limiter = LoginLimiter()
     rest_apis = rest_apis_lifespan(studio, password_check(limiter))
+    threads = max(40, studio.gpu_concurrency + 40)  # queued jobs each hold a thread; leave room for the rest
     guards = server_guards(app, data_dir=settings.data_dir, public_dirs=[settings.styles_file.parent / "previews"],
-                           accounts=accounts, limiter=limiter, app_kwargs={"lifespan": rest_apis})
+                           accounts=accounts, limiter=limiter,
+                           app_kwargs={"lifespan": _with_threads(rest_apis, threads)})
     _, local_url, _ = app.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -130,10 +169,27 @@ def serve(settings: Settings, *, block: bool = True):
         prevent_thread_lock=not block,
         show_error=True,
         quiet=not block,
+        max_threads=threads,
         **guards,
         **launch_options(),
     )
     return app, local_url
+
+
+def _with_threads(lifespan, tokens: int):
+    """REST jobs run in Starlette's thread pool (40 threads by default); a job waiting its
+    turn in the fair queue holds one, so the pool must outgrow the queue or a user's job
+    could wait for a thread behind another user's queued jobs."""
+
+    @asynccontextmanager
+    async def wrapped(fastapi_app):
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = tokens
+        async with lifespan(fastapi_app):
+            yield
+
+    return wrapped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve(settings)
     except (CatalogError, AccountsError) as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if type(exc).__name__ != "ClusterUnavailable":  # pipelines.serve.client (not imported unless --engine ray)
+            raise
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -60,6 +60,26 @@ class Settings(BaseSettings):
         description="run compatible requests that wait for the same model as one batch, waiting up to this long for company (0: off)",
     )
 
+    # Engine: this process's GPU, or a Ray Serve cluster (pipelines/serve; `pip install -r
+    # pipelines/serve/requirements.txt`). README "More than one GPU box" explains each one.
+    engine: Literal["local", "ray"] = Field("local", description="where models run: this process (local) or a Ray Serve cluster (ray)")
+    ray_address: str = Field("auto", description="Ray cluster to join: auto (the one this machine joined with `ray start`) or HOST:PORT")
+    ray_replicas: int = Field(1, ge=1, description="engine replicas on the cluster (fixed count; see --ray-min/max-replicas)")
+    ray_min_replicas: int | None = Field(None, ge=0, description="autoscaling: fewest replicas (set with --ray-max-replicas)")
+    ray_max_replicas: int | None = Field(None, ge=1, description="autoscaling: most replicas")
+    ray_target_ongoing_requests: float = Field(1.0, gt=0, description="autoscaling: jobs per replica before another is added")
+    ray_max_ongoing_requests: int = Field(2, ge=1, description="jobs one replica accepts at once")
+    ray_num_gpus: float = Field(1.0, ge=0, description="GPUs per replica; a fraction (0.5) shares a card between replicas")
+    ray_num_cpus: float = Field(1.0, ge=0, description="CPUs per replica, in Ray's accounting")
+    ray_cpu_threads: int | None = Field(None, ge=1, description="torch threads per replica (default: torch's choice)")
+    ray_allow_cpu: bool = Field(False, description="on a cluster without GPUs, run replicas on CPUs instead of refusing to start")
+    ray_models_per_replica: int = Field(3, ge=1, description="models a replica keeps loaded (least recently used goes first)")
+    ray_models_dir: str | None = Field(None, description="where each replica converts the demo model (default: ~/.cache/studio-models on its node)")
+    max_running_per_user: int | None = Field(
+        None, ge=1, description="jobs one account may have running at once (default: no limit; accounts always take turns)"
+    )
+    max_queued_jobs: int = Field(64, ge=1, description="jobs admitted to the fair queue at once; more wait in line before it")
+
     @field_validator("auth")
     @classmethod
     def _auth_shape(cls, v: str | None) -> str | None:
