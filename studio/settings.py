@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     ray_min_replicas: int | None = Field(None, ge=0, description="autoscaling: fewest replicas (set with --ray-max-replicas)")
     ray_max_replicas: int | None = Field(None, ge=1, description="autoscaling: most replicas")
     ray_target_ongoing_requests: float = Field(1.0, gt=0, description="autoscaling: jobs per replica before another is added")
-    ray_max_ongoing_requests: int = Field(2, ge=1, description="jobs one replica accepts at once")
+    ray_max_ongoing_requests: int = Field(1, ge=1, description="jobs one replica accepts at once (more wait on it for their model)")
     ray_num_gpus: float = Field(1.0, ge=0, description="GPUs per replica; a fraction (0.5) shares a card between replicas")
     ray_num_cpus: float = Field(1.0, ge=0, description="CPUs per replica, in Ray's accounting")
     ray_cpu_threads: int | None = Field(None, ge=1, description="torch threads per replica (default: torch's choice)")

@@ -9,8 +9,10 @@ services hold as `engine` instead of a PipelineManager. Same calls, same excepti
   the PNG bytes that come back into PIL images for the host to write as today.
 - A replica or node lost mid-job: the job runs again once, on another replica, if the
   lost one had not started denoising yet (nothing was made, the user saw nothing but
-  "queued"/"loading"); otherwise, or when the second try is lost too, `ReplicaLost`
-  (a ModelUnavailable) is raised and the services refund the job exactly once.
+  "queued"/"loading"); otherwise, or when the second run is lost too, `ReplicaLost`
+  (a ModelUnavailable) is raised and the services refund the job exactly once. A request
+  that Serve routed to a replica already dead (before Ray marked it so) never ran: it is
+  sent again, with a short back-off, for up to a minute, and is not counted as a run.
 - `check` runs on the host (validation needs no GPU; a prompt tokenizer is read only when
   the model's files are on this machine, as the local engine does), so bad input is still
   refused before any credit is taken without a round trip.
@@ -41,6 +43,7 @@ from pipelines.types import (
 log = logging.getLogger(__name__)
 PIPELINES_DIR = Path(__file__).resolve().parent.parent
 _DOWNLOADED_TTL_S = 30.0
+_REACH_TIMEOUT_S = 60.0  # how long a job keeps trying to reach a live replica after losing one
 
 
 class ClusterUnavailable(RuntimeError):
@@ -140,26 +143,33 @@ class RayEngine:
                  cancel: CancelToken | None = None) -> GenerationResult:
         self.check(request)
         payload = wire.encode_request(request)
-        for attempt in (1, 2):
-            started = [False]
+        runs, deadline, pause = 0, time.monotonic() + _REACH_TIMEOUT_S, 0.25
+        while True:
+            reached, started = [False], [False]
             try:
-                return self._run_once(request.model_id, payload, progress, cancel, started)
+                return self._run_once(request.model_id, payload, progress, cancel, reached, started)
             except _lost_errors() as exc:
                 if cancel is not None and cancel.cancelled:
                     raise GenerationCancelled("cancelled") from None
-                if started[0] or attempt == 2:
+                if not reached[0] and time.monotonic() < deadline:
+                    # Routed to a replica that had already died (Serve drops it once Ray marks
+                    # it dead): nothing ran, so this is no run; try again shortly.
+                    time.sleep(pause)
+                    pause = min(pause * 2, 4.0)
+                    continue
+                runs += 1
+                if started[0] or runs == 2 or not reached[0]:
                     raise ReplicaLost(
                         "The machine running this job went away before it finished"
-                        + (" (twice)" if attempt == 2 and not started[0] else "")
+                        + (" (twice)" if runs == 2 and not started[0] else "")
                     ) from exc
                 log.warning("replica lost before job started (%s); running it again elsewhere", type(exc).__name__)
                 with self._lock:
                     self.retries += 1
                 report(progress, Progress("queued", message="The machine running this job went away; trying another"))
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _run_once(self, model_id: str, payload: dict, progress: ProgressFn | None,
-                  cancel: CancelToken | None, started: list[bool]) -> GenerationResult:
+                  cancel: CancelToken | None, reached: list[bool], started: list[bool]) -> GenerationResult:
         from ray.serve.exceptions import RequestCancelledError
 
         stream = self._handle.options(stream=True, multiplexed_model_id=model_id).generate.remote(payload)
@@ -168,7 +178,9 @@ class RayEngine:
             threading.Thread(target=_cancel_when_asked, args=(cancel, finished, stream), daemon=True).start()
         try:
             for kind, data in stream:
-                if kind == "progress":
+                if kind == "replica":
+                    reached[0] = True
+                elif kind == "progress":
                     event = wire.decode_progress(data)
                     if event.stage in ("denoise", "decode", "done"):
                         started[0] = True

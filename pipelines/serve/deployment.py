@@ -79,11 +79,13 @@ class StudioEngine:
         # holds up another model's job.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="studio-job")
         self.node_id = _node_id()
+        self.loads: list[str] = []  # models registered here, in order (routing is judged by it)
         log.info("studio engine replica up on node %s (device %s)", self.node_id, options.get("device"))
 
     @serve.multiplexed(max_num_models_per_replica=MODELS_PER_REPLICA)
     async def _register(self, model_id: str) -> _Registered:
         self.manager.entry(model_id)  # UnknownModel for an id the catalog lacks
+        self.loads.append(model_id)
         return _Registered(self.manager, model_id)
 
     async def generate(self, payload: dict):
@@ -138,7 +140,7 @@ class StudioEngine:
         return self.node_id
 
     def resident(self) -> dict:
-        return {"node_id": self.node_id, "pid": os.getpid(), "models": self.manager.resident()}
+        return {"node_id": self.node_id, "pid": os.getpid(), "models": self.manager.resident(), "loads": list(self.loads)}
 
     def is_downloaded(self, model_id: str) -> bool:
         return bool(self.manager.is_downloaded(model_id))

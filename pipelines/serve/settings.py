@@ -38,7 +38,7 @@ class ServeOptions:
     num_cpus: float = 1.0
     cpu_threads: int | None = None
     allow_cpu: bool = False
-    max_ongoing_requests: int = 2
+    max_ongoing_requests: int = 1
     target_ongoing_requests: float = 1.0
     models_per_replica: int = 3
     device: str = "auto"
