@@ -114,7 +114,7 @@ class FairDispatcher:
                 report(progress, Progress("queued", message=f"Waiting for a free GPU: {ahead} job{'s' * (ahead != 1)} first"))
             with self._cond:
                 if not ticket.granted:
-                    self._cond.wait(0.1)
+                    self._cond.wait(0.5)  # woken on every grant; the timeout only notices a cancel
 
     def _leave(self, ticket: _Ticket) -> None:
         with self._cond:
