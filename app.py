@@ -94,7 +94,8 @@ def build_engine(settings: Settings, catalog):
             vram_budget_gb=settings.vram_budget_gb, ram_budget_gb=settings.ram_budget_gb,
             merge_window_ms=settings.merge_window_ms, models_dir=settings.ray_models_dir,
             hf_cache_dir=None if settings.hf_cache_dir is None else str(settings.hf_cache_dir),
-            env={k: v for k, v in os.environ.items() if k in _REPLICA_ENV},
+            env={k: v for k, v in os.environ.items() if k in _REPLICA_ENV}, app_name=settings.ray_app_name,
+            deploy=settings.ray_deploy,
         )
         return FairDispatcher(connect(options, catalog), slots=options.capacity(), per_user=settings.max_running_per_user)
     from pipelines.manager import PipelineManager

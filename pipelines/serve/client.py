@@ -28,7 +28,7 @@ from pathlib import Path
 
 from pipelines.catalog import Catalog, ModelEntry
 from pipelines.serve import wire
-from pipelines.serve.settings import APP_NAME, DEPLOYMENT_NAME, NAMESPACE, ServeOptions
+from pipelines.serve.settings import DEPLOYMENT_NAME, NAMESPACE, ServeOptions
 from pipelines.types import (
     CancelToken,
     GenerationCancelled,
@@ -92,6 +92,9 @@ class RayEngine:
         self._downloaded: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
         self.retries = 0  # jobs re-run after losing their replica (for the log and the tests)
+        # Route each job to a replica holding its model (Serve's multiplexing). Off only to
+        # measure what that saves (tests/benchmarks/bench_ray.py): then any replica is used.
+        self.route_by_model = True
 
     # ----- what the services ask before charging ------------------------------------------
     @property
@@ -172,7 +175,8 @@ class RayEngine:
                   cancel: CancelToken | None, reached: list[bool], started: list[bool]) -> GenerationResult:
         from ray.serve.exceptions import RequestCancelledError
 
-        stream = self._handle.options(stream=True, multiplexed_model_id=model_id).generate.remote(payload)
+        routed = self._handle.options(stream=True, multiplexed_model_id=model_id if self.route_by_model else "")
+        stream = routed.generate.remote(payload)
         finished = threading.Event()
         if cancel is not None:
             threading.Thread(target=_cancel_when_asked, args=(cancel, finished, stream), daemon=True).start()
@@ -244,26 +248,28 @@ def connect(options: ServeOptions, catalog: Catalog, *, startup_timeout_s: float
             )
         log.warning("the Ray cluster has no GPU: engine replicas run on CPUs")
         num_gpus = 0
-    serve.start(proxy_location="Disabled")
-    app = StudioEngine.options(**options.deployment_options(num_gpus)).bind(
-        catalog.model_dump(mode="json"), options.manager_options(on_gpu=num_gpus > 0)
-    )
-    # serve.run waits until EVERY replica runs; replicas waiting for a GPU node to join would
-    # hold the app's start forever, so deploy without waiting (pinned Ray: 2.60) and wait for one.
-    from ray.serve.api import _run
+    if options.deploy:
+        serve.start(proxy_location="Disabled")
+        app = StudioEngine.options(**options.deployment_options(num_gpus)).bind(
+            catalog.model_dump(mode="json"), options.manager_options(on_gpu=num_gpus > 0)
+        )
+        # serve.run waits until EVERY replica runs; replicas waiting for a GPU node to join would
+        # hold the app's start forever, so deploy without waiting (pinned Ray: 2.60) and wait for one.
+        from ray.serve.api import _run
 
-    handle = _run(app, name=APP_NAME, route_prefix=None, _blocking=False)
-    _wait_for_a_replica(options.address, startup_timeout_s)
+        _run(app, name=options.app_name, route_prefix=None, _blocking=False)
+    _wait_for_a_replica(options.address, options.app_name, startup_timeout_s)
+    handle = serve.get_app_handle(options.app_name)
     return RayEngine(catalog, options, handle, PipelineManager(catalog, device="cpu"))
 
 
-def _wait_for_a_replica(address: str, timeout_s: float) -> None:
+def _wait_for_a_replica(address: str, app_name: str, timeout_s: float) -> None:
     """Serve starts the rest as nodes with room join; one running replica is enough to serve."""
     from ray import serve
 
     deadline = time.monotonic() + timeout_s
     while True:
-        app = serve.status().applications.get(APP_NAME)
+        app = serve.status().applications.get(app_name)
         deployment = app.deployments.get(DEPLOYMENT_NAME) if app is not None else None
         if deployment is not None and deployment.replica_states.get("RUNNING", 0) > 0:
             return

@@ -34,7 +34,7 @@ from ray import serve
 
 from pipelines.serve import wire
 from pipelines.serve.settings import DEPLOYMENT_NAME
-from pipelines.types import CancelToken
+from pipelines.types import CancelToken, GenerationCancelled
 
 log = logging.getLogger("ray.serve")
 
@@ -78,6 +78,7 @@ class StudioEngine:
         # One thread per job the replica accepts: a job blocked on one model's lock never
         # holds up another model's job.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="studio-job")
+        self._load_lock = threading.Lock()
         self.node_id = _node_id()
         self.loads: list[str] = []  # models registered here, in order (routing is judged by it)
         log.info("studio engine replica up on node %s (device %s)", self.node_id, options.get("device"))
@@ -126,10 +127,18 @@ class StudioEngine:
 
     def _run(self, request, progress, token) -> tuple[str, dict]:
         try:
+            if self.manager.placement(request.model_id) is None:
+                # One load at a time per replica: loads share the node's disk and bus anyway, and
+                # diffusers/transformers resolve their lazy modules unsafely from parallel threads
+                # (two first loads at once failed with "no attribute AutoPipelineForText2Image").
+                with self._load_lock:
+                    if token.cancelled:
+                        raise GenerationCancelled("cancelled before it started")
+                    self.manager.preload(request.model_id, progress)
             return ("result", wire.encode_result(self.manager.generate(request, progress=progress, cancel=token)))
         except Exception as exc:
-            if not isinstance(exc, (ValueError, KeyError)) and type(exc).__name__ not in (
-                "GenerationCancelled", "ModelUnavailable", "ModelTooLarge", "OutOfMemory"
+            if not isinstance(exc, (ValueError, KeyError, GenerationCancelled)) and type(exc).__name__ not in (
+                "ModelUnavailable", "ModelTooLarge", "OutOfMemory"
             ):
                 log.exception("generation failed on this replica")
             return ("error", wire.encode_error(exc))

@@ -48,6 +48,8 @@ class ServeOptions:
     models_dir: str | None = None  # where a replica converts the demo model (default: ~/.cache/studio-models)
     hf_cache_dir: str | None = None  # each node's Hugging Face cache (default: the HF default)
     env: dict[str, str] = field(default_factory=dict)  # passed to the replicas (HF_HUB_OFFLINE, HF_TOKEN…)
+    app_name: str = APP_NAME  # the Serve application; two studios on one cluster need two names
+    deploy: bool = True  # False: use the application the cluster already runs (KubeRay RayService)
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
