@@ -233,8 +233,9 @@ def connect(options: ServeOptions, catalog: Catalog, *, startup_timeout_s: float
 
     check_reachable(options.address)
     try:
-        ray.init(address=options.address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False,
-                 runtime_env={"py_modules": [str(PIPELINES_DIR)], "excludes": ["__pycache__", "*.pyc"]})
+        if not ray.is_initialized():  # a second engine in one process (the benchmark) shares the connection
+            ray.init(address=options.address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False,
+                     runtime_env={"py_modules": [str(PIPELINES_DIR)], "excludes": ["__pycache__", "*.pyc"]})
     except Exception as exc:
         raise ClusterUnavailable(f"Cannot join the Ray cluster at {options.address}: {exc}") from None
     num_gpus = options.num_gpus
