@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from studio.services.gen_space import ShotJob
+from studio.services.gen_space.shot_generation import ShotJob
 from studio.store.images import parse_parameters
 from tests.studio_factory import make_studio
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from studio.services.credits import InsufficientCredits
-from studio.services.gen_space import ShotJob
-from studio.services.requests import InvalidRequest
+from studio.services.billing.ledger import InsufficientCredits
+from studio.services.gen_space.shot_generation import ShotJob
+from studio.services.generation.requests import InvalidRequest
 from studio.store import MemoryStore
 from tests.studio_factory import image_files, make_studio
 

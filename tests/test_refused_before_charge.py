@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from studio.services.gen_space import ShotJob
-from studio.services.requests import InvalidRequest, StudioRequest
+from studio.services.gen_space.shot_generation import ShotJob
+from studio.services.generation.requests import InvalidRequest, StudioRequest
 from tests.studio_factory import make_studio
 
 SIZES = {a: {"width": 32, "height": 32} for a in ("16:9", "1:1", "9:16")}

@@ -8,7 +8,7 @@ import io
 
 from PIL import Image
 
-from studio.services.requests import StudioRequest
+from studio.services.generation.requests import StudioRequest
 from studio.store.maintenance import check
 from studio.store.records import MODELS
 from tests.studio_factory import make_studio

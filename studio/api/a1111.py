@@ -24,8 +24,8 @@ from pipelines.types import MAX_IMAGES, GenerationCancelled
 from studio.accounts import SignInThrottled
 from studio.api.auth import caller_of
 from studio.api.errors import a1111_error, service_error
-from studio.api.jobs import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
-from studio.services.requests import InvalidRequest, StudioRequest
+from studio.api.common import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
+from studio.services.generation.requests import InvalidRequest, StudioRequest
 
 OPTIONS_TABLE = "api_options"
 # A1111's sampler names. The studio runs each model with its own scheduler, so a known

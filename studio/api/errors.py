@@ -11,10 +11,10 @@ import logging
 from fastapi.responses import JSONResponse
 
 from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory
-from studio.api.jobs import ApiError
-from studio.services.credits import InsufficientCredits
-from studio.services.generation import GenerationFailed
-from studio.services.requests import InvalidRequest
+from studio.api.common import ApiError
+from studio.services.billing.ledger import InsufficientCredits
+from studio.services.generation.service import GenerationFailed
+from studio.services.generation.requests import InvalidRequest
 
 log = logging.getLogger(__name__)
 

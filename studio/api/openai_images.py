@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from pipelines.types import MAX_IMAGES
 from studio.api.auth import caller_of
 from studio.api.errors import openai_error, service_error
-from studio.api.jobs import ApiContext, ApiError, closest_aspect, find_model, read_json_object, png_bytes
-from studio.services.generation import ASSETS
-from studio.services.requests import StudioRequest
+from studio.api.common import ApiContext, ApiError, closest_aspect, find_model, read_json_object, png_bytes
+from studio.services.generation.service import ASSETS
+from studio.services.generation.requests import StudioRequest
 
 OPENAI_SIZES = ("256x256", "512x512", "1024x1024", "1792x1024", "1024x1792", "1536x1024", "1024x1536")
 _SIZE = re.compile(r"^(\d{2,4})x(\d{2,4})$")
