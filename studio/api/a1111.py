@@ -50,8 +50,8 @@ class Txt2Img(_Lax):
     cfg_scale: float | None = None
     width: int = 512
     height: int = 512
-    batch_size: int = Field(1, ge=1)
-    n_iter: int = Field(1, ge=1)
+    batch_size: int = 1  # batch_size × n_iter: the count row's range, checked by the service
+    n_iter: int = 1
     sampler_name: str | None = None
     sampler_index: str | None = None
     override_settings: dict | None = None
