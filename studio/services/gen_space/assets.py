@@ -21,7 +21,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from pipelines.types import MAX_REFERENCES
+from pipelines.params import MAX_REFERENCES
 from studio.services.generation.service import user_subdir
 from studio.services.common.ids import ASSETS, PROJECTS, REFERENCE_LISTS, SHOTS, check_id, check_user, now, owned
 from studio.services.common.paging import DEFAULT_LIMIT, Page, page_of

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from pipelines.types import MAX_PROMPT_CHARS
+from pipelines.params import MAX_PROMPT_CHARS
 from studio.services.common import validation as v
 from studio.services.common.ids import ASSETS, PROJECTS, SHOTS, check_id, check_user, now, owned
 from studio.services.generation.requests import InvalidRequest

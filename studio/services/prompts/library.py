@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS
+from pipelines.params import MAX_PROMPT_CHARS
 from studio.services.common import validation as v
 from studio.services.common.paging import DEFAULT_LIMIT, Page, page_of
 from studio.services.generation.requests import check_negative, check_prompt, check_user
@@ -95,7 +95,7 @@ class PromptLibrary:
 
     @staticmethod
     def _count(count: Any) -> int:
-        return v.whole_number(count, "Number of images", minimum=1, maximum=MAX_IMAGES)
+        return v.parameter("count", count)
 
     @staticmethod
     def _flag(value: Any) -> bool:
