@@ -20,19 +20,19 @@ log = logging.getLogger("studio")
 def build_studio(settings: Settings):
     """Everything the app needs, wired once. Loads no model (that happens on first use)."""
     from pipelines.catalog import load_catalog
-    from studio.services.assets import AssetService
-    from studio.services.cancel import CancelRegistry
-    from studio.services.gen_space import GenSpaceService
-    from studio.services.projects import ProjectService
-    from studio.services.shots import ShotService
-    from studio.services.storyboard import StoryboardService
-    from studio.services.admin import AdminService
-    from studio.services.credits import CreditsService
-    from studio.services.generation import GenerationService
-    from studio.services.prompt_library import PromptLibrary
-    from studio.services.recovery import recover
+    from studio.services.gen_space.assets import AssetService
+    from studio.services.generation.cancel import CancelRegistry
+    from studio.services.gen_space.shot_generation import GenSpaceService
+    from studio.services.gen_space.projects import ProjectService
+    from studio.services.gen_space.shots import ShotService
+    from studio.services.gen_space.storyboard import StoryboardService
+    from studio.services.billing.admin import AdminService
+    from studio.services.billing.ledger import CreditsService
+    from studio.services.generation.service import GenerationService
+    from studio.services.prompts.library import PromptLibrary
+    from studio.services.generation.recovery import recover
     from studio.services.studio import Studio
-    from studio.services.styles import load_styles
+    from studio.services.prompts.styles import load_styles
     from studio.store import ImageFiles, open_store
 
     _quiet_library_progress_bars()

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from PIL import Image
 
-from studio.services.generation import user_subdir
+from studio.services.generation.service import user_subdir
 from studio.store import Doc, ImageFiles, MemoryStore, Store, TinyDBStore, format_parameters
 
 

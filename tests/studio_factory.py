@@ -18,17 +18,17 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
 def make_studio(data_dir: Path, store=None, **overrides):
     studio = build_studio(make_settings(data_dir, **overrides))
     if store is not None:  # swap in another Store implementation (the in-memory twin)
-        from studio.services.credits import CreditsService
-        from studio.services.prompt_library import PromptLibrary
+        from studio.services.billing.ledger import CreditsService
+        from studio.services.prompts.library import PromptLibrary
 
         studio.store = store
         studio.credits = CreditsService(store, overrides.get("starting_credits", 20))
         studio.prompts = PromptLibrary(store)
         studio.generation.store = store
         studio.generation.credits = studio.credits
-        from studio.services.assets import AssetService
-        from studio.services.projects import ProjectService
-        from studio.services.shots import ShotService
+        from studio.services.gen_space.assets import AssetService
+        from studio.services.gen_space.projects import ProjectService
+        from studio.services.gen_space.shots import ShotService
 
         studio.projects = ProjectService(store, studio.images)
         studio.shots = ShotService(store)

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from gradio_client import Client
 
-from studio.services.admin import AdminService, DailyLimitReached, NotAdmin
-from studio.services.credits import CreditsService
-from studio.services.requests import InvalidRequest
+from studio.services.billing.admin import AdminService, DailyLimitReached, NotAdmin
+from studio.services.billing.ledger import CreditsService
+from studio.services.generation.requests import InvalidRequest
 from studio.store import open_store
 from tests.launched_app import REPO, launched_app
 
@@ -123,7 +123,7 @@ def test_the_studio_wide_default_limit_applies_until_an_admin_sets_one(tmp_path)
 # -- through the launched app ------------------------------------------------------------
 
 def credits_cli(data, *args):
-    return subprocess.run([sys.executable, "-m", "studio.credits", *args, "--data-dir", str(data)], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "studio.cli.credits", *args, "--data-dir", str(data)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
 
 

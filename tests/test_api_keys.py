@@ -16,8 +16,8 @@ import pytest
 import requests
 import webuiapi
 
-from studio.services.api_keys import ApiKeyService
-from studio.services.requests import InvalidRequest
+from studio.services.access.api_keys import ApiKeyService
+from studio.services.generation.requests import InvalidRequest
 from studio.store import open_store
 from tests.api_fixtures import TINY, all_pages, data_dir_with_tiny_model, gradio, image_files
 

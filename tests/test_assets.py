@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from studio.services.assets import AssetService
-from studio.services.projects import ProjectService
-from studio.services.requests import InvalidRequest
-from studio.services.shots import ShotService
+from studio.services.gen_space.assets import AssetService
+from studio.services.gen_space.projects import ProjectService
+from studio.services.generation.requests import InvalidRequest
+from studio.services.gen_space.shots import ShotService
 from studio.store import ImageFiles, parse_parameters
 from tests import gen_space_factory
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from studio.services.credits import LEDGER_TABLE, CreditsService, InsufficientCredits
+from studio.services.billing.ledger import LEDGER_TABLE, CreditsService, InsufficientCredits
 from studio.store import MemoryStore, TinyDBStore
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.types import MAX_PROMPT_CHARS
-from studio.services.enhancer import STOPWORDS, enhance_prompt
-from studio.services.styles import load_styles
+from studio.services.prompts.enhancer import STOPWORDS, enhance_prompt
+from studio.services.prompts.styles import load_styles
 
 STYLES = load_styles(Path(__file__).resolve().parents[1] / "presets" / "styles.json")
 LIGHTING = ("light", "glow")

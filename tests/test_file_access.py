@@ -62,7 +62,7 @@ def app(tmp_path_factory):
 # -- the guard's rules, without a server ------------------------------------------------------
 
 def make_guard(tmp_path):
-    from studio.services.generation import user_subdir
+    from studio.services.generation.service import user_subdir
     from studio.web.files import FileGuard
 
     data, cache = tmp_path / "data", tmp_path / "cache"

@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from pipelines.types import CancelToken, GenerationCancelled
-from studio.services.credits import InsufficientCredits
-from studio.services.generation import ASSETS, GenerationFailed
-from studio.services.jobs import JOBS
-from studio.services.requests import InvalidRequest, StudioRequest
+from studio.services.billing.ledger import InsufficientCredits
+from studio.services.generation.service import ASSETS, GenerationFailed
+from studio.services.generation.jobs import JOBS
+from studio.services.generation.requests import InvalidRequest, StudioRequest
 from studio.store import MemoryStore
 from studio.store.images import parse_parameters
 from tests.studio_factory import image_files, make_studio

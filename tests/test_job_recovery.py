@@ -22,8 +22,8 @@ import pytest
 from gradio_client import Client
 
 from pipelines.testing.tiny import build_tiny_sd15
-from studio.services.jobs import JOBS
-from studio.services.recovery import recover
+from studio.services.generation.jobs import JOBS
+from studio.services.generation.recovery import recover
 from studio.store import open_store
 from tests.launched_app import REPO, free_port
 from tests.studio_factory import image_files, make_studio
@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from tests.studio_factory import make_studio
-from studio.services.requests import StudioRequest
+from studio.services.generation.requests import StudioRequest
 studio = make_studio(Path({data!r}), starting_credits=20)
 print("ready", flush=True)
 studio.generation.generate(StudioRequest(user="ana", model_id="tiny-slow", style_id="auto", aspect="1:1",
@@ -51,7 +51,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from tests.studio_factory import make_studio
-from studio.services.requests import StudioRequest
+from studio.services.generation.requests import StudioRequest
 studio = make_studio(Path({data!r}), starting_credits=10**6)
 print("ready", flush=True)
 while True:
@@ -267,7 +267,7 @@ def _png(studio, job_id: str | None) -> str:
 
 
 def test_sweep_removes_what_dead_jobs_left_and_keeps_what_records_point_at(tmp_path):
-    from studio.services.jobs import this_runner
+    from studio.services.generation.jobs import this_runner
 
     studio = make_studio(tmp_path, starting_credits=20)
     dead = {**this_runner(), "pid": _dead_pid(), "boot": "an-earlier-process"}
@@ -292,7 +292,7 @@ def test_sweep_removes_what_dead_jobs_left_and_keeps_what_records_point_at(tmp_p
 
 
 def test_sweep_spares_fresh_files_while_another_live_process_runs_a_job(tmp_path):
-    from studio.services.jobs import _start_ticks, this_runner
+    from studio.services.generation.jobs import _start_ticks, this_runner
 
     studio = make_studio(tmp_path, starting_credits=20)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from pipelines.families import a1111_sampler
-from studio.services.requests import StudioRequest
+from studio.services.generation.requests import StudioRequest
 from tests.studio_factory import make_studio
 
 sd_parsers = pytest.importorskip("sd_parsers")

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pipelines.catalog import ASPECTS, CatalogError, load_catalog
-from studio.services.styles import ASPECT_LABELS, apply_style, find_style, load_styles, merge_negatives
+from studio.services.prompts.styles import ASPECT_LABELS, apply_style, find_style, load_styles, merge_negatives
 
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
 SEED_STYLE_NAMES = ["Auto", "3D Anime", "3D Model", "Japanese Anime", "Movie", "Comic", "Cyberpunk", "Fantasy"]

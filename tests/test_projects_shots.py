@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from studio.services.assets import AssetService
-from studio.services.ids import check_id
-from studio.services.projects import DEFAULT_PROJECT_NAME, ProjectService
-from studio.services.requests import InvalidRequest
-from studio.services.shots import ShotService
+from studio.services.gen_space.assets import AssetService
+from studio.services.common.ids import check_id
+from studio.services.gen_space.projects import DEFAULT_PROJECT_NAME, ProjectService
+from studio.services.generation.requests import InvalidRequest
+from studio.services.gen_space.shots import ShotService
 from tests.gen_space_factory import make_generated
 
 ANN, BOB = "ann", "bob"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.services.prompt_library import PROMPTS_TABLE, PromptLibrary
+from studio.services.prompts.library import PROMPTS_TABLE, PromptLibrary
 from studio.store import MemoryStore, TinyDBStore
 
 

@@ -1,4 +1,4 @@
-"""`python -m studio.space DIR` writes a Space folder, and the app starts from that folder
+"""`python -m studio.cli.space DIR` writes a Space folder, and the app starts from that folder
 alone, offline, with `spaces` installed (as on a Space), and serves the UI and the APIs."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
     out = tmp_path_factory.mktemp("space") / "my-space"
-    done = subprocess.run([sys.executable, "-m", "studio.space", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "studio.cli.space", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -40,12 +40,12 @@ def test_folder_has_what_a_space_needs(space):
 
 
 def test_rebuild_replaces_its_own_folder_but_refuses_others(space, tmp_path):
-    again = subprocess.run([sys.executable, "-m", "studio.space", str(space)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    again = subprocess.run([sys.executable, "-m", "studio.cli.space", str(space)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    refused = subprocess.run([sys.executable, "-m", "studio.space", str(other)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run([sys.executable, "-m", "studio.cli.space", str(other)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "not made by this command" in refused.stderr
     assert (other / "notes.txt").read_text() == "keep me" and len(list(other.iterdir())) == 1
 

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from studio.services.credits import LEDGER_TABLE, CreditsService
+from studio.services.billing.ledger import LEDGER_TABLE, CreditsService
 from studio.store import TinyDBStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +21,7 @@ START = 1_000_000
 
 WRITER = """
 import os, sys
-from studio.services.credits import CreditsService
+from studio.services.billing.ledger import CreditsService
 from studio.store import TinyDBStore
 path, owner, count, compact_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 store = TinyDBStore(path, compact_at=compact_at, compact_ratio=0 if compact_at < 10_000 else 1)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from studio.services.assets import AssetService
-from studio.services.credits import LEDGER_TABLE, CreditsService
-from studio.services.projects import ProjectService
-from studio.services.shots import ShotService
+from studio.services.gen_space.assets import AssetService
+from studio.services.billing.ledger import LEDGER_TABLE, CreditsService
+from studio.services.gen_space.projects import ProjectService
+from studio.services.gen_space.shots import ShotService
 from studio.store import ImageFiles, open_store
 from studio.store.maintenance import backup, check
 from tests.test_store_crash import _check_consistent, _spawn

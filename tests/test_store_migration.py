@@ -7,11 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
-from studio.services.assets import AssetService
-from studio.services.credits import LEDGER_TABLE, CreditsService
-from studio.services.projects import ProjectService
-from studio.services.prompt_library import PromptLibrary
-from studio.services.shots import ShotService
+from studio.services.gen_space.assets import AssetService
+from studio.services.billing.ledger import LEDGER_TABLE, CreditsService
+from studio.services.gen_space.projects import ProjectService
+from studio.services.prompts.library import PromptLibrary
+from studio.services.gen_space.shots import ShotService
 from studio.store import ImageFiles, TinyDBStore, open_store
 
 V1 = Path(__file__).parent / "data" / "studio-v1.json"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from studio.services.assets import AssetService
-from studio.services.credits import CreditsService
-from studio.services.paging import Page, decode_cursor, encode_cursor
-from studio.services.prompt_library import PromptLibrary
-from studio.services.requests import InvalidRequest
+from studio.services.gen_space.assets import AssetService
+from studio.services.billing.ledger import CreditsService
+from studio.services.common.paging import Page, decode_cursor, encode_cursor
+from studio.services.prompts.library import PromptLibrary
+from studio.services.generation.requests import InvalidRequest
 from studio.store import MemoryStore, Store, open_store
 
 

@@ -10,7 +10,7 @@ import pytest
 from gradio_client import Client
 
 from studio.store import open_store
-from studio.ui.session import LOCAL_USER
+from studio.ui.shared.session import LOCAL_USER
 from tests.benchmarks.bench_store import _asset
 from tests.launched_app import launched_app
 

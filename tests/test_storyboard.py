@@ -10,11 +10,11 @@ import zipfile
 import pytest
 from PIL import Image
 
-from studio.services.assets import AssetService
-from studio.services.projects import ProjectService
-from studio.services.requests import InvalidRequest
-from studio.services.shots import ShotService
-from studio.services.storyboard import LABEL_HEIGHT, PAD, PLACEHOLDER, THUMB, StoryboardService, slugify
+from studio.services.gen_space.assets import AssetService
+from studio.services.gen_space.projects import ProjectService
+from studio.services.generation.requests import InvalidRequest
+from studio.services.gen_space.shots import ShotService
+from studio.services.gen_space.storyboard import LABEL_HEIGHT, PAD, PLACEHOLDER, THUMB, StoryboardService, slugify
 from studio.store import parse_parameters
 from tests import gen_space_factory
 

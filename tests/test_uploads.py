@@ -11,10 +11,10 @@ import zlib
 import pytest
 from PIL import Image
 
-from studio.services.assets import AssetService
-from studio.services.projects import ProjectService
-from studio.services.shots import ShotService
-from studio.services.uploads import InvalidUpload, validate_upload
+from studio.services.gen_space.assets import AssetService
+from studio.services.gen_space.projects import ProjectService
+from studio.services.gen_space.shots import ShotService
+from studio.services.common.uploads import InvalidUpload, validate_upload
 from studio.store import ImageFiles, MemoryStore, TinyDBStore
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pipelines.testing.tiny import build_tiny_sd15, build_tiny_sdxl, save_as_hub_cache
 from pipelines.testing.tiny_checkpoints import save_as_single_file
-from studio.services.requests import StudioRequest
+from studio.services.generation.requests import StudioRequest
 from tests.studio_factory import make_studio
 
 SIZES = {"16:9": {"width": 64, "height": 32}, "1:1": {"width": 64, "height": 64}, "9:16": {"width": 32, "height": 64}}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from studio.services import validation as v
-from studio.services.jobs import JOBS
-from studio.services.requests import InvalidRequest, StudioRequest, check_count, check_prompt, normalise_seed
-from studio.services.uploads import InvalidUpload, validate_upload
+from studio.services.common import validation as v
+from studio.services.generation.jobs import JOBS
+from studio.services.generation.requests import InvalidRequest, StudioRequest, check_count, check_prompt, normalise_seed
+from studio.services.common.uploads import InvalidUpload, validate_upload
 from tests.studio_factory import image_files, make_studio
 
 INVISIBLE_ONLY = ["", "   ", "\n\t", "\u200b", "\u200b\u200c\u200d", "\ufeff", "\u2060\u2060", "\u00a0", "\u3164",

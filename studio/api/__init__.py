@@ -22,8 +22,8 @@ def mount_rest_apis(fastapi_app, studio, password_check: Callable[[str, str], bo
     key needed); otherwise every call must carry an API key or, for A1111, the
     account's basic-auth credentials."""
     from studio.api import a1111, openai_images
-    from studio.api.jobs import ApiContext, ImageLinks, JobTracker
-    from studio.services.api_keys import ApiKeyService
+    from studio.api.common import ApiContext, ImageLinks, JobTracker
+    from studio.services.access.api_keys import ApiKeyService
 
     ctx = ApiContext(
         studio=studio,

@@ -14,7 +14,7 @@ import base64
 import binascii
 from typing import Callable
 
-from studio.services.api_keys import ApiKeyService
+from studio.services.access.api_keys import ApiKeyService
 from studio.services.studio import LOCAL_USER
 
 PasswordCheck = Callable[[str, str], bool]

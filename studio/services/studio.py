@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.services.assets import AssetService
-from studio.services.cancel import CancelRegistry
-from studio.services.gen_space import GenSpaceService
-from studio.services.projects import ProjectService
-from studio.services.shots import ShotService
-from studio.services.storyboard import StoryboardService
-from studio.services.credits import CreditsService
-from studio.services.generation import GenerationService
-from studio.services.prompt_library import PromptLibrary
-from studio.services.styles import Style
+from studio.services.gen_space.assets import AssetService
+from studio.services.generation.cancel import CancelRegistry
+from studio.services.gen_space.shot_generation import GenSpaceService
+from studio.services.gen_space.projects import ProjectService
+from studio.services.gen_space.shots import ShotService
+from studio.services.gen_space.storyboard import StoryboardService
+from studio.services.billing.ledger import CreditsService
+from studio.services.generation.service import GenerationService
+from studio.services.prompts.library import PromptLibrary
+from studio.services.prompts.styles import Style
 from studio.store.base import Store
 from studio.store.images import ImageFiles
 

@@ -11,21 +11,21 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.services.paging import DEFAULT_LIMIT, LEDGER_LIMIT
+from studio.services.common.paging import DEFAULT_LIMIT, LEDGER_LIMIT
 from studio.services.studio import Studio
-from studio.ui import formatting as fmt
-from studio.ui.admin import build_admin
-from studio.ui.api_keys import build_api_keys
-from studio.ui.balance import layout_balance
-from studio.ui.common import USER_ERRORS, guard
-from studio.ui.events import UI
-from studio.ui.gen_space import build_gen_space
-from studio.ui.gen_space_api import register_gen_space_api
-from studio.ui.image_studio import build_image_studio
-from studio.ui.session import user_of
-from studio.ui.studio_extras import build_billing, build_compare, build_history, build_prompt_library
+from studio.ui.shared import formatting as fmt
+from studio.ui.admin.tab import build_admin
+from studio.ui.admin.api_keys import build_api_keys
+from studio.ui.shared.balance import layout_balance
+from studio.ui.shared.common import USER_ERRORS, guard
+from studio.ui.shared.events import UI
+from studio.ui.gen_space.tab import build_gen_space
+from studio.ui.endpoints.gen_space import register_gen_space_api
+from studio.ui.image_studio.tab import build_image_studio
+from studio.ui.shared.session import user_of
+from studio.ui.image_studio.extras import build_billing, build_compare, build_history, build_prompt_library
 
-CSS_PATH = Path(__file__).with_name("studio.css")
+CSS_PATH = Path(__file__).parent / "shared" / "studio.css"
 TITLE = "Image Generation Studio"
 TABS = ("image-studio", "gen-space")
 

@@ -30,7 +30,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterable
 
-from studio.services.generation import user_subdir
+from studio.services.generation.service import user_subdir
 from studio.services.studio import LOCAL_USER
 
 FILE_ROUTES = ("/gradio_api/file=", "/gradio_api/file/")

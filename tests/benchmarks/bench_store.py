@@ -29,7 +29,7 @@ from typing import Callable
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from studio.services.requests import StudioRequest  # noqa: E402
+from studio.services.generation.requests import StudioRequest  # noqa: E402
 from studio.store import TinyDBStore, open_store  # noqa: E402
 from studio.store.records import utc_now  # noqa: E402
 
@@ -112,7 +112,7 @@ def _sample_ms(fn: Callable[[], object], calls: int = 1) -> float:
 
 def _write_heavy(store: TinyDBStore, threads: int = 20, each: int = 50) -> float:
     """`threads` threads each committing `each` generate-sized transactions (charge, job, asset)."""
-    from studio.services.credits import CreditsService
+    from studio.services.billing.ledger import CreditsService
 
     credits = CreditsService(store, 0)
 

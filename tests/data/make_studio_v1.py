@@ -5,11 +5,11 @@ import io, json, sys, uuid
 from pathlib import Path
 from PIL import Image
 from studio.store import open_store, ImageFiles
-from studio.services.credits import CreditsService
-from studio.services.prompt_library import PromptLibrary
-from studio.services.projects import ProjectService
-from studio.services.shots import ShotService
-from studio.services.assets import AssetService
+from studio.services.billing.ledger import CreditsService
+from studio.services.prompts.library import PromptLibrary
+from studio.services.gen_space.projects import ProjectService
+from studio.services.gen_space.shots import ShotService
+from studio.services.gen_space.assets import AssetService
 
 out = Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)
 store = open_store(out); images = ImageFiles(out / "images")

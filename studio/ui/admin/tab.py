@@ -1,0 +1,98 @@
+"""The Admin tab and API: every account's credits, grants and takes with a reason, daily limits.
+
+The tab is built for everyone but shown only to the accounts named by `--admins`
+(hiding is for tidiness, not security): every callback and endpoint asks the admin
+service, which refuses anyone else with a clear message.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.services.studio import Studio
+from studio.ui.shared.common import USER_ERRORS, guard
+from studio.ui.shared.events import UI
+from studio.ui.shared.session import user_of
+
+COLUMNS = ["Account", "Balance", "Spent today", "Daily limit", "Recent spending"]
+
+
+def _rows(overview: list[dict]) -> list[list]:
+    def recent(entries):
+        return "; ".join(f"{e['delta']:+d} {e['reason']}" + (f" (by {e['admin']})" if e.get("admin") else "")
+                         for e in entries)
+
+    return [[r["user"], r["balance"], r["spent_today"], "none" if r["daily_limit"] is None else r["daily_limit"],
+             recent(r["recent"])] for r in overview]
+
+
+def build_admin(studio: Studio, app: gr.Blocks) -> None:
+    """The Admin tab (call inside the app's gr.Tabs) and the admin API endpoints; shown to admins on load."""
+    admin = studio.admin
+    with gr.Tab("Admin", id="admin", elem_id="tab-admin", visible=False) as tab:
+        gr.Markdown("Every account's credits. Grants and takes go into the account's ledger with your name "
+                    "and the reason. A daily limit caps what an account may spend per UTC day.")
+        table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, elem_id="admin-accounts", wrap=True)
+        refresh = gr.Button("Refresh", size="sm")
+        with gr.Row():
+            account = gr.Textbox(label="Account", elem_id="admin-account", scale=2)
+            amount = gr.Number(label="Credits (negative takes)", value=10, precision=0, elem_id="admin-amount", scale=1)
+            reason = gr.Textbox(label="Reason", elem_id="admin-reason", scale=3)
+            grant_button = gr.Button("Grant", variant="primary", elem_id="admin-grant", scale=1)
+        with gr.Row():
+            limit = gr.Number(label="Daily limit (empty: the studio default)", value=None, precision=0,
+                              elem_id="admin-limit", scale=2)
+            limit_button = gr.Button("Set daily limit", elem_id="admin-set-limit", scale=1)
+        status = gr.Markdown("", elem_id="admin-status")
+
+    @guard
+    def overview(request: gr.Request) -> list[dict]:
+        """Admins only: every account's balance, today's spending, daily limit and recent spending."""
+        return admin.overview(user_of(request))
+
+    @guard
+    def grant_credits(user: str, amount: int, reason: str, request: gr.Request) -> dict:
+        """Admins only: give (amount > 0) or take (amount < 0) credits; the ledger entry names you and the reason."""
+        return admin.grant(user_of(request), user, amount, reason)
+
+    @guard
+    def set_daily_limit(user: str, limit: int | None = None, request: gr.Request = None) -> dict:
+        """Admins only: cap what an account may spend per UTC day; no limit given: back to the studio default."""
+        return {"user": user, "daily_limit": admin.set_daily_limit(user_of(request), user, limit)}
+
+    for fn, name in ((overview, "admin_accounts"), (grant_credits, "admin_grant"),
+                     (set_daily_limit, "admin_set_daily_limit")):
+        gr.api(fn, api_name=name, queue=False)
+
+    # The form's callbacks report in the status line rather than a toast: a refusal there stays
+    # readable next to the fields it is about.
+    def ui_table(request: gr.Request):
+        try:
+            return _rows(admin.overview(user_of(request)))
+        except USER_ERRORS:
+            return []
+
+    def ui_grant(user, credits, why, request: gr.Request):
+        try:
+            entry = admin.grant(user_of(request), user, credits, why)
+        except USER_ERRORS as exc:
+            return gr.update(), str(exc)
+        verb = "Granted" if entry["delta"] > 0 else "Took"
+        return (_rows(admin.overview(user_of(request))),
+                f"{verb} {abs(entry['delta'])} credits: {entry['owner']} now has {entry['balance_after']}.")
+
+    def ui_limit(user, value, request: gr.Request):
+        try:
+            now = admin.set_daily_limit(user_of(request), user, value)
+        except USER_ERRORS as exc:
+            return gr.update(), str(exc)
+        return _rows(admin.overview(user_of(request))), f"Daily limit of {user.strip()}: {'none' if now is None else now}."
+
+    def show_for_admins(request: gr.Request):
+        return gr.Tab(visible=admin.is_admin(user_of(request)))
+
+    refresh.click(ui_table, None, table, api_name="ui_admin_refresh", **UI)
+    grant_button.click(ui_grant, [account, amount, reason], [table, status], api_name="ui_admin_grant", **UI)
+    limit_button.click(ui_limit, [account, limit], [table, status], api_name="ui_admin_limit", **UI)
+    tab.select(ui_table, None, table, api_name="ui_admin_open", **UI)
+    app.load(show_for_admins, None, tab, api_name="ui_admin_visible", **UI)

@@ -1,0 +1,257 @@
+"""Gen Space's middle area: results and asset library, the picked image's actions, storyboard.
+
+One "picked image" serves both galleries, so every action (use as reference, apply
+to shot, edit, download, delete, details) works the same wherever it was picked;
+the actions and details sit in a side panel beside the galleries, never below them.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.services.generation.service import user_subdir
+from studio.ui.shared import formatting as fmt
+from studio.ui.shared import params
+from studio.ui.shared.balance import Balance
+from studio.ui.gen_space import view
+from studio.ui.shared.common import GPU, guard, run_cancellable
+from studio.ui.shared.events import UI, need
+from studio.ui.gen_space.queries import LIBRARY_PAGE, SpaceQueries
+from studio.ui.gen_space.widgets import GenerationSettings, ImagePanel, Navigator, ProjectBar, Storyboard
+from studio.ui.shared.session import user_of
+
+LIBRARY_FILTERS = [("This project", "project"), ("This shot", "shot"), ("Characters", "character"),
+                   ("Scenes", "scene"), ("Props", "prop"), ("Uploads", "upload")]
+NO_IMAGE = "Click an image in the results or the asset library first."
+RESULTS_PAGE = LIBRARY_PAGE  # a shot's results shown before "Load more"
+
+
+def layout_image_panel() -> ImagePanel:
+    with gr.Row(equal_height=False, elem_id="gs-middle"):
+        with gr.Column(scale=7, min_width=300):
+            with gr.Tabs(elem_id="gs-galleries"):
+                with gr.Tab("Results", id="gs-results-tab", elem_id="gs-results-tab"):
+                    results = gr.Gallery(fit_columns=False, columns=4, height="auto", allow_preview=False, object_fit="contain",
+                                         format="png", show_label=False, elem_id="gs-results", buttons=[])
+                    results_more = gr.Button("Load more", size="sm", visible=False, elem_id="results-more")
+                with gr.Tab("Asset library", id="gs-library-tab", elem_id="gs-library-tab"):
+                    with gr.Row(equal_height=True):
+                        library_filter = gr.Radio(LIBRARY_FILTERS, value="project", show_label=False, scale=4,
+                                                  elem_id="library-filter")
+                        upload = gr.UploadButton("Upload image", file_types=[".png", ".jpg", ".jpeg", ".webp"],
+                                                 scale=1, min_width=130, elem_id="upload")
+                    library = gr.Gallery(fit_columns=False, columns=6, height="auto", allow_preview=False, object_fit="contain",
+                                         format="png", show_label=False, elem_id="gs-library", buttons=[])
+                    library_more = gr.Button("Load more", size="sm", visible=False, elem_id="library-more")
+        with gr.Column(scale=4, min_width=260, elem_id="image-panel"):
+            preview = gr.Image(label="Picked image", type="filepath", interactive=False, height=220,
+                               buttons=["fullscreen"], elem_id="picked-image")
+            with gr.Row(elem_id="image-actions"):
+                use_ref = gr.Button("Use as reference", size="sm", elem_id="use-as-reference")
+                apply = gr.Button("Apply to shot", size="sm", variant="primary", elem_id="apply-to-shot")
+                download = gr.DownloadButton("Download", size="sm", visible=False, elem_id="gs-download")
+            with gr.Row(equal_height=True):
+                confirm_delete = gr.Checkbox(label="Confirm delete", value=False, elem_id="confirm-delete")
+                delete = gr.Button("Delete image", size="sm", variant="stop", elem_id="gs-delete")
+            with gr.Accordion("Edit the picked image", open=False, elem_id="edit-image"):
+                with gr.Row(elem_classes=["edit-row"]):
+                    rotate = gr.Dropdown([("90° clockwise", 90), ("180°", 180), ("90° counter-clockwise", 270)],
+                                         value=90, label="Rotate", scale=2, elem_id="rotate")
+                    do_rotate = gr.Button("Rotate", size="sm", scale=1, elem_id="do-rotate")
+                with gr.Row(elem_classes=["edit-row"]):
+                    flip = gr.Radio([("Mirror", "horizontal"), ("Upside down", "vertical")], value="horizontal",
+                                    label="Flip", scale=2, elem_id="flip")
+                    do_flip = gr.Button("Flip", size="sm", scale=1, elem_id="do-flip")
+                with gr.Row():
+                    crop = [gr.Slider(0, 1, value=v, step=0.01, label=lbl, min_width=100, elem_id=f"crop-{lbl.lower()}")
+                            for lbl, v in (("Left", 0.0), ("Top", 0.0), ("Right", 1.0), ("Bottom", 1.0))]
+                do_crop = gr.Button("Crop", size="sm", elem_id="do-crop")
+                edit_prompt = gr.Textbox(label="Change it by prompt (image-to-image)", elem_id="edit-prompt",
+                                         placeholder="e.g. same character, now wearing a red coat")
+                edit_strength = params.slider("strength", elem_id="edit-strength")
+                do_edit = gr.Button("Edit by prompt", size="sm", variant="primary", interactive=False,
+                                    elem_id="edit-by-prompt")
+                edit_reason = gr.Markdown(NO_IMAGE, elem_id="edit-reason")
+            with gr.Accordion("Details", open=True, elem_id="gs-details-box"):
+                details = gr.Markdown(view.asset_details_markdown(None), elem_id="gs-details")
+    return ImagePanel(results, gr.State([]), library_filter, upload, library, gr.State([]), library_more,
+                      gr.State(LIBRARY_PAGE), gr.State(None), preview, use_ref, apply, download, confirm_delete,
+                      delete, rotate, do_rotate, flip, do_flip, crop, do_crop, edit_prompt, edit_strength, do_edit,
+                      edit_reason, details, results_more, gr.State(RESULTS_PAGE))
+
+
+def layout_storyboard() -> Storyboard:
+    with gr.Accordion("Storyboard", open=False, elem_id="storyboard"):
+        gr.Markdown("The shots in order with their applied images. Export them as a ZIP (PNGs with their "
+                    "metadata and a JSON manifest) and as one contact sheet.")
+        board = gr.Gallery(fit_columns=False, columns=6, height="auto", allow_preview=True, object_fit="contain", show_label=False,
+                           elem_id="storyboard-gallery")
+        with gr.Row():
+            refresh = gr.Button("Refresh storyboard", size="sm", elem_id="refresh-storyboard")
+            export = gr.Button("Export storyboard", variant="primary", size="sm", elem_id="export-storyboard")
+        with gr.Row():
+            zip_file = gr.File(label="Storyboard ZIP", elem_id="storyboard-zip")
+            sheet = gr.Image(label="Contact sheet", type="filepath", elem_id="contact-sheet")
+    return Storyboard(board, refresh, export, zip_file, sheet)
+
+
+def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
+                     p: ImagePanel, board: Storyboard, balance: Balance, shot_changed: list, jobs: list) -> list:
+    """Wires the middle area; returns its own credit-taking events (edit by prompt)."""
+    project, shot_id = bar.project, nav.shot_id
+
+    def user_project(request, project_id):
+        user = user_of(request)
+        return user, q.project(user, project_id)
+
+    def galleries(project_id, sid, how, limit, results_limit, request: gr.Request):
+        user, pid = user_project(request, project_id)
+        res, res_ids, more_results = q.results(user, sid, results_limit)
+        lib, lib_ids, more = q.library(user, pid, sid, how, limit)
+        shot = studio.shots.get(user, sid) if sid else None
+        return (res, res_ids, gr.update(visible=more_results), lib, lib_ids, gr.update(visible=more),
+                view.shot_header(shot))
+
+    gallery_ins = [project, shot_id, p.library_filter, p.library_limit, p.results_limit]
+    gallery_outs = [p.results, p.result_ids, p.results_more, p.library, p.library_ids, p.library_more, nav.header]
+    picked_outs = [p.selected, p.preview, p.details, p.download]
+    nothing_picked = (None, None, view.asset_details_markdown(None), gr.update(visible=False, value=None))
+
+    def picked(user, asset_id):
+        details, markdown, copy = q.picked(user, asset_id)
+        return details["id"], details["path"], markdown, gr.update(value=copy, visible=True)
+
+    @guard
+    def pick(ids, evt: gr.SelectData, request: gr.Request):
+        if evt.index is None or evt.index >= len(ids):
+            return nothing_picked
+        return picked(user_of(request), ids[evt.index])
+
+    @guard
+    def use_as_reference(project_id, asset_id, request: gr.Request):
+        user, pid = user_project(request, project_id)
+        studio.assets.add_reference(user, pid, need(asset_id, NO_IMAGE))
+        return q.references(user, pid)
+
+    @guard
+    def apply_to_shot(project_id, sid, asset_id, filter_value, request: gr.Request):
+        user, pid = user_project(request, project_id)
+        need(asset_id, NO_IMAGE)
+        shot = studio.shots.apply_asset(user, need(sid, "Select the shot to apply the image to."), asset_id)
+        cards, ids = q.navigator(user, pid, filter_value)
+        return cards, ids, view.shot_header(shot)
+
+    @guard
+    def delete_picked(asset_id, confirmed, request: gr.Request):
+        studio.assets.delete(user_of(request), need(asset_id, NO_IMAGE), confirm=bool(confirmed))
+        return (*nothing_picked, False)
+
+    def transform(request, asset_id, op, **params):
+        user = user_of(request)
+        new = studio.assets.edit_transform(user, need(asset_id, NO_IMAGE), op, **params)
+        return picked(user, new["id"])
+
+    # One plain function per edit: Gradio injects gr.Request only into a named parameter,
+    # so a shared `run(asset_id, *values, request)` was called without it and crashed.
+    @guard
+    def rotate(asset_id, degrees, request: gr.Request):
+        return transform(request, asset_id, "rotate", degrees=degrees)
+
+    @guard
+    def flip(asset_id, direction, request: gr.Request):
+        return transform(request, asset_id, "flip", direction=direction)
+
+    @guard
+    def crop(asset_id, left, top, right, bottom, request: gr.Request):
+        return transform(request, asset_id, "crop", left=left, top=top, right=right, bottom=bottom)
+
+    def edit_by_prompt(asset_id, sid, model_id, text, amount, request: gr.Request, progress=gr.Progress()):
+        user = user_of(request)
+        if not asset_id:
+            raise gr.Error(NO_IMAGE)
+        result = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.edit_with_prompt(
+            user, asset_id, prompt=text, model_id=model_id, strength=amount, shot_id=sid, progress=report,
+            cancel=token))
+        return (*picked(user, result.images[0].asset_id), fmt.balance_text(result.balance))
+
+    def edit_cost(asset_id, model_id, text, amount, sid, request: gr.Request):
+        preflight = studio.gen_space.preflight_edit(user_of(request), asset_id, prompt=text, model_id=model_id,
+                                                    strength=amount, shot_id=sid)
+        button, why = fmt.preflight_button(preflight, "Edit by prompt")
+        if not asset_id:
+            button, why = gr.update(value=fmt.generate_label(preflight.cost, "Edit by prompt"), interactive=False), \
+                NO_IMAGE
+        return button, why
+
+    @guard
+    def upload(project_id, file, request: gr.Request):
+        user, pid = user_project(request, project_id)
+        if file is None:
+            raise gr.Error("Choose an image file to upload.")
+        path = file if isinstance(file, str) else file.name
+        asset = studio.assets.upload(user, pid, path, original_name=path.rsplit("/", 1)[-1])
+        return dict(asset), "upload"
+
+    def storyboard(project_id, request: gr.Request):
+        user, pid = user_project(request, project_id)
+        return view.storyboard_items(studio, user, studio.shots.list(user, pid))
+
+    @guard
+    def export(project_id, request: gr.Request):
+        user, pid = user_project(request, project_id)
+        zip_path, sheet = studio.storyboard.export_storyboard(user, pid, out_dir=studio.exports_dir / user_subdir(user))
+        return str(zip_path), str(sheet), view.storyboard_items(studio, user, studio.shots.list(user, pid))
+
+    def navigator_and_refs(project_id, filter_value, request: gr.Request):
+        user, pid = user_project(request, project_id)
+        return (*q.navigator(user, pid, filter_value), *q.references(user, pid))
+
+    def more(limit):
+        return limit + LIBRARY_PAGE
+
+    def refresh_after(event, name):
+        return event.then(galleries, gallery_ins, gallery_outs, api_name=name, **UI)
+
+    # Picking and the shot's galleries.
+    p.results.select(pick, p.result_ids, picked_outs, api_name="ui_select_result", **UI)
+    p.library.select(pick, p.library_ids, picked_outs, api_name="ui_select_library", **UI)
+    for i, event in enumerate(shot_changed):
+        event.then(galleries, gallery_ins, gallery_outs, api_name=f"ui_shot_changed_{i}", **UI).then(
+            lambda: nothing_picked, None, picked_outs, api_name=f"ui_unpick_{i}", **UI)
+    p.library_filter.change(galleries, gallery_ins, gallery_outs, api_name="ui_refresh_galleries", **UI)
+    refresh_after(p.library_more.click(more, p.library_limit, p.library_limit, api_name="ui_library_more", **UI),
+                  "ui_after_library_more")
+    refresh_after(p.results_more.click(more, p.results_limit, p.results_limit, api_name="ui_results_more", **UI),
+                  "ui_after_results_more")
+    for i, job in enumerate(jobs):
+        refresh_after(job, f"ui_after_job_{i}")
+
+    # Actions on the picked image.
+    p.use_ref.click(use_as_reference, [project, p.selected], [s.refs, s.ref_ids], api_name="ui_use_as_reference", **UI)
+    p.apply.click(apply_to_shot, [project, shot_id, p.selected, nav.filter], [nav.cards, nav.ids, nav.header],
+                  api_name="ui_apply_to_shot", **UI)
+    deleted = p.delete.click(delete_picked, [p.selected, p.confirm_delete], [*picked_outs, p.confirm_delete],
+                             api_name="ui_delete_asset", **UI)
+    refresh_after(deleted, "ui_after_delete").then(
+        navigator_and_refs, [project, nav.filter], [nav.cards, nav.ids, s.refs, s.ref_ids],
+        api_name="ui_after_delete_refresh", **UI)
+    for button, fn, inputs in ((p.do_rotate, rotate, [p.rotate]), (p.do_flip, flip, [p.flip]),
+                               (p.do_crop, crop, p.crop)):
+        refresh_after(button.click(fn, [p.selected, *inputs], picked_outs, api_name=f"ui_edit_{fn.__name__}", **UI),
+                      f"ui_after_edit_{fn.__name__}")
+    balance.watch(p.do_edit.click)
+    edited = p.do_edit.click(edit_by_prompt, [p.selected, shot_id, s.model, p.edit_prompt, p.edit_strength],
+                             [*picked_outs, balance.box], api_name="ui_edit_by_prompt", concurrency_id=GPU,
+                             concurrency_limit=studio.gpu_concurrency, show_progress_on=[p.preview])
+    refresh_after(edited, "ui_after_edit_by_prompt")
+    edit_check = (edit_cost, [p.selected, s.model, p.edit_prompt, p.edit_strength, shot_id], [p.do_edit, p.edit_reason])
+    gr.on([s.model.change, p.edit_prompt.input, p.edit_prompt.change, p.selected.change, p.edit_strength.change],
+          *edit_check, api_name="ui_edit_cost", trigger_mode="always_last", **UI)
+    upload_record = gr.JSON(visible=False)
+    uploaded = p.upload.upload(upload, [project, p.upload], [upload_record, p.library_filter], api_name="upload_asset")
+    refresh_after(uploaded, "ui_after_upload")
+
+    # Storyboard.
+    board.refresh.click(storyboard, project, board.board, api_name="ui_storyboard", **UI)
+    board.export.click(export, project, [board.zip, board.sheet, board.board], api_name="export_storyboard")
+    return [edited], (*edit_check, "ui_edit_cost_on_load")

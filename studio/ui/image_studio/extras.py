@@ -1,0 +1,177 @@
+"""Image Studio's secondary panels: the prompt library, model comparison, billing and history.
+
+Split from image_studio.py to keep each builder readable; they drive the same
+widgets (model, style, prompt…) that the main panel owns.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.services.common.paging import LEDGER_LIMIT, MAX_LIMIT
+from studio.services.generation.requests import StudioRequest
+from studio.services.studio import Studio
+from studio.ui.shared import formatting as fmt
+from studio.ui.shared.balance import Balance
+from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable, user_message
+from studio.ui.shared.events import UI
+from studio.ui.shared.gallery import asset_items
+from studio.ui.image_studio.tab import StudioWidgets
+from studio.ui.shared.session import user_of
+
+
+
+def _library_choices(studio: Studio, user: str) -> list[tuple[str, str]]:
+    return [(f"{p['name']} — {p['prompt'][:48]}", p["id"]) for p in studio.prompts.list(user)]
+
+
+def build_prompt_library(studio: Studio, w: StudioWidgets) -> None:
+    with gr.Accordion("Prompt library", open=False, elem_id="prompt-library"):
+        with gr.Row():
+            name = gr.Textbox(label="Save the current prompt and settings as", placeholder="e.g. Neon alley", scale=3,
+                              elem_id="prompt-name")
+            save = gr.Button("Save prompt", scale=1, elem_id="save-prompt")
+        with gr.Row():
+            saved = gr.Dropdown(label="Saved prompts", choices=[], scale=3, elem_id="saved-prompts")
+            use = gr.Button("Use", scale=1, elem_id="use-prompt")
+            delete = gr.Button("Delete", scale=1, variant="stop", elem_id="delete-prompt")
+        note = gr.Markdown(elem_id="prompt-note")
+
+    settings = w.settings
+
+    def save_prompt(label, model_id, style_id, aspect, count, prompt, enhance, negative, request: gr.Request):
+        user = user_of(request)
+        try:
+            studio.generation.check_settings(model_id, style_id, aspect)
+            doc = studio.prompts.save(
+                user, name=label, prompt=prompt, negative_prompt=negative, model_id=model_id,
+                style_id=style_id, aspect=aspect, count=count, enhance=enhance,
+            )
+        except USER_ERRORS as exc:
+            raise gr.Error(user_message(exc)) from None
+        return gr.update(choices=_library_choices(studio, user), value=doc["id"]), f"Saved “{doc['name']}”."
+
+    def use_prompt(prompt_id, request: gr.Request):
+        doc = studio.prompts.get(user_of(request), prompt_id) if prompt_id else None
+        if doc is None:
+            raise gr.Error("Choose a saved prompt first.")
+        model_id = doc["model_id"] if doc["model_id"] in studio.catalog.ids() else gr.update()
+        return (model_id, doc.get("style_id") or "auto", doc["aspect"], doc["count"], doc["prompt"],
+                doc["enhance"], doc["negative_prompt"])
+
+    def delete_prompt(prompt_id, request: gr.Request):
+        user = user_of(request)
+        if not prompt_id or not studio.prompts.delete(user, prompt_id):
+            raise gr.Error("Choose a saved prompt to delete.")
+        return gr.update(choices=_library_choices(studio, user), value=None), "Deleted."
+
+    def refresh(request: gr.Request):
+        return gr.update(choices=_library_choices(studio, user_of(request)))
+
+    save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt", **LOOSE)
+    use.click(use_prompt, saved, settings, api_name="use_saved_prompt", **LOOSE).then(
+        *w.request_state, api_name="check_request_after_use", **UI
+    )
+    delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt", **LOOSE)
+    w.loads.append((refresh, None, saved, "list_saved_prompts"))
+
+
+def build_compare(studio: Studio, w: StudioWidgets, balance: Balance) -> None:
+    choices = [(m.name, m.id) for m in studio.catalog.models]
+    with gr.Accordion("Compare models", open=False, elem_id="compare"):
+        gr.Markdown("One prompt, the same seed, 2–4 models side by side. Each model is charged as its own job.")
+        models = gr.CheckboxGroup(choices, label="Models to compare", elem_id="compare-models")
+        with gr.Row():
+            cost = gr.Markdown("Pick 2–4 models.", elem_id="compare-cost")
+            run = gr.Button("Compare", variant="secondary", interactive=False, elem_id="compare-run")
+        gallery = gr.Gallery(label="Comparison", fit_columns=False, columns=4, height="auto", format="png", object_fit="contain",
+                             elem_id="compare-results")
+
+    def request_of(style_id, aspect, count, prompt, enhance, negative, seed, request):
+        return StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
+                             prompt=prompt, enhance=enhance, negative_prompt=negative, seed=seed)
+
+    def estimate(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request):
+        req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
+        preflight = studio.generation.preflight_compare(req, list(model_ids or []))
+        button, why = fmt.preflight_button(preflight, "Compare")
+        return button, why or f"Total: **{preflight.cost} credits** for {len(model_ids)} models × {count} image(s)."
+
+    def compare(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request,
+                progress=gr.Progress()):
+        req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
+        done = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
+            req, model_ids, progress=report, cancel=token))
+        shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in done for img in r.images]
+        paid = sum(r.cost for r in done)
+        note = f"Made {len(shown)} image(s) with {len(done)} model(s) for {paid} credits."
+        if done.failures:
+            note += " Not made (refunded): " + done.message
+        return shown, fmt.balance_text(studio.credits.balance(req.user)), note
+
+    compare_in = [models, w.style, w.aspect, w.count, w.prompt, w.enhance, w.negative, w.seed]
+    gr.on([models.change, w.count.change, w.prompt.change, w.style.change, w.aspect.change], estimate, compare_in,
+          [run, cost], api_name="estimate_compare", trigger_mode="always_last", **UI)
+    balance.watch(run.click)
+    event = run.click(
+        compare,
+        compare_in,
+        [gallery, balance.box, cost],
+        api_name="compare_models", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency, show_progress_on=[gallery],
+        **LOOSE,
+    )
+    event.then(*w.request_state, api_name="check_request_after_compare", **UI)
+    w.jobs.append(event)
+
+
+def build_billing(studio: Studio, w: StudioWidgets) -> gr.Dataframe:
+    """The newest page of the credit history; "Load more" asks the ledger for a longer page."""
+    with gr.Accordion("Billing: credit history", open=False, elem_id="billing"):
+        gr.Markdown("Credits are taken when a job starts and given back if it fails or you cancel it.")
+        table = gr.Dataframe(headers=fmt.LEDGER_HEADERS, interactive=False, elem_id="ledger", wrap=True)
+        more = gr.Button("Load more", size="sm", elem_id="ledger-more")
+    shown = gr.State(LEDGER_LIMIT)
+
+    def load_more(limit, request: gr.Request):
+        limit = min(limit + LEDGER_LIMIT, MAX_LIMIT)
+        page = studio.credits.ledger_page(user_of(request), limit=limit)
+        return fmt.ledger_rows(page.items), limit, gr.update(visible=page.has_more and limit < MAX_LIMIT)
+
+    more.click(load_more, shown, [table, shown, more], api_name="ui_ledger_more", **UI)
+    return table
+
+
+HISTORY_PAGE = 24  # images per "Load more" in the history
+
+
+def build_history(studio: Studio, w: StudioWidgets) -> None:
+    """Your Image Studio images, newest first, one page at a time: "Load more" follows the
+    store's cursor, so opening the history never reads the whole library. Call it after
+    every panel that adds a job (it refreshes after each)."""
+    with gr.Accordion("History: your images", open=False, elem_id="history"):
+        gallery = gr.Gallery(label="History", show_label=False, fit_columns=False, columns=6, height="auto",
+                             object_fit="contain", allow_preview=True, elem_id="history-gallery")
+        empty = gr.Markdown("Nothing yet: what you generate here appears in your history.", elem_id="history-empty")
+        more = gr.Button("Load more", size="sm", visible=False, elem_id="history-more")
+    held = gr.State({"items": [], "cursor": None})
+
+    def show(items: list, cursor: str | None):
+        return (items, {"items": items, "cursor": cursor}, gr.update(visible=not items),
+                gr.update(visible=cursor is not None))
+
+    def first_page(request: gr.Request):
+        page = studio.assets.history_page(user_of(request), limit=HISTORY_PAGE)
+        return show(asset_items(studio, page.items)[0], page.next_cursor)
+
+    def next_page(state, request: gr.Request):
+        state = state or {"items": [], "cursor": None}
+        if not state.get("cursor"):
+            return show(state["items"], None)
+        page = studio.assets.history_page(user_of(request), limit=HISTORY_PAGE, cursor=state["cursor"])
+        return show(state["items"] + asset_items(studio, page.items)[0], page.next_cursor)
+
+    outputs = [gallery, held, empty, more]
+    more.click(next_page, held, outputs, api_name="ui_history_more", **UI)
+    for event in list(w.jobs):
+        event.then(first_page, None, outputs, api_name="ui_history_after_job", **UI)
+    w.loads.append((first_page, None, outputs, "ui_history"))

@@ -1,0 +1,209 @@
+"""The Image Studio tab: widgets in, a StudioRequest out; a StudioResult in, widgets out.
+
+Callbacks stay thin on purpose: every rule (validation, prices, refunds) lives in
+the services so the API and the browser behave the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from pipelines.params import PARAMS
+
+from studio.services.generation.requests import StudioRequest
+from studio.services.studio import Studio
+from studio.ui.shared import formatting as fmt
+from studio.ui.shared import params
+from studio.ui.shared.balance import Balance
+from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable
+from studio.ui.shared.downloads import named_copy, studio_download_name
+from studio.ui.shared.events import UI
+from studio.ui.image_studio.style_picker import style_picker
+from studio.ui.shared.session import caller_key, user_of
+
+@dataclass
+class StudioWidgets:
+    """What the Image Studio panel owns; the compare, library and billing panels drive it."""
+
+    model: gr.Dropdown
+    style: gr.Radio
+    aspect: gr.Radio
+    count: gr.Radio
+    prompt: gr.Textbox
+    enhance: gr.Checkbox
+    negative: gr.Textbox
+    seed: gr.Number
+    generate: gr.Button
+    cancel: gr.Button
+    counter: gr.HTML
+    reason: gr.Markdown
+    gallery: gr.Gallery
+    download: gr.DownloadButton
+    details: gr.Markdown
+    request_state: tuple  # (fn, inputs, outputs): recomputes the counter, cost and Generate state
+    jobs: list = field(default_factory=list)  # events that take or return credits
+    loads: list = field(default_factory=list)  # (fn, inputs, outputs, api_name) run on page load
+
+    @property
+    def settings(self) -> list:
+        return [self.model, self.style, self.aspect, self.count, self.prompt, self.enhance, self.negative]
+
+
+def download_for(studio: Studio, user: str, item: dict) -> str:
+    return named_copy(studio.exports_dir, user, Path(item["path"]).stem, item["path"], studio_download_name(item))
+
+
+def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
+    catalog = studio.catalog
+    default_model = studio.choose_default_model()
+
+    results_state = gr.State([])  # the details of the images shown, per browser session
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=320, elem_id="studio-left"):
+            model = gr.Dropdown(
+                choices=[(fmt.model_label(m, studio.is_downloaded(m.id)), m.id) for m in catalog.models],
+                value=default_model,
+                label="Model",
+                elem_id="model",
+            )
+            model_info = gr.Markdown(fmt.model_card(catalog.get(default_model), studio.is_downloaded(default_model)))
+            style = style_picker(studio)
+            style_info = gr.Markdown(studio.styles[0].description, elem_classes=["hint"], elem_id="style-info")
+            aspect = gr.Radio(fmt.ASPECT_CHOICES, value="1:1", label="Aspect ratio", elem_id="aspect")
+            count = gr.Radio(PARAMS["count"].choices(), value=PARAMS["count"].default, label=PARAMS["count"].label,
+                             elem_id="count")
+        with gr.Column(scale=7, min_width=300, elem_id="studio-right"):
+            prompt = gr.Textbox(
+                label="Prompt",
+                lines=5,
+                placeholder="Describe your image: subject, setting, lighting, style… Be descriptive for better results.",
+                elem_id="prompt",
+            )
+            with gr.Row():
+                counter = gr.HTML(fmt.prompt_counter(""), elem_id="prompt-counter")
+                enhance = gr.Checkbox(label="Enhance prompt", value=False, elem_id="enhance")
+                enhance_now = gr.Button("Enhance now", size="sm", elem_id="enhance-now")
+            enhanced_view = gr.Textbox(
+                label="Enhanced prompt (what will be sent)", interactive=False, visible=False, lines=3, elem_id="enhanced"
+            )
+            with gr.Accordion("Advanced", open=False):
+                negative = gr.Textbox(label="Negative prompt", placeholder="What to avoid", elem_id="negative")
+                seed = params.number("seed", elem_id="seed")
+            with gr.Row():
+                generate = gr.Button(
+                    fmt.generate_label(catalog.get(default_model).credit_cost),
+                    variant="primary", interactive=False, elem_id="generate", scale=3,
+                )
+                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
+            reason = gr.Markdown("Write a prompt to generate. Be descriptive for better results.", elem_id="reason")
+            # Its own line: the reason line is rewritten after every job and would hide this.
+            cancel_note = gr.Markdown(elem_id="cancel-note")
+            gallery = gr.Gallery(
+                label="Results", fit_columns=False, columns=4, height="auto", format="png", object_fit="contain",
+                allow_preview=True, buttons=["fullscreen"], elem_id="results",
+            )
+            with gr.Row():
+                download = gr.DownloadButton("Download selected PNG", visible=False, elem_id="download")
+            details = gr.Markdown(fmt.details_markdown(None), elem_id="details")
+            result_json = gr.JSON(label="Job", visible=False)
+
+    # ----- callbacks: translate only -------------------------------------------------
+    def describe_model(model_id):
+        entry = catalog.get(model_id)
+        return fmt.model_card(entry, studio.is_downloaded(model_id))
+
+    def describe_style(style_id):
+        return studio.generation.style(style_id).description
+
+    def request_state(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value,
+                      request: gr.Request):
+        req = StudioRequest(
+            user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n, prompt=text,
+            enhance=bool(enhance_on), negative_prompt=negative_text or "", seed=seed_value,
+        )
+        return (fmt.prompt_counter(text), *fmt.preflight_button(studio.generation.preflight(req)))
+
+    def preview_enhanced(on, text, style_id):
+        if not on:
+            return gr.update(visible=False, value="")
+        try:
+            return gr.update(visible=True, value=studio.generation.enhance(text, style_id))
+        except USER_ERRORS:  # an empty or too long prompt: the reason line already says why
+            return gr.update(visible=True, value="")
+
+    def enhance_prompt(text, style_id):
+        try:
+            return studio.generation.enhance(text, style_id)
+        except USER_ERRORS as exc:
+            raise gr.Error(str(exc)) from None
+
+    def generate_images(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value,
+                        request: gr.Request, progress=gr.Progress()):
+        req = StudioRequest(
+            user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n,
+            prompt=text, enhance=enhance_on, negative_prompt=negative_text, seed=seed_value,
+        )
+        result = run_cancellable(studio, request, progress,
+                                 lambda report, token: studio.generation.generate(req, progress=report, cancel=token))
+        shown = [(img.path, fmt.image_caption(img.details)) for img in result.images]
+        job = {
+            "job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,
+            "elapsed_s": round(result.elapsed_s, 3), "images": [img.details for img in result.images],
+        }
+        first = result.images[0]
+        items = [img.details | {"path": img.path} for img in result.images]
+        return (
+            shown, job, fmt.balance_text(result.balance), items,
+            fmt.details_markdown(first.details), gr.update(value=download_for(studio, req.user, items[0]), visible=True),
+            gr.update(value=result.prompt, visible=bool(enhance_on)),
+        )
+
+    def select_result(items, evt: gr.SelectData, request: gr.Request):
+        if not items or evt.index is None or evt.index >= len(items):
+            return fmt.details_markdown(None), gr.update(visible=False)
+        item = items[evt.index]
+        return fmt.details_markdown(item), gr.update(value=download_for(studio, user_of(request), item), visible=True)
+
+    def cancel_job(request: gr.Request):
+        stopped = studio.cancels.cancel(caller_key(request))
+        return "Cancelling… credits will be refunded." if stopped else "Nothing is running."
+
+    # ----- wiring -------------------------------------------------------------------------
+    ui = UI
+    state_inputs = [model, style, aspect, count, prompt, enhance, negative, seed]
+    state_outputs = [counter, generate, reason]
+    # `input` follows typing, paste, cut and delete; `change` also follows a programmatic fill
+    # (enhance, a saved prompt): together the counter and Generate never go stale.
+    gr.on([prompt.input, prompt.change, model.change, count.change, style.change, aspect.change], request_state, state_inputs, state_outputs,
+          api_name="check_request", trigger_mode="always_last", **ui)
+    model.change(describe_model, model, model_info, api_name="describe_model", **ui)
+    style.change(describe_style, style, style_info, api_name="describe_style", **ui)
+    gr.on([enhance.change, style.change, prompt.blur], preview_enhanced, [enhance, prompt, style], enhanced_view,
+          api_name="preview_enhanced", **ui)
+    enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt", **LOOSE).then(
+        request_state, state_inputs, state_outputs, api_name="check_request_after_enhance", **ui
+    )
+    balance.watch(generate.click)
+    gen_event = generate.click(
+        generate_images,
+        [model, style, aspect, count, prompt, enhance, negative, seed],
+        [gallery, result_json, balance.box, results_state, details, download, enhanced_view],
+        api_name="generate",
+        concurrency_id=GPU,
+        concurrency_limit=studio.gpu_concurrency,
+        show_progress_on=[gallery],
+        **LOOSE,  # raw values reach the service's validation (a seed of 1.5 is refused, not rounded)
+    )
+    gen_event.then(request_state, state_inputs, state_outputs, api_name="check_request_after_generate", **ui)
+    cancel.click(cancel_job, None, cancel_note, api_name="cancel", queue=False)
+    gallery.select(select_result, results_state, [details, download], api_name="select_result", **ui)
+
+    return StudioWidgets(
+        model, style, aspect, count, prompt, enhance, negative, seed, generate, cancel, counter, reason, gallery,
+        download, details, (request_state, state_inputs, state_outputs), jobs=[gen_event],
+        loads=[(request_state, state_inputs, state_outputs, "check_request_on_load")],
+    )
