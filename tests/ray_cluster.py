@@ -39,8 +39,9 @@ def tiny_folder(root: Path) -> Path:
 
 
 @contextmanager
-def local_cluster(gpu_nodes: int = 2, *, gpus_per_node: int = 1, cpus_per_node: int = 1):
-    """A head node (no GPU: it hosts Serve's controller) and `gpu_nodes` worker nodes."""
+def local_cluster(gpu_nodes: int = 2, *, gpus_per_node: int = 1, cpus_per_node: int = 1, disconnect: bool = True):
+    """A head node (no GPU: it hosts Serve's controller) and `gpu_nodes` worker nodes.
+    `disconnect`: end this process's Ray connection too (off for a second, unconnected cluster)."""
     os.environ.setdefault("RAY_TMPDIR", "/tmp/ray-studio-tests")
     Path(os.environ["RAY_TMPDIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -58,7 +59,7 @@ def local_cluster(gpu_nodes: int = 2, *, gpus_per_node: int = 1, cpus_per_node: 
     finally:
         import ray
 
-        if ray.is_initialized():
+        if disconnect and ray.is_initialized():
             ray.shutdown()
         cluster.shutdown()
 

@@ -205,3 +205,20 @@ def test_an_unreachable_cluster_stops_the_app_naming_its_address(tmp_path):
                           "--data-dir", str(tmp_path / "data")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr[-2000:]
     assert address in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_cluster_without_gpus_stops_the_app_unless_cpu_placement_is_allowed(app, tmp_path):
+    _, data = app  # the same tiny models; a second cluster of just a head, no GPU anywhere
+    with local_cluster(gpu_nodes=0, disconnect=False) as bare:
+        args = [sys.executable, "app.py", "--engine", "ray", "--ray-address", bare.address, "--ray-app-name", "no-gpu",
+                "--data-dir", str(tmp_path / "refused")]
+        run = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=180)
+        assert run.returncode == 2, run.stderr[-2000:]
+        assert f"The Ray cluster at {bare.address} has no GPU" in run.stderr and "--ray-allow-cpu" in run.stderr
+        allowed = tmp_path / "allowed"
+        allowed.mkdir()
+        (allowed / "models.json").write_text((data / "models.json").read_text())
+        with launched_app(allowed, "--engine", "ray", "--ray-address", bare.address, "--ray-allow-cpu",
+                          "--ray-num-cpus", "0.5", "--ray-app-name", "no-gpu", "--auth", "ana:pw-ana", timeout=240) as url:
+            answer = txt2img(url, "ana", "m1")
+            assert answer.status_code == 200 and len(answer.json()["images"]) == 1
