@@ -142,3 +142,16 @@ def test_the_rest_of_the_engine_interface_passes_through(manager):
     assert [m["id"] for m in fair.resident()] == ["tiny"]
     with pytest.raises(ValueError):
         FairDispatcher(manager, slots=0)
+
+
+def test_the_local_engine_sits_in_the_fair_queue_and_imports_no_ray(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.launched_app import REPO
+
+    code = ("import sys; from tests.studio_factory import make_studio; "
+            f"s = make_studio({str(tmp_path / 'data')!r}); "
+            "print(type(s.engine).__name__, type(s.engine.engine).__name__, s.engine.slots, 'ray' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["FairDispatcher", "PipelineManager", "1", "False"], run.stderr[-2000:]

@@ -222,3 +222,15 @@ def test_a_cluster_without_gpus_stops_the_app_unless_cpu_placement_is_allowed(ap
                           "--ray-num-cpus", "0.5", "--ray-app-name", "no-gpu", "--auth", "ana:pw-ana", timeout=240) as url:
             answer = txt2img(url, "ana", "m1")
             assert answer.status_code == 200 and len(answer.json()["images"]) == 1
+
+
+def test_the_rayservice_builder_reads_the_studio_settings(tmp_path, monkeypatch):
+    """The KubeRay path (`import_path: pipelines.serve.app:build`) builds the same deployment."""
+    from pipelines.serve.app import build
+
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    monkeypatch.setenv("STUDIO_RAY_CPU_THREADS", "1")
+    app = build({"user_models_file": str(data_dir_with_models(tmp_path, [model_entry("extra", tmp_path)]) / "models.json")})
+    catalog, options = app._bound_deployment.init_args
+    assert "extra" in [m["id"] for m in catalog["models"]] and "demo-faces" in [m["id"] for m in catalog["models"]]
+    assert options["device"] == "cpu" and options["cpu_threads"] == 1
