@@ -89,7 +89,7 @@ class RayEngine:
         self.options = options
         self._handle = handle
         self._checker = host_checker  # a PipelineManager on the host that never loads a model
-        self._downloaded: dict[str, tuple[float, bool]] = {}
+        self._downloaded: dict[str, tuple[float, bool | None, bool]] = {}  # id -> (when, answer, asking)
         self._lock = threading.Lock()
         self.retries = 0  # jobs re-run after losing their replica (for the log and the tests)
         # Route each job to a replica holding its model (Serve's multiplexing). Off only to
@@ -114,20 +114,29 @@ class RayEngine:
         return None
 
     def is_downloaded(self, model_id: str) -> bool:
-        """Whether a replica has the model's files (asked once per 30 s per model; the UI asks often)."""
+        """Whether a replica has the model's files. The UI asks on every change and a replica may
+        be busy with a job for minutes, so the answer is the last one a replica gave (the host's
+        own view until then), refreshed in the background at most every 30 s."""
         self.entry(model_id)
         now = time.monotonic()
         with self._lock:
             cached = self._downloaded.get(model_id)
-        if cached is not None and now - cached[0] < _DOWNLOADED_TTL_S:
-            return cached[1]
+            stale = cached is None or (now - cached[0] >= _DOWNLOADED_TTL_S and not cached[2])
+            if stale:
+                self._downloaded[model_id] = (now, cached[1] if cached else None, True)
+        if stale:
+            threading.Thread(target=self._refresh_downloaded, args=(model_id,), daemon=True).start()
+        if cached is None or cached[1] is None:
+            return bool(self._checker.is_downloaded(model_id))  # same files on a shared disk, usually
+        return cached[1]
+
+    def _refresh_downloaded(self, model_id: str) -> None:
         try:
-            answer = bool(self._handle.is_downloaded.remote(model_id).result(timeout_s=10))
-        except Exception:  # no replica answers now: the host's own view (same files on a shared disk)
-            answer = bool(self._checker.is_downloaded(model_id))
+            answer = bool(self._handle.is_downloaded.remote(model_id).result(timeout_s=600))
+        except Exception:  # no replica answered: ask again next time
+            answer = None
         with self._lock:
-            self._downloaded[model_id] = (now, answer)
-        return answer
+            self._downloaded[model_id] = (time.monotonic(), answer, False)
 
     def resident(self) -> list[dict]:
         """Every replica's loaded models, each row naming its node."""
