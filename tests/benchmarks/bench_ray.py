@@ -47,12 +47,17 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def burst(engine, n: int, size: int, steps: int) -> float:
-    """Seconds for n concurrent one-image jobs."""
+BUSY: dict[str, list[float]] = {}  # per engine label: each job's own run time on its replica
+
+
+def burst(engine, n: int, size: int, steps: int, label: str = "") -> float:
+    """Seconds for n concurrent one-image jobs (each job's time on its replica goes to BUSY)."""
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
         start = time.perf_counter()
-        list(pool.map(lambda i: engine.generate(request("m0", size, steps, i)), range(n)))
-        return time.perf_counter() - start
+        results = list(pool.map(lambda i: engine.generate(request("m0", size, steps, i)), range(n)))
+        wall = time.perf_counter() - start
+    BUSY.setdefault(label, []).extend(r.elapsed_s for r in results)
+    return wall
 
 
 def loads(engine) -> int:
@@ -96,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
         rates_one, rates_two = [], []
         for _ in range(args.repeats):
-            rates_one.append(args.jobs / burst(fair_one, args.jobs, args.size, args.steps))
-            rates_two.append(args.jobs / burst(fair_two, args.jobs, args.size, args.steps))
+            rates_one.append(args.jobs / burst(fair_one, args.jobs, args.size, args.steps, "one"))
+            rates_two.append(args.jobs / burst(fair_two, args.jobs, args.size, args.steps, "two"))
         thr = statistics.median(rates_two) / statistics.median(rates_one)
 
         ray_s, local_s = [], []
@@ -121,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster: head + 2 nodes declaring 2 GPUs each; replicas on the CPU, 1 torch thread each; "
               f"tiny SD1.5 {args.size}² {args.steps} steps; {os.cpu_count()} CPU cores")
         print(f"1. throughput, {args.jobs} concurrent 1-image jobs: 2 replicas {statistics.median(rates_two):.2f} jobs/s "
-              f"vs 1 replica {statistics.median(rates_one):.2f} jobs/s  ->  {thr:.2f}x")
+              f"vs 1 replica {statistics.median(rates_one):.2f} jobs/s  ->  {thr:.2f}x  (one job's run on its replica: "
+              f"{statistics.median(BUSY['two']) * 1000:.0f} ms with 2 replicas, {statistics.median(BUSY['one']) * 1000:.0f} ms with 1)")
         print(f"2. latency of one job: Ray {statistics.median(ray_s) * 1000:.0f} ms vs local "
               f"{statistics.median(local_s) * 1000:.0f} ms  ->  {lat:.3f}x")
         saved = switches["random"] / max(1, switches["multiplexed"])
