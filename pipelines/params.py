@@ -109,7 +109,7 @@ MAX_UPSCALE_PIXELS = 4096 * 4096  # an enlargement's output may not exceed this 
 
 _ROWS = (
     Param("count", "Number of images", 1, 1, MAX_IMAGES, 1, integer=True),
-    Param("n_iter", "Batches", 1, 1, 4, 1, integer=True,
+    Param("n_iter", "Batches", 1, 1, 8, 1, integer=True,
           info="Batches run one after another, each priced before it starts."),
     Param("seed", "Seed", -1, 0, MAX_SEED, 1, integer=True, special={-1: "random"},
           info="The same seed, prompt and settings give the same picture."),
@@ -117,10 +117,13 @@ _ROWS = (
           info="Denoising steps; the model's own default when left alone."),
     Param("guidance", "Guidance (CFG scale)", None, 0, 30, 0.5,
           info="How closely the picture follows the prompt; the model's own default when left alone."),
-    Param("width", "Width", 512, 64, MAX_SIDE, 8, integer=True,
-          family_limits={"flux": (256, MAX_SIDE), "demo": (64, 64)}),
-    Param("height", "Height", 512, 64, MAX_SIDE, 8, integer=True,
-          family_limits={"flux": (256, MAX_SIDE), "demo": (64, 64)}),
+    # An exact size (REST dialects; the UI picks one of the catalog's three aspect sizes).
+    # Also a multiple of the family's size_multiple (pipelines/families.py). The demo GAN
+    # draws 64×64 faces and enlarges them, which stays recognisable up to 1024 pixels.
+    Param("width", "Width", 512, 32, MAX_SIDE, 8, integer=True,
+          family_limits={"flux": (256, MAX_SIDE), "demo": (64, 1024)}),
+    Param("height", "Height", 512, 32, MAX_SIDE, 8, integer=True,
+          family_limits={"flux": (256, MAX_SIDE), "demo": (64, 1024)}),
     # Image-to-image from a Gen Space reference. The engine's floor is 0.01: below it
     # diffusers would need more steps than its scheduler has (see references.image_to_image_steps).
     Param("strength", "Change from the first reference", 0.6, 0.01, 1, 0.01,

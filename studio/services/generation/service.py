@@ -48,6 +48,8 @@ from studio.services.generation.requests import (
     check_model,
     check_negative,
     check_prompt,
+    check_sampler,
+    check_size,
     check_user,
     normalise_seed,
 )
@@ -141,10 +143,14 @@ class GenerationService:
             prompt = enhance_prompt(prompt, style.id)
         styled, styled_negative = apply_style(style, prompt, negative)
         size = entry.sizes[aspect]
+        width, height = size.width, size.height
+        if request.width is not None or request.height is not None:  # an exact size (REST dialects)
+            width, height = check_size(entry, request.width, request.height)
+        check_sampler(request.sampler, request.schedule)
         return PreparedJob(
             request=replace(request, count=count, seed=seed, enhance=enhance, aspect=aspect),
             entry=entry, style=style, prompt=prompt, styled_prompt=styled, negative_prompt=styled_negative,
-            width=size.width, height=size.height, count=count, seed=seed, cost=entry.credit_cost * count,
+            width=width, height=height, count=count, seed=seed, cost=entry.credit_cost * count,
         )
 
     def _cost_hint(self, model_id: object, count: object) -> int:
@@ -238,6 +244,7 @@ class GenerationService:
         return StudioResult(
             job_id=job_id, images=saved, prompt=job.prompt, cost=job.cost,
             balance=self.credits.balance(job.request.user), elapsed_s=elapsed, model_id=job.entry.id,
+            extra={k: result.extra[k] for k in ("interrupted_at",) if k in result.extra},
         )
 
     def compare(
@@ -276,7 +283,8 @@ class GenerationService:
         seeds = None if job.seed is None else tuple((job.seed + i) % (MAX_SEED + 1) for i in range(job.count))
         return GenerationRequest(
             model_id=job.entry.id, prompt=job.styled_prompt, negative_prompt=job.negative_prompt,
-            width=job.width, height=job.height, num_images=job.count, seeds=seeds, **extras,
+            width=job.width, height=job.height, num_images=job.count, seeds=seeds,
+            sampler=job.request.sampler, schedule=job.request.schedule, keep_partial=job.request.keep_partial, **extras,
         )
 
     def _save_image(
