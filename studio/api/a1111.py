@@ -165,7 +165,11 @@ def build_router(ctx: ApiContext) -> APIRouter:
             req = (Img2Img if img2img else Txt2Img).model_validate(body)
         except ValidationError as err:
             raise ApiError(422, _validation_message(err)) from None
-        notes = fields.notes_for(fields.A1111_IMG2IMG if img2img else fields.A1111_TXT2IMG, body, dialect="AUTOMATIC1111")
+        rules = fields.A1111_IMG2IMG if img2img else fields.A1111_TXT2IMG
+        refused = fields.refusal(rules, body)
+        if refused:
+            raise ApiError(422, refused, code="not_supported")
+        notes = fields.notes_for(rules, body, dialect="AUTOMATIC1111")
         override = checked_options(req.override_settings or {})
         if set(override) - set(HONOURED):
             notes.append(f"override_settings {', '.join(sorted(set(override) - set(HONOURED)))} do not change how the studio "

@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-How = Literal["honoured", "mapped", "noted"]
+How = Literal["honoured", "mapped", "noted", "refused"]
 
 
 @dataclass(frozen=True)
 class Rule:
-    how: How
-    says: str  # honoured/mapped: what the studio does with it; noted: why it is not used
+    how: How  # refused: set to anything but a neutral value, the request is refused (A1111 does too)
+    says: str  # honoured/mapped: what the studio does with it; noted/refused: why it is not used
     neutral: tuple = (None,)  # values that ask for nothing: no note
     only_with: str | None = None  # used only when this other field is truthy
 
@@ -39,6 +39,10 @@ def _is_neutral(value: Any, neutral: tuple) -> bool:
     if value in (None, "", [], {}):
         return True
     return any(value == n and type(value) is not bool or value is n for n in neutral)
+
+
+def _r(says: str, *neutral: Any) -> Rule:
+    return Rule("refused", says, (None, *neutral))
 
 
 def _h(says: str) -> Rule:
@@ -108,7 +112,8 @@ A1111_TXT2IMG: dict[str, Rule] = {
     "hr_cfg": _n(_HIRES, only_with="enable_hr"),
     "hr_additional_modules": _n(_HIRES, only_with="enable_hr"),
     "force_task_id": _m("progress is per account: GET /sdapi/v1/progress reports the caller's running job"),
-    "script_name": _n("scripts are not supported (GET /sdapi/v1/scripts is empty)"),
+    # A1111 answers 422 "Script not found" for a script it does not have; so does the studio.
+    "script_name": _r("Script not found: this server runs no scripts (GET /sdapi/v1/scripts lists none)"),
     "script_args": _n("scripts are not supported", only_with="script_name"),
     "send_images": _h("false returns no images, only info"),
     "save_images": _m("images are always saved in the account's history"),
@@ -122,7 +127,7 @@ A1111_IMG2IMG: dict[str, Rule] = {
     "denoising_strength": _h("how much of the start image is redrawn"),
     "resize_mode": _m("the start image is resized and centre-cropped to width x height", 0),
     "image_cfg_scale": _n("image CFG is for instruct-pix2pix models, which the studio does not run", 1.5, 0, 1),
-    "mask": _n("inpainting with a mask is not supported on this endpoint"),
+    "mask": _r("Inpainting with a mask is not available on /sdapi/v1/img2img here; send no mask for image-to-image"),
     "mask_blur": _n("inpainting with a mask is not supported on this endpoint", 4, only_with="mask"),
     "mask_blur_x": _n("inpainting with a mask is not supported on this endpoint", 4, only_with="mask"),
     "mask_blur_y": _n("inpainting with a mask is not supported on this endpoint", 4, only_with="mask"),
@@ -153,6 +158,15 @@ OPENAI_GENERATION: dict[str, Rule] = {
     "partial_images": _n("streaming partial images are not supported", 0),
     "stream": _n("streaming is not supported", False),
 }
+
+
+def refusal(rules: dict[str, Rule], body: dict) -> str | None:
+    """Why the request is refused because of a field it set, or None."""
+    for name, value in body.items():
+        rule = rules.get(name)
+        if rule is not None and rule.how == "refused" and not _is_neutral(value, rule.neutral):
+            return f"{rule.says} ({name}={value!r:.40})."
+    return None
 
 
 def notes_for(rules: dict[str, Rule], body: dict, *, dialect: str) -> list[str]:
