@@ -82,12 +82,12 @@ def test_generate_url_is_fetchable_and_signed(client, app):
 
 
 BAD = [
-    (dict(model="demo-faces", prompt="a cat", n=9), openai.BadRequestError, "'n' must be 1 to 4"),
+    (dict(model="demo-faces", prompt="a cat", n=9), openai.BadRequestError, "Number of images must be a whole number from 1 to 4; 9 is out of range"),
     (dict(model="demo-faces", prompt="a cat", size="5000x5000"), openai.BadRequestError, "Unsupported size"),
     (dict(model="demo-faces", prompt="a cat", response_format="gif"), openai.BadRequestError, "response_format"),
     (dict(model="dall-e-9", prompt="a cat"), openai.NotFoundError, "dall-e-9"),
     (dict(model=TINY, prompt="a cat", size="100x50"), openai.BadRequestError, "multiple of 8"),
-    (dict(model=TINY, prompt="a cat", size="4096x4096"), openai.BadRequestError, "32 to 2048"),
+    (dict(model=TINY, prompt="a cat", size="5000x4096"), openai.BadRequestError, "8 to 4096"),
     (dict(model="demo-faces", prompt="a cat", quality="ultra"), openai.BadRequestError, "'quality' must be one of"),
     (dict(model="demo-faces", prompt="a cat", style="moody"), openai.BadRequestError, "'style' must be 'vivid' or 'natural'"),
     (dict(model="demo-faces", prompt=" "), openai.BadRequestError, "prompt"),

@@ -30,7 +30,6 @@ from pipelines import samplers
 from pipelines.generate import draw_seeds
 from pipelines.model_hash import checkpoint_sha256, short_hash
 from pipelines.params import MAX_IMAGES, MAX_SEED, PARAMS, BadParameter
-from pipelines.references import MIN_STRENGTH
 from pipelines.types import GenerationCancelled
 from studio.accounts import SignInThrottled
 from studio.api import a1111_utilities, fields
@@ -39,9 +38,8 @@ from studio.api.auth import caller_of
 from studio.api.common import ApiContext, ApiError, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
 from studio.api.errors import a1111_error, service_error
 from studio.services.billing.ledger import InsufficientCredits
-from studio.services.generation.requests import InvalidRequest, StudioRequest
+from studio.services.generation.requests import NO_REFERENCES, InvalidRequest, References, StudioRequest
 
-OPTIONS_TABLE = "api_options"  # kept for callers of the old name; see a1111_options
 
 
 class _Lax(BaseModel):
@@ -53,23 +51,23 @@ class Txt2Img(_Lax):
     negative_prompt: str | None = ""
     styles: list[str] | None = None
     seed: int = -1
-    steps: int | None = Field(None, ge=1, le=150)
-    cfg_scale: float | None = Field(None, ge=0, le=30)
+    steps: int | None = None  # ranges: the parameter table's, checked by the service
+    cfg_scale: float | None = None
     width: int = 512
     height: int = 512
-    batch_size: int = Field(1, ge=1)
-    n_iter: int = Field(1, ge=1)
+    batch_size: int = 1  # batch_size: the count row, n_iter: the n_iter row (checked in prepare)
+    n_iter: int = 1
     sampler_name: str | None = None
     sampler_index: str | None = None
     scheduler: str | None = None
     override_settings: dict | None = None
-    denoising_strength: float | None = Field(None, ge=0, le=1)
+    denoising_strength: float | None = None
     send_images: bool = True
 
 
 class Img2Img(Txt2Img):
     init_images: list = Field(default_factory=list)
-    denoising_strength: float | None = Field(0.75, ge=0, le=1)
+    denoising_strength: float | None = None  # None: the strength row's A1111 default
 
 
 def _validation_message(err: ValidationError) -> str:
@@ -198,32 +196,27 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 style_id = found
             else:
                 notes.append(f"only the first style is applied; {name!r} was ignored")
-        extras: dict = {}
-        if req.steps is not None:
-            extras["steps"] = req.steps
-        if req.cfg_scale is not None:
-            extras["guidance"] = req.cfg_scale
         if entry.ignores_prompt:
             notes.append(f"{entry.name} ignores the prompt, style, steps and guidance")
+        references = NO_REFERENCES
         if img2img:
             if not req.init_images:
                 raise InvalidRequest("init_images is empty: send one base64-encoded image to start from.")
             if "img2img" not in entry.reference_modes:
                 raise InvalidRequest(f"{entry.name} cannot start from an image; pick a model that supports image-to-image.")
-            strength = req.denoising_strength if req.denoising_strength is not None else PARAMS["denoise"].default_for("a1111")
-            if strength < MIN_STRENGTH:
-                raise InvalidRequest(f"denoising_strength must be {MIN_STRENGTH} to 1, got {strength}.")
+            strength = PARAMS["strength"].default_for("a1111") if req.denoising_strength is None else req.denoising_strength
             images = [decode_image(img, f"init_images[{i}]") for i, img in enumerate(req.init_images)]
             if len(images) > 1:
                 notes.append("only the first of init_images is used")
-            extras.update(reference_images=(images[0],), reference_mode="img2img", strength=strength)
+            references = References(images=(images[0],), mode="img2img", strength=strength)
         study = StudioRequest(
             user=user, model_id=model_id, style_id=style_id, aspect=closest_aspect(entry, width, height),
             count=req.batch_size, prompt=req.prompt, negative_prompt=req.negative_prompt or "", seed=req.seed,
+            steps=req.steps, guidance=req.cfg_scale, references=references, origin="a1111",
             width=width, height=height, sampler=choice.sampler, schedule=choice.schedule, keep_partial=True,
         )
         fmt = override.get("samples_format") or options.value(user, "samples_format")
-        return study, extras, notes, req, n_iter, fmt
+        return study, notes, req, n_iter, fmt
 
     async def generate(request: Request, user: str, img2img: bool):
         body = await read_json_object(request)
@@ -231,7 +224,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return await run_in_threadpool(generate_now, body, user, img2img)
 
     def generate_now(body: dict, user: str, img2img: bool) -> JSONResponse:
-        study, extras, notes, req, n_iter, fmt = prepare(body, user, img2img)
+        study, notes, req, n_iter, fmt = prepare(body, user, img2img)
         studio.generation.prepare(study)  # every service check before a credit moves
         pending = options.take_pending_note(user)
         if pending:
@@ -248,7 +241,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 run.batch = i
                 batch = replace(study, seed=(first_seed + i * study.count) % (MAX_SEED + 1))
                 try:
-                    result = ctx.jobs.run(batch, extras=extras, asset_fields={"api": "a1111"}, run=run)
+                    result = ctx.jobs.run(batch, run=run)
                 except GenerationCancelled:  # stopped before its first step: refunded, nothing made
                     interrupted = interrupted or run.interrupted
                     notes.append(f"batch {i + 1} was {'interrupted' if run.interrupted else 'skipped'} before its first step; "
@@ -265,9 +258,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
                     interrupted = interrupted or run.interrupted
                     notes.append(f"batch {i + 1} was {'interrupted' if run.interrupted else 'skipped'} after step {stopped}: "
                                  "its images are returned as far as they were denoised (and were charged)")
-        return respond(results, notes, req, extras, study, n_iter, fmt, interrupted)
+        return respond(results, notes, req, study, n_iter, fmt, interrupted)
 
-    def respond(results, notes, req, extras, study, n_iter, fmt, interrupted) -> JSONResponse:
+    def respond(results, notes, req, study, n_iter, fmt, interrupted) -> JSONResponse:
         images = [img for r in results for img in r.images]
         files = [encode_image(png, fmt) for r in results for png in png_bytes(r)]
         first = images[0].details if images else {}
@@ -287,7 +280,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
             "cfg_scale": first.get("guidance"), "steps": first.get("steps"),
             "batch_size": req.batch_size, "n_iter": n_iter,
             "sd_model_name": study.model_id, "sd_model_hash": model_hash(study.model_id),
-            "denoising_strength": extras.get("strength"),
+            "denoising_strength": study.references.strength if study.references.images else None,
             "styles": [study.style_id] if study.style_id != "auto" else [],
             "infotexts": infotexts, "index_of_first_image": 0,
             "job_timestamp": datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),

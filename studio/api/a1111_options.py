@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-OPTIONS_TABLE = "api_options"
+from studio.store.records import API_OPTIONS, insert_record, update_record
+
+OPTIONS_TABLE = API_OPTIONS
 SAMPLE_FORMATS = ("png", "jpg", "jpeg", "webp")
 
 # A1111 1.10 option keys and A1111's own defaults (the ones clients read and write; the
@@ -164,16 +166,16 @@ class AccountOptions:
         if "sd_model_checkpoint" in checked:
             fields["sd_model_checkpoint"] = checked["sd_model_checkpoint"]
         if doc:
-            self.studio.store.update(OPTIONS_TABLE, doc["id"], fields)
+            update_record(self.studio.store, OPTIONS_TABLE, doc["id"], fields)
         else:
-            self.studio.store.insert(OPTIONS_TABLE, {"owner": user, **fields})
+            insert_record(self.studio.store, OPTIONS_TABLE, {"owner": user, **fields})
 
     def take_pending_note(self, user: str) -> str | None:
         """The note for the account's next job about options it stored that change nothing."""
         doc = self._doc(user)
         if not doc or not doc.get("pending"):
             return None
-        self.studio.store.update(OPTIONS_TABLE, doc["id"], {"pending": []})
+        update_record(self.studio.store, OPTIONS_TABLE, doc["id"], {"pending": []})
         return (f"options {', '.join(doc['pending'])} were saved but do not change how the studio generates "
                 f"(it honours {', '.join(HONOURED)})")
 

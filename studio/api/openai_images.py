@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.types import MAX_IMAGES
+from pipelines.params import MAX_IMAGES, PARAMS
 from studio.api.auth import caller_of
 from studio.api.errors import openai_error, service_error
 from studio.api import fields as field_rules
@@ -84,9 +84,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
             return find_model(studio, target) if target else studio.catalog.get(studio.choose_default_model())
         return find_model(studio, name)
 
-    def run_job(job: StudioRequest, fields: dict, extras: dict):
+    def run_job(job: StudioRequest):
         studio.generation.prepare(job)  # every service check before a credit moves
-        return ctx.jobs.run(job, asset_fields=fields, extras=extras)
+        return ctx.jobs.run(job)
 
     async def generations(request: Request):
         try:
@@ -118,19 +118,20 @@ def build_router(ctx: ApiContext) -> APIRouter:
             if style not in STYLES:
                 raise ApiError(400, f"'style' must be 'vivid' or 'natural', got {style!r}.", code="invalid_value", param="style")
             notes = field_rules.notes_for(field_rules.OPENAI_GENERATION, body, dialect="OpenAI")
-            extras: dict = {}
+            steps = None
             if QUALITY_STEPS[quality] != 1.0:
                 if entry.traits.takes_steps:
-                    extras["steps"] = max(1, min(150, round(entry.default_steps * QUALITY_STEPS[quality])))
-                    notes.append(f"quality {quality!r} ran {extras['steps']} steps ({entry.name}'s default is {entry.default_steps})")
+                    lo, hi = PARAMS["steps"].bounds(entry.family)
+                    steps = int(max(lo, min(hi, round(entry.default_steps * QUALITY_STEPS[quality]))))
+                    notes.append(f"quality {quality!r} ran {steps} steps ({entry.name}'s default is {entry.default_steps})")
                 else:
                     notes.append(f"quality {quality!r} was not used: {entry.name} has no steps to change")
             end_user = field(body, "user", str, "")[:200]
             seed = body.get("seed")  # not in OpenAI's API; accepted so results can be reproduced
-            job = StudioRequest(user=user, model_id=entry.id, style_id="auto", aspect=aspect, count=n, prompt=prompt, seed=seed,
+            job = StudioRequest(user=user, model_id=entry.id, style_id="auto", aspect=aspect, count=n, prompt=prompt,
+                                seed=seed, steps=steps, origin="openai", end_user=end_user or None,
                                 width=exact[0] if exact else None, height=exact[1] if exact else None)
-            fields = {"api": "openai", **({"api_end_user": end_user} if end_user else {})}
-            result = await run_in_threadpool(run_job, job, fields, extras)
+            result = await run_in_threadpool(run_job, job)
             if fmt == "b64_json":
                 pngs = await run_in_threadpool(png_bytes, result)
         except Exception as exc:
