@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.params import MAX_IMAGES, PARAMS
+from pipelines.params import PARAMS
 from studio.api.auth import caller_of
 from studio.api.errors import openai_error, service_error
 from studio.api import fields as field_rules
@@ -102,9 +102,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 raise ApiError(404, f"The model {model_name!r} does not exist. Choose one of: {', '.join(studio.catalog.ids())} "
                                     f"(GET /v1/models){f', or {aliases}' if aliases else ''}.",
                                code="model_not_found", param="model")
-            n = field(body, "n", int, 1)
-            if not 1 <= n <= MAX_IMAGES:
-                raise ApiError(400, f"'n' must be 1 to {MAX_IMAGES}, got {n}.", code="invalid_value", param="n")
+            n = field(body, "n", int, PARAMS["count"].default)  # its range: the count row, checked by the service
             aspect, exact = size_of(entry, field(body, "size", str, "auto"))
             fmt = field(body, "response_format", str, "url")
             if fmt not in ("url", "b64_json"):
