@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         None, ge=1, description="jobs one account may have running at once (default: no limit; accounts always take turns)"
     )
     max_queued_jobs: int = Field(64, ge=1, description="jobs admitted to the fair queue at once; more wait in line before it")
+    openai_model_aliases: str = Field(
+        "dall-e-2,dall-e-3,gpt-image-1",
+        description="OpenAI model names the images API accepts, comma-separated; 'alias' names the default model, "
+        "'alias=model-id' a catalog model",
+    )
 
     @field_validator("auth")
     @classmethod
@@ -98,6 +103,11 @@ class Settings(BaseSettings):
         from studio.accounts import parse_auth
 
         return parse_auth(self.auth, default_file=self.accounts_file())
+
+    def openai_aliases(self) -> dict[str, str | None]:
+        """alias -> catalog id (None: the default model), from --openai-model-aliases."""
+        pairs = (part.strip().partition("=") for part in self.openai_model_aliases.split(","))
+        return {alias.strip().lower(): (model.strip() or None) for alias, _, model in pairs if alias.strip()}
 
     def admin_names(self) -> list[str]:
         return [name.strip() for name in (self.admins or "").split(",") if name.strip()]

@@ -24,6 +24,7 @@ import logging
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from pipelines.catalog import Catalog, ModelEntry
@@ -154,7 +155,7 @@ class RayEngine:
     def generate(self, request: GenerationRequest, progress: ProgressFn | None = None,
                  cancel: CancelToken | None = None) -> GenerationResult:
         self.check(request)
-        payload = wire.encode_request(request)
+        payload = {**wire.encode_request(request), "job_id": uuid.uuid4().hex}
         runs, deadline, pause = 0, time.monotonic() + _REACH_TIMEOUT_S, 0.25
         while True:
             reached, started = [False], [False]
@@ -188,7 +189,11 @@ class RayEngine:
         stream = routed.generate.remote(payload)
         finished = threading.Event()
         if cancel is not None:
-            threading.Thread(target=_cancel_when_asked, args=(cancel, finished, stream), daemon=True).start()
+            # keep_partial: the replica stops at the next step and still answers with what it made,
+            # so the job is told to stop instead of its request being cancelled.
+            stop = ((lambda: self._handle.broadcast("cancel_job", payload["job_id"]).results())
+                    if payload.get("keep_partial") else stream.cancel)
+            threading.Thread(target=_cancel_when_asked, args=(cancel, finished, stop), daemon=True).start()
         try:
             for kind, data in stream:
                 if kind == "replica":
@@ -213,12 +218,12 @@ class RayEngine:
             finished.set()
 
 
-def _cancel_when_asked(cancel: CancelToken, finished: threading.Event, stream) -> None:
-    """Watch the caller's token and cancel the Serve request when it is set."""
+def _cancel_when_asked(cancel: CancelToken, finished: threading.Event, stop) -> None:
+    """Watch the caller's token and stop the job on its replica when it is set."""
     while not finished.is_set():
         if cancel.event.wait(0.05):
             if not finished.is_set():
-                stream.cancel()
+                stop()
             return
 
 

@@ -79,6 +79,7 @@ class StudioEngine:
         # holds up another model's job.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="studio-job")
         self._load_lock = threading.Lock()
+        self._tokens: dict[str, CancelToken] = {}  # running jobs by the host's job id
         self.node_id = _node_id()
         self.loads: list[str] = []  # models registered here, in order (routing is judged by it)
         log.info("studio engine replica up on node %s (device %s)", self.node_id, options.get("device"))
@@ -93,6 +94,9 @@ class StudioEngine:
         """Stream ("progress", …) items, then ("result", …) or ("error", …) for one request."""
         model_id = serve.get_multiplexed_model_id()
         token = CancelToken()
+        job_id = payload.get("job_id")
+        if job_id:
+            self._tokens[job_id] = token
         loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue()
         yield ("replica", {"node_id": self.node_id, "pid": os.getpid()})
@@ -124,6 +128,15 @@ class StudioEngine:
         finally:
             # Cancelled by the host (or the host went away): stop the pipeline at its next step.
             token.cancel()
+            self._tokens.pop(job_id, None)
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Stop one job at its next step and let it answer (a request with keep_partial returns
+        what it made); sent to every replica (`broadcast`), the one running it says True."""
+        token = self._tokens.get(job_id)
+        if token is not None:
+            token.cancel()
+        return token is not None
 
     def _run(self, request, progress, token) -> tuple[str, dict]:
         try:
