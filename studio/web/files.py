@@ -26,10 +26,10 @@ import functools
 import json
 import os
 import threading
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterable
 
+from studio.accounts.limiter import client_address  # set here for each request; the login limiter reads it
 from studio.services.generation.service import user_subdir
 from studio.services.studio import LOCAL_USER
 
@@ -40,8 +40,6 @@ UPLOAD_ONLY_APIS = frozenset({"upload_asset"})
 NOT_YOURS = ("That file can't be used here: upload the image from your computer "
              "(only files you upload yourself can be added).")
 
-# The client address of the request being served, for the login limiter (set by the middleware).
-client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
 
 
 def _real(path: str | os.PathLike) -> str:
