@@ -227,6 +227,12 @@ def use_accounts(accounts: Accounts | None) -> None:
     _active = accounts
 
 
+def account_exists(user: str) -> bool:
+    """Is `user` an account now? (The file is re-read when it changes, also by another process.)
+    True for everyone when accounts are off: then the one local user owns everything."""
+    return _active is None or _active.fingerprint(user) is not None
+
+
 def verify_password(user: str, password: str) -> bool:
     """Is this the account's password? False when accounts are off: nobody signs in then."""
     return _active is not None and _active.verify(user, password)
