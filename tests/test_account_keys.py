@@ -27,7 +27,7 @@ def _status(url: str, key: str) -> tuple[int, int]:
 
 
 def _balance(admin, user: str) -> int:
-    return next(row["balance"] for row in admin.predict(api_name="/admin_accounts") if row["user"] == user)
+    return next(row["balance"] for row in admin.predict(api_name="/admin_accounts")["items"] if row["user"] == user)
 
 
 @pytest.fixture(scope="module")

@@ -29,10 +29,11 @@ from studio.services.access.api_keys import ApiKeyService
 from studio.services.generation.service import StudioResult
 from studio.services.generation.requests import InvalidRequest, StudioRequest
 from studio.services.studio import Studio
-from studio.services.common.uploads import validate_upload
+from studio.services.common.uploads import MAX_UPLOAD_BYTES, mib_exact, validate_upload
+from studio.services.common.validation import mib
 
-MAX_BODY_BYTES = 48 * 1024 * 1024  # a 20 MB image as base64, plus the rest of the request
-MAX_INIT_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_INIT_IMAGE_BYTES = MAX_UPLOAD_BYTES  # an img2img image: the same 20 MiB as an upload in the UI
+MAX_BODY_BYTES = 48 * 1024 * 1024  # a 20 MiB image as base64 (26.7 MiB), plus the rest of the request
 MIN_SIDE, MAX_SIDE = 32, 4096
 URL_LIFETIME_S = 3600
 
@@ -57,14 +58,17 @@ async def read_json_object(request) -> dict:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise _too_large(size)
+            raise _too_large(size, known=False)
         chunks.append(chunk)
     return parse_json_object(b"".join(chunks))
 
 
-def _too_large(size: int) -> ApiError:
-    return ApiError(413, f"The request is over {size / 1e6:.0f} MB; the limit is {MAX_BODY_BYTES / 1e6:.0f} MB.",
-                    code="request_too_large")
+def _too_large(size: int, *, known: bool = True) -> ApiError:
+    """`size`: the declared length (known), or what was read when the stream passed the limit.
+    Said in MiB, the unit the limit is set in (and the README states)."""
+    text = (f"The request is {mib_exact(size)}; the limit is {mib(MAX_BODY_BYTES)}." if known
+            else f"The request is larger than the limit of {mib(MAX_BODY_BYTES)}.")
+    return ApiError(413, text, code="request_too_large")
 
 
 def parse_json_object(raw: bytes) -> dict:
@@ -89,7 +93,7 @@ def decode_image(data: object, what: str):
     if text.startswith("data:"):
         text = text.partition(",")[2]
     if len(text) > MAX_INIT_IMAGE_BYTES * 4 // 3 + 4:
-        raise InvalidRequest(f"{what} is larger than {MAX_INIT_IMAGE_BYTES / 1e6:.0f} MB.")
+        raise InvalidRequest(f"{what} is larger than {mib(MAX_INIT_IMAGE_BYTES)}.")
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

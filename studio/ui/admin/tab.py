@@ -11,12 +11,15 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.services.access.api_keys import ApiKeyService
+from studio.services.billing.admin import OVERVIEW_PAGE
+from studio.services.common.paging import MAX_LIMIT
 from studio.services.studio import Studio
 from studio.ui.shared.common import USER_ERRORS, guard
 from studio.ui.shared.events import UI
 from studio.ui.shared.session import user_of
 
 COLUMNS = ["Account", "Balance", "Spent today", "Daily limit", "Recent spending"]
+TABLE_ROWS = MAX_LIMIT  # the tab shows the first accounts by name; the API pages through all of them
 KEY_COLUMNS = ["Account", "Key", "Name", "Created", "Status", "Id"]
 
 
@@ -61,9 +64,10 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
     keys = ApiKeyService(studio.store)
 
     @guard
-    def overview(request: gr.Request) -> list[dict]:
-        """Admins only: every account's balance, today's spending, daily limit and recent spending."""
-        return admin.overview(user_of(request))
+    def overview(limit: int = OVERVIEW_PAGE, cursor: str = "", request: gr.Request = None) -> dict:
+        """Admins only: one page of accounts by name (balance, today's spending, daily limit, recent
+        spending): {items, next_cursor, has_more}; pass next_cursor for the next page."""
+        return admin.overview(user_of(request), limit=limit, cursor=cursor).to_api()
 
     @guard
     def grant_credits(user: str, amount: int, reason: str, request: gr.Request) -> dict:
@@ -95,7 +99,7 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
     # readable next to the fields it is about.
     def ui_table(request: gr.Request):
         try:
-            return _rows(admin.overview(user_of(request)))
+            return _rows(admin.overview(user_of(request), limit=TABLE_ROWS).items)
         except USER_ERRORS:
             return []
 
@@ -105,7 +109,7 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
         except USER_ERRORS as exc:
             return gr.update(), str(exc)
         verb = "Granted" if entry["delta"] > 0 else "Took"
-        return (_rows(admin.overview(user_of(request))),
+        return (_rows(admin.overview(user_of(request), limit=TABLE_ROWS).items),
                 f"{verb} {abs(entry['delta'])} credits: {entry['owner']} now has {entry['balance_after']}.")
 
     def ui_limit(user, value, request: gr.Request):
@@ -113,7 +117,7 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
             now = admin.set_daily_limit(user_of(request), user, value)
         except USER_ERRORS as exc:
             return gr.update(), str(exc)
-        return _rows(admin.overview(user_of(request))), f"Daily limit of {user.strip()}: {'none' if now is None else now}."
+        return _rows(admin.overview(user_of(request), limit=TABLE_ROWS).items), f"Daily limit of {user.strip()}: {'none' if now is None else now}."
 
     def ui_keys(request: gr.Request):
         try:
