@@ -95,7 +95,7 @@ class ApiKeyService:
         doc = self.store.get(API_KEYS, check_id(key_id, "API key"))
         if doc is None or doc.get("owner") != user:
             raise InvalidRequest("Unknown API key: it may have been deleted.")
-        return self._revoke(doc, by or user)
+        return self._revoke(doc, by)
 
     def revoke_all(self, user: str, *, by: str) -> int:
         """Revoke every active key of `user` (account removed, or password changed); how many."""
@@ -118,7 +118,8 @@ class ApiKeyService:
             raise InvalidRequest("Unknown API key: it may have been deleted.")
         return {"owner": doc["owner"], **self._revoke(doc, by)}
 
-    def _revoke(self, doc: Doc, by: str) -> dict:
+    def _revoke(self, doc: Doc, by: str | None) -> dict:
+        """`by`: who, when not the owner (None)."""
         if not doc.get("revoked"):
             doc = self.store.update(API_KEYS, doc["id"], {"revoked": now(), "revoked_by": by})
         return _public(doc)
