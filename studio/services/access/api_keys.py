@@ -25,8 +25,9 @@ from studio.services.common.ids import check_id, check_user, now
 from studio.services.generation.requests import InvalidRequest
 from studio.services.common.validation import required_text
 from studio.store.base import Doc, Store
+from studio.store.records import insert_record, update_record
 
-API_KEYS = "api_keys"
+from studio.store.records import API_KEYS  # the table name lives with its model
 KEY_PREFIX = "sk-studio-"
 MAX_NAME_CHARS = 60
 MAX_KEYS_PER_USER = 20
@@ -70,9 +71,7 @@ class ApiKeyService:
         if len(self.list(user, include_revoked=False)) >= MAX_KEYS_PER_USER:
             raise InvalidRequest(f"You already have {MAX_KEYS_PER_USER} active keys; revoke one first.")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        doc = self.store.insert(
-            API_KEYS,
-            {
+        doc = insert_record(self.store, API_KEYS, {
                 "owner": user,
                 "name": name,
                 "digest": _digest(secret),
@@ -103,7 +102,7 @@ class ApiKeyService:
         with self.store.transaction() as tx:
             active = [d for d in tx.find(API_KEYS, owner=user) if not d.get("revoked")]
             for doc in active:
-                tx.update(API_KEYS, doc["id"], {"revoked": now(), "revoked_by": by})
+                update_record(tx, API_KEYS, doc["id"], {"revoked": now(), "revoked_by": by})
         return len(active)
 
     def list_all(self) -> list[dict]:
@@ -121,7 +120,7 @@ class ApiKeyService:
     def _revoke(self, doc: Doc, by: str | None) -> dict:
         """`by`: who, when not the owner (None)."""
         if not doc.get("revoked"):
-            doc = self.store.update(API_KEYS, doc["id"], {"revoked": now(), "revoked_by": by})
+            doc = update_record(self.store, API_KEYS, doc["id"], {"revoked": now(), "revoked_by": by})
         return _public(doc)
 
     def user_for(self, secret: object) -> str | None:

@@ -21,8 +21,10 @@ from studio.services.billing.ledger import LEDGER_TABLE, CreditsService, Insuffi
 from studio.services.common.paging import Page, check_limit, decode_cursor, encode_cursor
 from studio.services.generation.requests import InvalidRequest
 from studio.store.base import Store
+from studio.store.records import insert_record
+from studio.store.records import CREDIT_LIMITS
 
-LIMITS_TABLE = "credit_limits"
+LIMITS_TABLE = CREDIT_LIMITS
 RECENT = 5  # recent spending entries shown per account
 OVERVIEW_PAGE = 50  # accounts per page of the overview
 MAX_GRANT = 1_000_000
@@ -192,7 +194,7 @@ class AdminService:
             for doc in tx.find(LIMITS_TABLE, owner=user):
                 tx.delete(LIMITS_TABLE, doc["id"])
             if value is not None:
-                tx.insert(LIMITS_TABLE, {"owner": user, "daily_limit": value, "set_by": admin,
+                insert_record(tx, LIMITS_TABLE, {"owner": user, "daily_limit": value, "set_by": admin,
                                          "created": self.clock().isoformat()})
         return self.daily_limit(user)
 
