@@ -74,14 +74,14 @@ def _check_folder(entry: ModelEntry, folder: Path) -> None:
     try:
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        raise _Broken("its model_index.json is missing or unreadable, so it is not a diffusers model folder") from None
+        raise _Broken("its folder has no readable pipeline description, so it is not a diffusers model folder") from None
     if not isinstance(index, dict):
-        raise _Broken("its model_index.json does not describe a pipeline")
+        raise _Broken("its folder's pipeline description does not describe a pipeline")
     _check_kind(entry, index.get("_class_name"))
     for name in pipeline_components(index):
         part = folder / name
         if not part.is_dir():
-            raise _Broken(f"its {name} component is missing (model_index.json lists it, but there is no {name} folder)")
+            raise _Broken(f"its {name} component is missing (the model folder names it, but has no {name} folder)")
         if not (part / "config.json").is_file() or (part / "scheduler_config.json").is_file():
             continue  # tokenizer, scheduler, feature extractor: configuration only
         names = [p.name for p in part.iterdir() if p.is_file()]
