@@ -149,7 +149,7 @@ def serve(settings: Settings, *, block: bool = True):
     studio.admin.known_users = accounts.users if accounts is not None else None
     if settings.preload:
         studio.engine.preload(studio.choose_default_model())
-    app = create_app(studio)
+    app = create_app(studio, browser_secret=settings.install_secret("browser-state"))
     app.queue(default_concurrency_limit=4)
     # The file guard (each user's files are theirs), the rate-limited sign-in, and the A1111 and
     # OpenAI routes (in place before the first request); the style cards are served even when the

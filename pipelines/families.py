@@ -42,6 +42,10 @@ class FamilyTraits:
     ignores_prompt: bool = False  # output does not depend on the text (the offline demo GAN)
     built_in: bool = False  # ships with the studio, works offline, nothing to download
     prompt_tokenizer: str = "tokenizer"  # the pipeline's tokenizer that `max_prompt_tokens` counts with
+    label: str = ""  # the family as people call it, in messages ("an SDXL model")
+    # A tensor-name prefix only this family's original-layout single checkpoint has (its text
+    # encoder), so a file of another family is refused from its header, before loading.
+    checkpoint_marker: str | None = None
 
     def dtype_name(self, device: str) -> str:
         kind = "cuda" if device.startswith("cuda") else device
@@ -58,6 +62,8 @@ FAMILIES: dict[str, FamilyTraits] = {
     for t in (
         FamilyTraits(
             name="sd15",
+            label="a Stable Diffusion 1.5 model",
+            checkpoint_marker="cond_stage_model.transformer.",
             pipeline="StableDiffusionPipeline",
             img2img_pipeline="StableDiffusionImg2ImgPipeline",
             ip_adapter=True,
@@ -72,6 +78,8 @@ FAMILIES: dict[str, FamilyTraits] = {
         ),
         FamilyTraits(
             name="sd21",
+            label="a Stable Diffusion 2.1 model",
+            checkpoint_marker="cond_stage_model.model.",
             pipeline="StableDiffusionPipeline",
             img2img_pipeline="StableDiffusionImg2ImgPipeline",
             ip_adapter=True,
@@ -86,6 +94,8 @@ FAMILIES: dict[str, FamilyTraits] = {
         ),
         FamilyTraits(
             name="sdxl",
+            label="an SDXL model",
+            checkpoint_marker="conditioner.embedders.1.",
             pipeline="StableDiffusionXLPipeline",
             img2img_pipeline="StableDiffusionXLImg2ImgPipeline",
             ip_adapter=True,
@@ -99,6 +109,8 @@ FAMILIES: dict[str, FamilyTraits] = {
         ),
         FamilyTraits(
             name="flux",
+            label="a FLUX model",
+            checkpoint_marker="double_blocks.",
             pipeline="FluxPipeline",
             img2img_pipeline="FluxImg2ImgPipeline",
             ip_adapter=False,  # FLUX IP-Adapters take other arguments than the UNet ones
@@ -115,6 +127,7 @@ FAMILIES: dict[str, FamilyTraits] = {
         ),
         FamilyTraits(
             name="demo",
+            label="the demo model",
             pipeline="DemoFacePipeline",
             img2img_pipeline=None,
             ip_adapter=False,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pipelines.catalog import ModelEntry
 from pipelines.families import FAMILIES
 from pipelines.hub import cached_snapshot, ensure_hub_snapshot, has_variant, short_error
+from pipelines.model_files import check_model_files
 from pipelines.types import ModelUnavailable, Progress, ProgressFn, report
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,8 +65,10 @@ def load_pipeline(
     else:
         folder = None
     target = folder if folder is not None else Path(entry.source.path).expanduser()
-    if before_load is not None and not entry.traits.built_in and target.exists():
-        before_load(target)
+    if not entry.traits.built_in and target.exists():
+        check_model_files(entry, target)  # from the headers: refused in words before diffusers reads a byte
+        if before_load is not None:
+            before_load(target)
     report(progress, Progress(stage="load", message=f"Loading {entry.name}…"))
     try:
         if folder is not None:

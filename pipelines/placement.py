@@ -14,12 +14,12 @@ its size in memory.
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from .hub import pick_weights, pipeline_components
+from .model_files import safetensors_header
 from .types import ModelUnavailable
 
 _GB = 1024**3
@@ -53,9 +53,10 @@ class Placement:
 
 
 def gb(nbytes: float) -> str:
+    """Memory in binary units, said as such (MiB, GiB): the studio states sizes in one unit system."""
     if nbytes < 0.1 * _GB:
-        return f"{nbytes / 1024**2:.1f} MB"
-    return f"{nbytes / _GB:.1f} GB"
+        return f"{nbytes / 1024**2:.1f} MiB"
+    return f"{nbytes / _GB:.1f} GiB"
 
 
 def choose_placement(
@@ -131,9 +132,7 @@ def footprint(path: Path, *, variant: str | None, element_size: int) -> Footprin
 def _file_bytes(path: Path, element_size: int) -> int:
     if path.suffix != ".safetensors":
         return path.stat().st_size  # a pickle: its size is the best guess without loading it
-    with path.open("rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
+    header = safetensors_header(path)  # BrokenModel ("cannot be loaded: … is cut short") when damaged
     total = 0
     for key, info in header.items():
         if key == "__metadata__":

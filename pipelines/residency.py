@@ -52,14 +52,18 @@ class ResidentTiers:
         """How the model runs if used now (for the model card: "runs with CPU offload here"),
         from its files on disk; None while they are not downloaded. Raises ModelTooLarge."""
         from pipelines.loaders import local_folder
+        from pipelines.model_files import check_model_files
 
         entry = self.entry(model_id)
         placed = self.placement(model_id)
         if placed is not None:
             return placed
         folder = local_folder(entry, self.cache_dir)
+        if folder is None and entry.source.kind == "single_file" and Path(entry.source.path).expanduser().is_file():
+            folder = Path(entry.source.path).expanduser()
         if folder is None or entry.traits.built_in:
             return None
+        check_model_files(entry, folder)  # BrokenModel: cut short, not safetensors, wrong family, missing part
         return self._choose_placement(model_id, entry, folder)[0]
 
     def _choose_placement(self, model_id: str, entry: ModelEntry, path: Path) -> tuple[Placement, int]:

@@ -98,6 +98,33 @@ class Settings(BaseSettings):
         """Where `python -m studio.accounts` keeps accounts by default, and where the app looks for them."""
         return self.data_dir / "accounts.txt"
 
+    def install_secret(self, name: str) -> str:
+        """A random secret made once for this install and kept in the data directory
+        (`<data-dir>/<name>.secret`, readable by its owner only), so it survives restarts and
+        differs between installs: e.g. the key gr.BrowserState encrypts the browser's copy with."""
+        import os
+        import secrets
+
+        path = self.data_dir / f"{name}.secret"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # two starts at once: one writes
+        except FileExistsError:
+            for _ in range(50):  # the other start may still be writing it
+                value = path.read_text(encoding="utf-8").strip()
+                if value:
+                    return value
+                import time
+
+                time.sleep(0.02)
+            raise OSError(f"{path} is empty: delete it and start again") from None
+        value = secrets.token_urlsafe(32)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(value + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return value
+
     def load_accounts(self):
         """The accounts (`studio.accounts.Accounts`) from --auth or the default file; None when off."""
         from studio.accounts import parse_auth

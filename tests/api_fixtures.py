@@ -63,3 +63,58 @@ def all_pages(client, api_name: str, *args) -> list[dict]:
 
 def ledger_sum(client) -> int:
     return sum(e["delta"] for e in all_pages(client, "/ledger"))
+
+
+# Every way a user's model files can be broken, each as a catalog entry, with the words its
+# refusal must say (after "<name> cannot be loaded: ").
+BROKEN_MODELS = {
+    "broken-cut": "unet/diffusion_pytorch_model.safetensors is cut short",
+    "broken-header": "unet/diffusion_pytorch_model.safetensors is cut short",
+    "broken-format": "text_encoder/model.safetensors is not a safetensors file",
+    "broken-family": "its files hold a Stable Diffusion 1.5 model or a Stable Diffusion 2.1 model, but the catalog says it is an SDXL model",
+    "broken-missing": "its vae component is missing",
+    "broken-single": "tiny-sd15.safetensors is cut short",
+}
+
+
+def broken_model_entries(root: Path) -> list[dict]:
+    """Catalog entries for BROKEN_MODELS, built from one tiny SD 1.5 under `root`."""
+    import shutil
+
+    from pipelines.testing.tiny_checkpoints import save_as_single_file
+
+    good = build_tiny_sd15(root / "models" / "sd15-good")
+
+    def copy(name: str) -> Path:
+        return Path(shutil.copytree(good, root / "models" / name))
+
+    def raw(path: Path) -> tuple[bytes, int]:
+        data = path.read_bytes()
+        return data, int.from_bytes(data[:8], "little")
+
+    cut = copy("broken-cut") / "unet" / "diffusion_pytorch_model.safetensors"
+    data, length = raw(cut)
+    cut.write_bytes(data[: 8 + length + 64])  # header whole, weights short (a stopped copy)
+    header = copy("broken-header") / "unet" / "diffusion_pytorch_model.safetensors"
+    data, length = raw(header)
+    header.write_bytes(data[: 8 + length // 2])  # cut inside the JSON header
+    fake = copy("broken-format") / "text_encoder" / "model.safetensors"
+    fake.write_bytes(b"\x80\x02}q\x00(X\x05\x00\x00\x00a pickle renamed to .safetensors" * 40)
+    family = copy("broken-family")
+    shutil.rmtree(copy("broken-missing") / "vae")
+    single = save_as_single_file(good, root / "models" / "tiny-sd15.safetensors")
+    data, length = raw(single)
+    single.write_bytes(data[: 8 + length + 64])
+
+    def entry(model_id: str, family_name: str, source: dict) -> dict:
+        return {"id": model_id, "name": model_id.replace("-", " ").title(), "description": "a damaged test model",
+                "family": family_name, "source": source, "default_steps": 2, "default_guidance": 5.0,
+                "sizes": SIZES, "credit_cost": 3, "speed": "fast", "quality": "draft"}
+
+    folders = {"broken-cut": cut.parent.parent, "broken-header": header.parent.parent,
+               "broken-format": fake.parent.parent, "broken-missing": root / "models" / "broken-missing"}
+    return [
+        *(entry(mid, "sd15", {"kind": "folder", "path": str(path)}) for mid, path in folders.items()),
+        entry("broken-family", "sdxl", {"kind": "folder", "path": str(family)}),
+        entry("broken-single", "sd15", {"kind": "single_file", "path": str(single), "config": str(good)}),
+    ]

@@ -238,3 +238,27 @@ def test_rest_password_guesses_share_the_limiter_and_are_refused_not_slept():
         assert limiter.delay("ana", None) == 0, "a success clears the account"
     finally:
         use_accounts(None)
+
+
+def test_attempts_are_counted_when_they_start_so_a_burst_queues_behind_itself():
+    """Thirty attempts that all start before any check ends get the places thirty sequential
+    ones would: the first three at once, then 0.5, 1.5, 3.5, 7.5 s later; the rest are
+    refused (not checked, not counted) with the wait. A REST caller, which never waits, gets
+    only the three free checks."""
+    clock = FakeClock()
+    limiter = LoginLimiter(free=3, base=0.5, max_delay=10, clock=clock)
+    turns = [limiter.reserve("ana", "192.0.2.7", may_wait=10) for _ in range(30)]
+    checked = [t.wait for t in turns if not t.refused]
+    assert checked == [0, 0, 0, 0.5, 1.5, 3.5, 7.5]
+    assert all(t.wait > 10 for t in turns if t.refused)
+    assert limiter.allowed_checks(7.5) == len(checked)
+
+    rest = LoginLimiter(free=3, base=0.5, max_delay=10, clock=clock)
+    assert [rest.reserve("ana", None).refused for _ in range(30)].count(False) == 3
+    clock.now += 0.5
+    assert not rest.reserve("ana", None).refused  # its turn came: one more is checked
+    assert rest.reserve("ana", None).wait == 1
+
+    # A right password takes its own attempt back from the address and clears the account.
+    limiter.succeeded("ana", "192.0.2.7")
+    assert limiter.delay("ana", None) == 0 and limiter.delay("bob", "192.0.2.7") == 4  # 7 counted, 1 given back

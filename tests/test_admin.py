@@ -72,7 +72,7 @@ def test_bad_grants_say_what_to_fix_and_change_nothing(service, user, amount, re
 
 def test_non_admins_are_refused_everything(service):
     admin, credits, _ = service
-    for call in (lambda: admin.overview("ana"), lambda: admin.grant("ana", "ana", 5, "me"),
+    for call in (lambda: admin.overview("ana").items, lambda: admin.grant("ana", "ana", 5, "me"),
                  lambda: admin.set_daily_limit("ana", "ana", None), lambda: admin.grant(None, "ana", 5, "x")):
         with pytest.raises(NotAdmin, match="Only administrators"):
             call()
@@ -83,7 +83,7 @@ def test_overview_lists_every_account_with_recent_spending(service):
     admin, credits, _ = service
     credits.charge("ana", 3, reason="3 × demo", job_id="job-1")
     admin.grant("root", "ben", 4, "welcome")
-    rows = {r["user"]: r for r in admin.overview("root")}
+    rows = {r["user"]: r for r in admin.overview("root").items}
     assert set(rows) == {"root", "ana", "ben"}
     assert rows["ana"]["balance"] == 7 and rows["ana"]["spent_today"] == 3
     assert rows["ana"]["recent"][0]["reason"] == "3 × demo"
@@ -159,7 +159,7 @@ def test_admin_api_cli_grants_while_running_and_daily_limit(tmp_path):
         ledger = ledger["items"] if isinstance(ledger, dict) else ledger  # paged or not
         assert sum(e["delta"] for e in ledger) == 33
         assert sorted(e["reason"] for e in ledger if e.get("admin") == "ops") == ["top-up 0", "top-up 1", "top-up 2"]
-        rows = {r["user"]: r for r in root.predict(api_name="/admin_accounts")}
+        rows = {r["user"]: r for r in root.predict(api_name="/admin_accounts")["items"]}
         assert rows["ana"]["balance"] == 33 and rows["ana"]["spent_today"] == 3
 
         bad = credits_cli(data, "grant", "ana", "5")
@@ -210,3 +210,26 @@ def test_the_admin_panel_is_shown_to_admins_only_and_grants(tmp_path):
             sign_in(page, url, "ana", "pw-ana")
             expect(page.locator("#balance")).to_contain_text("112")
             expect(page.get_by_role("tab", name="Admin")).to_have_count(0)
+
+
+def test_the_overview_pages_and_never_reads_a_whole_ledger(service):
+    """The overview's rows cost their accounts' newest entries: with long ledgers, reading
+    every entry (`ledger`, a scan of the ledger table) is never needed, and accounts come a page at a time."""
+    admin, credits, _ = service
+    store = credits.store
+    for i in range(30):
+        admin.grant("root", "ana", 1, f"grant {i}")
+    admin.grant("root", "ben", 4, "welcome")
+
+    def whole_ledger(*_a, **_k):
+        raise AssertionError("the overview read a whole ledger")
+
+    credits.ledger = whole_ledger
+    real_all = store.all
+    store.all = lambda table: whole_ledger() if table == "ledger" else real_all(table)
+    first = admin.overview("root", limit=2)
+    assert [r["user"] for r in first.items] == ["ana", "ben"] and first.has_more
+    rest = admin.overview("root", limit=2, cursor=first.next_cursor)
+    assert [r["user"] for r in rest.items] == ["root"] and not rest.has_more
+    assert first.items[0]["recent"][0]["reason"] == "grant 29" and len(first.items[0]["recent"]) == 5
+    assert first.items[0]["balance"] == 40

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
+from tests.api_fixtures import BROKEN_MODELS, broken_model_entries
 from tests.launched_app import launched_app
 
 pytestmark = pytest.mark.slow
@@ -254,6 +255,17 @@ CASES = [
     ("/revoke_api_key", [UUID_NOBODY], {}, "Unknown API key"),
     ("/revoke_api_key", [""], {}, "Choose a key to revoke first"),
     ("/revoke_api_key", [5], {}, "Unknown API key"),
+    ("/admin_accounts", [], {"limit": "abc"}, "A page holds 1 to"),
+    ("/admin_accounts", [], {"limit": 0}, "A page holds 1 to"),
+    ("/admin_accounts", [], {"cursor": "garbage"}, "cursor"),
+    ("/admin_revoke_api_key", [UUID_NOBODY], {}, "Unknown API key"),
+    ("/admin_revoke_api_key", ["../../x"], {}, "Unknown API key"),
+    ("/admin_revoke_api_key", [5], {}, "Unknown API key"),
+    # ----- models whose files are broken (tests/api_fixtures.py: BROKEN_MODELS) -----
+    *(("/generate", gen(0, model_id), {}, f"cannot be loaded: {words}") for model_id, words in BROKEN_MODELS.items()),
+    *(("/generate_for_shot", [], shot_job(model_id=model_id), f"cannot be loaded: {words}")
+      for model_id, words in BROKEN_MODELS.items()),
+    ("/compare_models", [[DEMO, "broken-cut"], *GOOD_CMP[1:]], {}, "cannot be loaded: unet/"),
 ]
 
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b|Traceback")
@@ -280,6 +292,7 @@ def app(tmp_path_factory):
     (files / "empty.png").write_bytes(b"")
     (files / "fake.png").write_bytes(b"this is not a png at all")
     (files / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (21 * 1024 * 1024))
+    (data / "models.json").write_text(json.dumps({"models": broken_model_entries(root)}))
     with launched_app(data, "--starting-credits", "50", "--admins", "local") as url:
         client = Client(url, verbose=False)
         pid = client.predict(api_name="/list_projects")[0]["id"]
@@ -361,3 +374,23 @@ def test_corpus_is_big_enough_and_covers_every_input_endpoint(app):
         "/list_references",  # read-only: its only input is a project id, covered by /list_shots' rule
     }
     assert takes_input <= {c[0] for c in CASES}, takes_input - {c[0] for c in CASES}
+
+
+@pytest.mark.parametrize("model_id", sorted(BROKEN_MODELS))
+def test_a_broken_model_is_refused_in_words_with_503_in_both_rest_dialects(app, model_id):
+    """README: 503 for a model that cannot load, with what is wrong in words; nothing charged
+    or written, and the app keeps serving."""
+    client, data, url = app["client"], app["data"], app["url"]
+    words = f"cannot be loaded: {BROKEN_MODELS[model_id]}"
+    with httpx.Client(base_url=url, timeout=120) as http:
+        a1111 = http.post("sdapi/v1/txt2img", json={"prompt": "a sailor", "steps": 2,
+                                                     "override_settings": {"sd_model_checkpoint": model_id}})
+        openai = http.post("v1/images/generations", json={"model": model_id, "prompt": "a sailor"})
+        assert http.get("sdapi/v1/sd-models").status_code == 200, "still serving"
+    assert a1111.status_code == 503 and words in a1111.json()["detail"], a1111.text
+    assert openai.status_code == 503 and words in openai.json()["error"]["message"], openai.text
+    for message in (a1111.json()["detail"], openai.json()["error"]["message"]):
+        assert str(data.parent) not in message and "/tmp" not in message and not CLASS_NAME.search(message)
+        assert "line 1 column" not in message
+    assert client.predict(api_name="/balance") == app["baseline"]["balance"], "no credit taken"
+    assert _fingerprint(data) == app["baseline"]["files"], "nothing written"

@@ -114,17 +114,86 @@ def test_missing_folder_and_non_model_folder(tmp_path):
         load_pipeline(entry(kind="folder", path=str(tmp_path / "empty")), device="cpu")
 
 
+def _broken_copy(sd15, tmp_path, name="broken") -> Path:
+    return shutil.copytree(sd15, tmp_path / name)
+
+
+def _cut(path: Path, keep: int) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
 def test_corrupt_weights_become_model_unavailable(sd15, tmp_path):
-    broken = shutil.copytree(sd15, tmp_path / "broken")
+    broken = _broken_copy(sd15, tmp_path)
     weights = next((broken / "unet").glob("*.safetensors"))
-    weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(ModelUnavailable, match="could not load"):
+    _cut(weights, 100)
+    with pytest.raises(ModelUnavailable, match="cannot be loaded: unet/.* is cut short"):
         load_pipeline(entry(kind="folder", path=str(broken)), device="cpu")
 
 
+def _header_then_cut(path: Path) -> None:
+    """Keep the whole header and a little of the weights: the JSON parses, the bytes are short."""
+    raw = path.read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    path.write_bytes(raw[: 8 + length + 16])
+
+
+def _in_the_header(path: Path) -> None:
+    """Cut inside the JSON header (what the issue saw: 'Unterminated string …')."""
+    raw = path.read_bytes()
+    path.write_bytes(raw[: 8 + int.from_bytes(raw[:8], "little") // 2])
+
+
+def _not_safetensors(path: Path) -> None:
+    path.write_bytes(b"PK\x03\x04 a zip (a pickled .bin) renamed to .safetensors " * 50)
+
+
+def _drop_vae(folder: Path) -> None:
+    shutil.rmtree(folder / "vae")
+
+
+def _vae_without_weights(folder: Path) -> None:
+    for weights in (folder / "vae").glob("*.safetensors"):
+        weights.unlink()
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda f: _header_then_cut(next((f / "unet").glob("*.safetensors"))), "unet/diffusion_pytorch_model.safetensors is cut short"),
+    (lambda f: _in_the_header(next((f / "unet").glob("*.safetensors"))), "is cut short"),
+    (lambda f: _not_safetensors(next((f / "text_encoder").glob("*.safetensors"))), "is not a safetensors file"),
+    (_drop_vae, "its vae component is missing"),
+    (_vae_without_weights, "its vae component has no weights file"),
+])
+def test_every_broken_folder_is_refused_in_words_before_loading(sd15, tmp_path, damage, words):
+    """From the headers alone, by the same check the services ask before charging (the
+    manager's expected_placement) and the loader asks before diffusers reads anything."""
+    from pipelines.manager import PipelineManager
+    from pipelines.catalog import Catalog
+
+    broken = _broken_copy(sd15, tmp_path)
+    damage(broken)
+    model = entry(kind="folder", path=str(broken))
+    with pytest.raises(ModelUnavailable, match=f"^Tiny sd15 cannot be loaded: .*{words}") as refused:
+        load_pipeline(model, device="cpu")
+    assert str(tmp_path) not in str(refused.value) and "line 1 column" not in str(refused.value)
+    engine = PipelineManager(Catalog(models=[model]), device="cpu")
+    with pytest.raises(ModelUnavailable, match=words):
+        engine.expected_placement(model.id)
+
+
 def test_family_mismatch_is_refused(sd15):
-    with pytest.raises(ModelUnavailable, match="family 'sdxl'"):
+    with pytest.raises(ModelUnavailable, match="hold a Stable Diffusion 1.5 model or a Stable Diffusion 2.1 model, "
+                                               "but the catalog says it is an SDXL model"):
         load_pipeline(entry("sdxl", kind="folder", path=str(sd15)), device="cpu")
+
+
+def test_a_single_file_of_another_family_or_cut_short_is_refused_from_its_header(sdxl, tmp_path):
+    path = save_as_single_file(sdxl, tmp_path / "sdxl.safetensors")
+    with pytest.raises(ModelUnavailable, match="sdxl.safetensors holds an SDXL model, but the catalog says it is a "
+                                               "Stable Diffusion 1.5 model"):
+        load_pipeline(entry("sd15", kind="single_file", path=str(path), config=str(sdxl)), device="cpu")
+    _header_then_cut(path)
+    with pytest.raises(ModelUnavailable, match="sdxl.safetensors is cut short"):
+        load_pipeline(entry("sdxl", kind="single_file", path=str(path), config=str(sdxl)), device="cpu")
 
 
 def test_single_file_offline_without_configs_explains(sd15, tmp_path):

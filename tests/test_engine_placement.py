@@ -36,13 +36,13 @@ def test_the_placement_policy(device, total, largest, vram, mode):
     assert placement.mode == mode
     assert placement.offloaded == (mode in ("model_offload", "sequential_offload"))
     if placement.offloaded:
-        assert "offload" in placement.note and "GB" in placement.note
+        assert "offload" in placement.note and "GiB" in placement.note
     else:
         assert placement.note == ""
 
 
 def test_weights_larger_than_the_ram_limit_are_refused_with_the_sizes():
-    with pytest.raises(ModelTooLarge, match=r"FLUX needs about 33\.0 GB .* allows 28\.8 GB") as caught:
+    with pytest.raises(ModelTooLarge, match=r"FLUX needs about 33\.0 GiB .* allows 28\.8 GiB") as caught:
         choose_placement(device="cuda", footprint=_fp(33, 24), vram_free=16 * GB, ram_limit=28.8 * GB, name="FLUX")
     assert isinstance(caught.value, ModelUnavailable), "the services already turn this into a message"
     assert "/" not in str(caught.value)

@@ -112,6 +112,60 @@ def test_guard_cache_files_go_to_whoever_was_shown_or_uploaded_them(tmp_path):
     assert guard.may_read("cleo", cached) is False
 
 
+def test_a_cached_copy_is_its_owners_by_the_data_directory_not_by_memory(tmp_path):
+    """What a restart leaves: gradio's cached copies on disk, an empty guard. A copy named by
+    the content hash of a file in the caller's own folder is theirs; the same name with other
+    content, or someone else's file, is not."""
+    from gradio.processing_utils import hash_file
+
+    guard, data, cache, subdir = make_guard(tmp_path)
+    own = data / "images" / subdir("ana") / "a.png"
+    own.write_bytes(b"ana's picture")
+    copy = cache / hash_file(own) / "a.png"
+    copy.parent.mkdir()
+    copy.write_bytes(own.read_bytes())
+    assert guard.may_read("ana", str(copy)) is True
+    assert guard.may_read("ben", str(copy)) is False, "ben has an a.png too, with other content"
+    export = data / "exports" / subdir("ana") / ("f" * 24) / "board.zip"
+    export.parent.mkdir(parents=True)
+    export.write_bytes(b"zip")
+    zipped = cache / hash_file(export) / "board.zip"
+    zipped.parent.mkdir()
+    zipped.write_bytes(b"zip")
+    assert guard.may_read("ana", str(zipped)) is True and guard.may_read("ben", str(zipped)) is False
+    forged = cache / ("0" * 64) / "a.png"  # right name, wrong hash
+    forged.parent.mkdir()
+    forged.write_bytes(b"ana's picture")
+    assert guard.may_read("ana", str(forged)) is False
+
+
+def test_an_upload_is_good_for_the_one_event_it_was_made_for(tmp_path):
+    guard, _, cache, _ = make_guard(tmp_path)
+    cached = str(cache / "h1" / "a.png")
+    guard.uploaded("ana", [cached])
+    guard.check_inputs("ana", "upload_asset", ["0" * 32, {"path": cached}])
+    with pytest.raises(ValueError, match="only files you upload yourself"):
+        guard.check_inputs("ana", "upload_asset", ["0" * 32, {"path": cached}])  # reused by its path
+    assert guard.may_read("ana", cached) is True, "still hers to look at"
+    guard.uploaded("ana", [cached])  # the same picture uploaded again (gradio reuses the path): one more use
+    guard.check_inputs("ana", "upload_asset", ["0" * 32, {"path": cached}])
+    with pytest.raises(ValueError):
+        guard.check_inputs("ana", "upload_asset", ["0" * 32, {"path": cached}])
+
+
+@pytest.mark.slow
+def test_image_links_a_page_holds_keep_working_after_a_restart(tmp_path):
+    data = tmp_path / "data"
+    with launched_app(data, "--auth", "ana:pw-ana,ben:pw-ben") as url:
+        ana = Client(url, auth=("ana", "pw-ana"), verbose=False, download_files=False)
+        gallery, *_ = ana.predict("demo-faces", "auto", "1:1", 1, "a face", False, "", 5, api_name="/generate")
+        cached = urls_in(gallery)
+        assert cached and Session(url, "ana", "pw-ana").status(cached[0]) == 200
+    with launched_app(data, "--auth", "ana:pw-ana,ben:pw-ben") as url:  # a new process: the guard knows nothing
+        assert Session(url, "ana", "pw-ana").status(cached[0]) == 200
+        assert Session(url, "ben", "pw-ben").status(cached[0]) == 404
+
+
 def file_url(path: str | Path) -> str:
     return f"/gradio_api/file={path}"
 

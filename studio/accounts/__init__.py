@@ -227,6 +227,12 @@ def use_accounts(accounts: Accounts | None) -> None:
     _active = accounts
 
 
+def account_exists(user: str) -> bool:
+    """Is `user` an account now? (The file is re-read when it changes, also by another process.)
+    True for everyone when accounts are off: then the one local user owns everything."""
+    return _active is None or _active.fingerprint(user) is not None
+
+
 def verify_password(user: str, password: str) -> bool:
     """Is this the account's password? False when accounts are off: nobody signs in then."""
     return _active is not None and _active.verify(user, password)
@@ -261,22 +267,29 @@ class SignInThrottled(Exception):
 def password_check(limiter: LoginLimiter | None = None):
     """What the REST APIs take as their `password_check`: `verify_password` with accounts on,
     None when off. With a limiter (the one the Gradio sign-in uses), REST password guesses
-    count against the same account: while its delay runs the check refuses with
-    `SignInThrottled` instead of sleeping, so no server thread is held by a guesser."""
+    count against the same account, from the moment each starts: while its delay runs the
+    check refuses with `SignInThrottled` instead of sleeping, so no server thread is held
+    by a guesser."""
     if _active is None:
         return None
     if limiter is None:
         return verify_password
 
     def check(user: str, password: str) -> bool:
-        wait = limiter.retry_after(user, None)
-        if wait > 0:
-            raise SignInThrottled(wait)
+        # Counted as it starts (see limiter.py): of thirty sent at once, only those the
+        # schedule lets through without a wait are checked; the rest get the wait.
+        # Per account only: REST clients of one team often share an address (a proxy, CI), and
+        # one script's typo must not lock every other program of that address out.
+        address = None
+        turn = limiter.reserve(user, address)
+        if turn.refused:
+            raise SignInThrottled(turn.wait)
         ok = verify_password(user, password)
         if ok:
-            limiter.succeeded(user)
+            limiter.succeeded(user, address)
         else:
-            limiter.failed(user, None)
+            limiter.checked_wrong(user, address)
+            log.warning("Failed REST sign-in for %r (next attempt waits %.1fs)", user, limiter.retry_after(user, address))
         return ok
 
     return check

@@ -23,13 +23,14 @@ def mount_rest_apis(fastapi_app, studio, password_check: Callable[[str, str], bo
     key needed); otherwise every call must carry an API key or, for A1111, the
     account's basic-auth credentials. `openai_aliases`: OpenAI model names -> catalog id
     (None: the default model); by default dall-e-2, dall-e-3 and gpt-image-1."""
+    from studio.accounts import account_exists
     from studio.api import a1111, openai_images
     from studio.api.common import DEFAULT_OPENAI_ALIASES, ApiContext, ImageLinks, JobTracker
     from studio.services.access.api_keys import ApiKeyService
 
     ctx = ApiContext(
         studio=studio,
-        keys=ApiKeyService(studio.store),
+        keys=ApiKeyService(studio.store, live_account=account_exists),  # a removed account's keys stop at once
         password_check=password_check,
         jobs=JobTracker(studio),
         links=ImageLinks(),

@@ -30,10 +30,11 @@ from studio.services.generation.service import StudioResult
 from studio.services.generation.requests import InvalidRequest, StudioRequest
 from studio.services.studio import Studio
 from studio.services.common import validation as v
-from studio.services.common.uploads import validate_upload
+from studio.services.common.uploads import MAX_UPLOAD_BYTES, mib_exact, validate_upload
+from studio.services.common.validation import mib
 
-MAX_BODY_BYTES = 48 * 1024 * 1024  # a 20 MB image as base64, plus the rest of the request
-MAX_INIT_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_INIT_IMAGE_BYTES = MAX_UPLOAD_BYTES  # an img2img image: the same 20 MiB as an upload in the UI
+MAX_BODY_BYTES = 48 * 1024 * 1024  # a 20 MiB image as base64 (26.7 MiB), plus the rest of the request
 URL_LIFETIME_S = 3600
 # OpenAI model names clients send by default -> catalog id (None: the studio's default model)
 DEFAULT_OPENAI_ALIASES: dict[str, str | None] = {"dall-e-2": None, "dall-e-3": None, "gpt-image-1": None}
@@ -59,14 +60,17 @@ async def read_json_object(request) -> dict:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise _too_large(size)
+            raise _too_large(size, known=False)
         chunks.append(chunk)
     return parse_json_object(b"".join(chunks))
 
 
-def _too_large(size: int) -> ApiError:
-    return ApiError(413, f"The request is over {size / 1e6:.0f} MB; the limit is {MAX_BODY_BYTES / 1e6:.0f} MB.",
-                    code="request_too_large")
+def _too_large(size: int, *, known: bool = True) -> ApiError:
+    """`size`: the declared length (known), or what was read when the stream passed the limit.
+    Said in MiB, the unit the limit is set in (and the README states)."""
+    text = (f"The request is {mib_exact(size)}; the limit is {mib(MAX_BODY_BYTES)}." if known
+            else f"The request is larger than the limit of {mib(MAX_BODY_BYTES)}.")
+    return ApiError(413, text, code="request_too_large")
 
 
 def parse_json_object(raw: bytes) -> dict:
@@ -91,7 +95,7 @@ def decode_image(data: object, what: str):
     if text.startswith("data:"):
         text = text.partition(",")[2]
     if len(text) > MAX_INIT_IMAGE_BYTES * 4 // 3 + 4:
-        raise InvalidRequest(f"{what} is larger than {MAX_INIT_IMAGE_BYTES / 1e6:.0f} MB.")
+        raise InvalidRequest(f"{what} is larger than {mib(MAX_INIT_IMAGE_BYTES)}.")
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

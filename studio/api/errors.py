@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, RequestRejected
 from studio.api.common import ApiError
 from studio.services.billing.ledger import InsufficientCredits
+from studio.services.generation.preflight import ModelCannotRun
 from studio.services.generation.service import GenerationFailed
 from studio.services.generation.requests import InvalidRequest
 
@@ -28,6 +29,8 @@ def service_error(exc: BaseException, *, invalid_status: int = 422) -> ApiError:
         return exc
     if isinstance(exc, InsufficientCredits):
         return ApiError(402, f"{exc} Ask for more credits, or use fewer images or a cheaper model.", code="insufficient_quota")
+    if isinstance(exc, ModelCannotRun):  # the model's files, not the request: README's 503
+        return ApiError(503, str(exc), code="model_unavailable")
     if isinstance(exc, (InvalidRequest, RequestRejected)):
         return ApiError(invalid_status, str(exc))
     if isinstance(exc, ModelUnavailable):

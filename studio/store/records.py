@@ -118,6 +118,7 @@ class ApiKeyRecord(Record):
     hint: str
     created: str
     revoked: str | None = None
+    revoked_by: str | None = None  # who revoked it when not its owner: an administrator, or the accounts command
 
 
 class CreditLimit(Record):

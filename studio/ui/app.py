@@ -95,9 +95,11 @@ def _who(request: gr.Request) -> str:
     return f"<div class='who'>Signed in as <b>{html.escape(name)}</b> · <a href='/logout'>Sign out</a></div>"
 
 
-def create_app(studio: Studio) -> gr.Blocks:
+def create_app(studio: Studio, *, browser_secret: str | None = None) -> gr.Blocks:
+    """`browser_secret`: the install's own key for the browser's saved place (app.py passes the
+    one kept in the data directory); None: a new one each start (gradio's default)."""
     with gr.Blocks(title=TITLE) as app:
-        memory = gr.BrowserState({}, storage_key="studio-ui-memory", secret="studio-ui-memory")
+        memory = gr.BrowserState({}, storage_key="studio-ui-memory", secret=browser_secret)
         with gr.Row(elem_id="header", equal_height=True):
             gr.Markdown(f"## {TITLE}", elem_id="title", min_width=190)
             who = gr.HTML("", visible=False, elem_id="who", min_width=150)

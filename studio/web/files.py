@@ -7,17 +7,24 @@ uploads and exports by URL. The guard sits in front of that route and decides by
 * the data directory's `images/` and `exports/` keep one folder per account
   (`user_subdir`), so the owner of a file there is read off its path;
 * gradio's cache (where every file an event returns is copied, and where uploads land)
-  says nothing about owners, so the guard records who was *shown* each cached file (the
-  outputs of every event, read as `Blocks.process_api` returns them) and who *uploaded*
-  it (`/gradio_api/upload` responses); files in the app's own layout at start (the style
-  preview cards) are public, as are the preset previews and placeholder cards;
+  says nothing about owners in memory that lasts, so a cached copy is derived from the data
+  directory: gradio names the copy `<cache>/<hash of the content>/<file name>`, so it is the
+  caller's when their own folder (`images/<them>/`, `exports/<them>/…`) holds a file of that
+  name whose content hashes the same. That holds after a restart, so a page's image links
+  keep working without a reload. Copies of anything else (an upload, a picture made on the
+  fly) go to whoever was *shown* them (the outputs of every event, read as
+  `Blocks.process_api` returns them) or *uploaded* them (`/gradio_api/upload` responses);
+  files in the app's own layout at start (the style preview cards) are public, as are the
+  preset previews and placeholder cards;
 * anything else is left to gradio (which refuses files outside its allowed paths).
 
 A file the caller may not have answers 404, the same as one that doesn't exist, so
 nobody learns that another user's file is there. Events are checked on the way in too:
 a file handed to an event must be one this user uploaded or was shown, and the upload
 endpoints accept only files this user uploaded (never a server path of someone else's
-image). Without accounts everyone is the one local user, so nothing is told apart.
+image), each upload once: one upload request is good for one event, so an earlier upload
+can't be handed in again by its path. Without accounts everyone is the one local user, so
+nothing is told apart.
 """
 
 from __future__ import annotations
@@ -26,10 +33,10 @@ import functools
 import json
 import os
 import threading
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterable
 
+from studio.accounts.limiter import client_address  # set here for each request; the login limiter reads it
 from studio.services.generation.service import user_subdir
 from studio.services.studio import LOCAL_USER
 
@@ -40,8 +47,6 @@ UPLOAD_ONLY_APIS = frozenset({"upload_asset"})
 NOT_YOURS = ("That file can't be used here: upload the image from your computer "
              "(only files you upload yourself can be added).")
 
-# The client address of the request being served, for the login limiter (set by the middleware).
-client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
 
 
 def _real(path: str | os.PathLike) -> str:
@@ -99,6 +104,7 @@ class FileGuard:
         self._shown: dict[str, set[str]] = {}
         self._public: set[str] = set()  # cached copies of the app's own pictures (in its layout at start)
         self._uploaded: dict[str, set[str]] = {}
+        self._unused: dict[tuple[str, str], int] = {}  # (path, user) -> uploads not yet handed to an event
         self._lock = threading.Lock()
         self._blocks = None  # set by attach(); its server_app (built by launch) holds the sign-in tokens
         self.sessions = None  # studio.web.login.Sessions: ends sessions of removed accounts, changed passwords
@@ -117,23 +123,51 @@ class FileGuard:
         if _inside(real, self.cache_root):
             with self._lock:
                 who = self._shown.get(real, set()) | self._uploaded.get(real, set())
-            return user in who or real in self._public
+            return user in who or real in self._public or self._copy_of_own_file(user, real)
         return None
 
+    def _copy_of_own_file(self, user: str, cached: str) -> bool:
+        """Is `cached` (gradio's `<cache>/<content hash>/<name>`) a copy of a file in the user's
+        own folders? Read from the data directory, so it holds across restarts."""
+        parts = os.path.relpath(cached, self.cache_root).split(os.sep)
+        if len(parts) != 2 or not os.path.isfile(cached):
+            return False
+        digest, name = parts
+        images, exports = (os.path.join(root, user_subdir(user)) for root in self.owned_roots)
+        # images/<them>/<name>; exports/<them>/<random folder>/<name> (one folder per storyboard)
+        candidates = [os.path.join(images, name), *_one_level_down(exports, name)]
+        return any(_content_hash(c) == digest for c in candidates)
+
     def uploaded_by(self, user: str, path: str) -> bool:
+        """Has `user` an upload of this file not yet handed to an event?"""
         with self._lock:
-            return user in self._uploaded.get(_real(path), ())
+            return self._unused.get((_real(path), user), 0) > 0
+
+    def _use_uploads(self, user: str, paths: list[str]) -> bool:
+        """Spend one upload of each path (all or none): an upload is good for one event."""
+        keys = [(_real(p), user) for p in paths]
+        with self._lock:
+            need: dict[tuple[str, str], int] = {}
+            for key in keys:
+                need[key] = need.get(key, 0) + 1
+            if any(self._unused.get(key, 0) < n for key, n in need.items()):
+                return False
+            for key, n in need.items():
+                self._unused[key] -= n
+            return True
 
     def check_inputs(self, user: str, api_name: str | None, inputs: Any) -> None:
         """Raise ValueError(NOT_YOURS) if an event is handed a file that isn't the caller's to give."""
         upload_only = api_name in UPLOAD_ONLY_APIS
         if upload_only and any(isinstance(v, str) and ("/" in v or "\\" in v) for v in _flat(inputs)):
             raise ValueError(NOT_YOURS)  # a bare server path where a file upload belongs
-        for path in _file_paths(inputs):
-            if upload_only:
-                if not self.uploaded_by(user, path):
-                    raise ValueError(NOT_YOURS)
-            elif not self.may_read(user, path):
+        paths = list(_file_paths(inputs))
+        if upload_only:
+            if not self._use_uploads(user, paths):
+                raise ValueError(NOT_YOURS)
+            return
+        for path in paths:
+            if not self.may_read(user, path):
                 raise ValueError(NOT_YOURS)
 
     # -- recording -----------------------------------------------------------------
@@ -149,10 +183,13 @@ class FileGuard:
                     self._shown.setdefault(path, set()).add(user)
 
     def uploaded(self, user: str, paths: Iterable[str]) -> None:
+        """One upload request's files: each readable by `user` and good for one event."""
         with self._lock:
             for path in paths:
                 if isinstance(path, str):
-                    self._uploaded.setdefault(_real(path), set()).add(user)
+                    real = _real(path)
+                    self._uploaded.setdefault(real, set()).add(user)
+                    self._unused[(real, user)] = self._unused.get((real, user), 0) + 1
 
     # -- who is calling ------------------------------------------------------------
 
@@ -195,6 +232,34 @@ class FileGuard:
             return result
 
         blocks.process_api = process_api
+
+
+def _one_level_down(folder: str, name: str) -> list[str]:
+    """`folder/*/name`: exports keep each storyboard in its own random folder."""
+    try:
+        with os.scandir(folder) as entries:
+            return [os.path.join(e.path, name) for e in entries if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _content_hash(path: str) -> str | None:
+    """Gradio's name for a cached copy of `path` (its content hash), cached by size and mtime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return _hash_of(path, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash_of(path: str, _size: int, _mtime_ns: int) -> str | None:
+    from gradio.processing_utils import hash_file
+
+    try:
+        return hash_file(path)
+    except OSError:
+        return None
 
 
 def _request_user(request) -> str:

@@ -22,19 +22,34 @@ def make_auth(accounts: Accounts, limiter: LoginLimiter, *,
               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Callable[[str, str], Awaitable[bool]]:
     async def auth(user: str, password: str) -> bool:
         address = client_address.get()
-        wait = limiter.delay(user, address)
-        if wait > 0:
-            await sleep(wait)
+        # Counted as it starts: attempts in flight hold their place in the schedule, so a
+        # burst queues one behind another, and one whose turn is too far off is refused.
+        turn = limiter.reserve(user, address, may_wait=limiter.max_delay)
+        if turn.refused:
+            log.warning("Refused a sign-in for %r from %s unchecked (its turn is %.1fs away)", user, address, turn.wait)
+            raise throttled(turn.wait)
+        if turn.wait > 0:
+            await sleep(turn.wait)
         ok = await asyncio.to_thread(accounts.verify, user, password)
         if ok:
-            limiter.succeeded(user)
+            limiter.succeeded(user, address)
         else:
-            limiter.failed(user, address)
+            limiter.checked_wrong(user, address)
             log.warning("Failed sign-in for %r from %s (next attempt waits %.1fs)", user, address,
-                        limiter.delay(user, address))
+                        limiter.retry_after(user, address))
         return ok
 
     return auth
+
+
+def throttled(wait: float) -> Exception:
+    """429 with the wait, in words and as Retry-After; gradio's /login route lets it through."""
+    from fastapi import HTTPException
+
+    from studio.accounts import SignInThrottled
+
+    refusal = SignInThrottled(wait)
+    return HTTPException(status_code=429, detail=str(refusal), headers={"Retry-After": str(max(1, round(wait)))})
 
 
 class Sessions:

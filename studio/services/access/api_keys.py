@@ -4,8 +4,14 @@ A key is a random 256-bit token shown once when it is made; the store keeps only
 sha256. A fast hash is enough here (unlike passwords) because the token has full
 entropy: there is nothing to guess from a leaked digest. Lookup is by digest, so
 checking a key costs one indexed find, never a scan that compares secrets.
-Revoking keeps the record (name, when) so the owner's list still explains it, and a
-revoked key is refused exactly like a key that never existed.
+Revoking keeps the record (name, when, by whom) so the owner's list still explains it,
+and a revoked key is refused exactly like a key that never existed.
+
+A key belongs to a live account: `live_account(owner)` (the accounts file, re-read when
+it changes, so also when another process removed the account) is asked on every use, so
+a removed account's keys stop at once; `revoke_all` then records it in the store (the
+accounts CLI does, through the store's cross-process transaction), so a later account of
+the same name does not inherit them. Administrators see and revoke every account's keys.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Callable
 
 from studio.services.common.ids import check_id, check_user, now
 from studio.services.generation.requests import InvalidRequest
@@ -46,12 +53,14 @@ def _public(doc: Doc) -> dict:
         "hint": doc["hint"],
         "created": doc["created"],
         "revoked": doc.get("revoked"),
+        "revoked_by": doc.get("revoked_by"),
     }
 
 
 class ApiKeyService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, live_account: Callable[[str], bool] | None = None) -> None:
         self.store = store
+        self.live_account = live_account
 
     def create(self, user: str, name: object) -> NewKey:
         check_user(user)
@@ -79,20 +88,50 @@ class ApiKeyService:
         docs = [d for d in self.store.find(API_KEYS, owner=user) if include_revoked or not d.get("revoked")]
         return [_public(d) for d in reversed(docs)]
 
-    def revoke(self, user: str, key_id: object) -> dict:
+    def revoke(self, user: str, key_id: object, *, by: str | None = None) -> dict:
+        """Revoke one of `user`'s keys (`by`: who did it, when not the owner)."""
         check_user(user)
         doc = self.store.get(API_KEYS, check_id(key_id, "API key"))
         if doc is None or doc.get("owner") != user:
             raise InvalidRequest("Unknown API key: it may have been deleted.")
+        return self._revoke(doc, by)
+
+    def revoke_all(self, user: str, *, by: str) -> int:
+        """Revoke every active key of `user` (account removed, or password changed); how many."""
+        check_user(user)
+        with self.store.transaction() as tx:
+            active = [d for d in tx.find(API_KEYS, owner=user) if not d.get("revoked")]
+            for doc in active:
+                update_record(tx, API_KEYS, doc["id"], {"revoked": now(), "revoked_by": by})
+        return len(active)
+
+    def list_all(self) -> list[dict]:
+        """Every account's keys, newest first, with their owner (for administrators)."""
+        docs = sorted(self.store.all(API_KEYS), key=lambda d: d.get("created") or "", reverse=True)
+        return [{"owner": d["owner"], **_public(d)} for d in docs]
+
+    def revoke_any(self, key_id: object, *, by: str) -> dict:
+        """Revoke any account's key (for administrators): the record names `by`."""
+        doc = self.store.get(API_KEYS, check_id(key_id, "API key"))
+        if doc is None:
+            raise InvalidRequest("Unknown API key: it may have been deleted.")
+        return {"owner": doc["owner"], **self._revoke(doc, by)}
+
+    def _revoke(self, doc: Doc, by: str | None) -> dict:
+        """`by`: who, when not the owner (None)."""
         if not doc.get("revoked"):
-            doc = update_record(self.store, API_KEYS, doc["id"], {"revoked": now()})
+            doc = update_record(self.store, API_KEYS, doc["id"], {"revoked": now(), "revoked_by": by})
         return _public(doc)
 
     def user_for(self, secret: object) -> str | None:
-        """The owner of an active key, or None for anything else (revoked, unknown, malformed)."""
+        """The owner of an active key of a live account, or None for anything else (revoked,
+        unknown, malformed, or its account removed)."""
         if not isinstance(secret, str) or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
             return None
         for doc in self.store.find(API_KEYS, digest=_digest(secret)):
             if not doc.get("revoked"):
-                return doc["owner"]
+                owner = doc["owner"]
+                if self.live_account is not None and not self.live_account(owner):
+                    return None
+                return owner
         return None

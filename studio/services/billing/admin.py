@@ -17,7 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
-from studio.services.billing.ledger import CreditsService, InsufficientCredits
+from studio.services.billing.ledger import LEDGER_TABLE, CreditsService, InsufficientCredits
+from studio.services.common.paging import Page, check_limit, decode_cursor, encode_cursor
 from studio.services.generation.requests import InvalidRequest
 from studio.store.base import Store
 from studio.store.records import insert_record
@@ -25,6 +26,7 @@ from studio.store.records import CREDIT_LIMITS
 
 LIMITS_TABLE = CREDIT_LIMITS
 RECENT = 5  # recent spending entries shown per account
+OVERVIEW_PAGE = 50  # accounts per page of the overview
 MAX_GRANT = 1_000_000
 
 
@@ -103,26 +105,41 @@ class AdminService:
 
     # -- reading -------------------------------------------------------------------
 
-    def overview(self, admin: str) -> list[dict]:
-        """Every account's balance, today's spending, daily limit and recent spending, by name."""
+    def overview(self, admin: str, *, limit=None, cursor=None) -> Page:
+        """One page of accounts, by name: balance, today's spending, daily limit, recent spending.
+
+        Costs what the page's rows cost, never every account's whole ledger: the names come
+        from the accounts file and the starting grants (one per account that used the studio),
+        the balance is each account's newest entry, today's spending reads back only to
+        midnight, and the recent spending is the newest page of the ledger."""
         self.require_admin(admin)
-        names = set(self.credits.users())
+        size = check_limit(limit, OVERVIEW_PAGE)
+        start = decode_cursor(cursor, "accounts") or 0
+        names = self.account_names()
+        rows = [self._row(user) for user in names[start:start + size]]
+        more = start + size < len(names)
+        return Page(items=rows, next_cursor=encode_cursor("accounts", start + size) if more else None)
+
+    def account_names(self) -> list[str]:
+        """Every account, sorted: those in the accounts file and those with a ledger."""
+        with self.store.transaction() as tx:
+            names = {e["owner"] for e in tx.find(LEDGER_TABLE, kind="grant") if not e.get("admin")}
         if self.known_users is not None:
             names |= set(self.known_users())
-        rows = []
-        for user in sorted(names):
-            ledger = self.credits.ledger(user)
-            with self.store.transaction() as tx:
-                spent = self.credits.spent_since(tx, user, self._midnight())
-            rows.append({
-                "user": user,
-                "balance": ledger[0]["balance_after"] if ledger else self.credits.balance(user),
-                "spent_today": spent,
-                "daily_limit": self.daily_limit(user),
-                "recent": [{k: e.get(k) for k in ("created", "kind", "delta", "reason", "admin")}
-                           for e in ledger if e["kind"] != "grant" or e.get("admin")][:RECENT],
-            })
-        return rows
+        return sorted(names)
+
+    def _row(self, user: str) -> dict:
+        newest = self.credits.ledger_page(user, limit=RECENT + 1).items  # the starting grant is not spending
+        with self.store.transaction() as tx:
+            spent = self.credits.spent_since(tx, user, self._midnight())
+        return {
+            "user": user,
+            "balance": newest[0]["balance_after"],
+            "spent_today": spent,
+            "daily_limit": self.daily_limit(user),
+            "recent": [{k: e.get(k) for k in ("created", "kind", "delta", "reason", "admin")}
+                       for e in newest if e["kind"] != "grant" or e.get("admin")][:RECENT],
+        }
 
     def daily_limit(self, user: str) -> int | None:
         with self.store.transaction() as tx:

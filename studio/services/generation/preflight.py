@@ -14,7 +14,12 @@ from typing import Callable
 from studio.services.billing.ledger import InsufficientCredits
 from studio.services.common.validation import InvalidRequest
 
-__all__ = ["Preflight", "run_preflight", "unavailable_reason"]
+__all__ = ["ModelCannotRun", "Preflight", "run_preflight", "unavailable_reason"]
+
+
+class ModelCannotRun(InvalidRequest):
+    """Refused before any charge because of the model, not the input: its files are missing,
+    damaged or of another family, or it can't fit this machine. REST answers 503 for it."""
 
 
 @dataclass(frozen=True)

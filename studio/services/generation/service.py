@@ -37,7 +37,7 @@ from pipelines.types import (
 from studio.services.billing.ledger import CreditsService
 from studio.services.prompts.enhancer import enhance_prompt
 from studio.services.generation.jobs import CANCELLED, DONE, FAILED, JOBS, RUNNING, this_runner
-from studio.services.generation.preflight import Preflight, run_preflight, unavailable_reason
+from studio.services.generation.preflight import ModelCannotRun, Preflight, run_preflight, unavailable_reason
 from studio.services.common import validation as v
 from studio.services.common.ids import SHOTS
 from studio.services.generation.requests import (
@@ -111,11 +111,11 @@ class GenerationService:
     def check_runnable(self, entry: ModelEntry) -> None:
         why = unavailable_reason(self.engine, entry)
         if why:
-            raise InvalidRequest(why)
-        try:  # weights on disk that can never fit this machine's memory: refused before any charge
+            raise ModelCannotRun(why)
+        try:  # weights on disk that are damaged or can never fit this machine: refused before any charge
             self.engine.expected_placement(entry.id)
         except ModelUnavailable as exc:
-            raise InvalidRequest(plain_message(str(exc))) from None
+            raise ModelCannotRun(plain_message(str(exc))) from None
 
     def check_engine_request(self, job: "PreparedJob") -> None:
         """The engine's own refusals that need no model run (a prompt past the encoder's

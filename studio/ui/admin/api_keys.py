@@ -18,8 +18,13 @@ HEADERS = ["Name", "Key", "Created", "Status"]
 
 
 def _rows(keys: list[dict]) -> list[list[str]]:
-    return [[k["name"], k["hint"], k["created"][:16].replace("T", " "), f"revoked {k['revoked'][:10]}" if k["revoked"] else "active"]
+    return [[k["name"], k["hint"], k["created"][:16].replace("T", " "), f"revoked {k['revoked'][:10]}" + _by(k) if k["revoked"] else "active"]
             for k in keys]
+
+
+def _by(key: dict) -> str:
+    """Who revoked it, when not the owner (an administrator, or the accounts command)."""
+    return f" by {key['revoked_by']}" if key.get("revoked_by") else ""
 
 
 def _choices(keys: list[dict]) -> list[tuple[str, str]]:

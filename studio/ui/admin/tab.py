@@ -1,4 +1,5 @@
-"""The Admin tab and API: every account's credits, grants and takes with a reason, daily limits.
+"""The Admin tab and API: every account's credits, grants and takes with a reason, daily limits,
+and every account's API keys (to see and revoke).
 
 The tab is built for everyone but shown only to the accounts named by `--admins`
 (hiding is for tidiness, not security): every callback and endpoint asks the admin
@@ -9,12 +10,23 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio.services.access.api_keys import ApiKeyService
+from studio.services.billing.admin import OVERVIEW_PAGE
+from studio.services.common.paging import MAX_LIMIT
 from studio.services.studio import Studio
 from studio.ui.shared.common import USER_ERRORS, guard
 from studio.ui.shared.events import UI
 from studio.ui.shared.session import user_of
 
 COLUMNS = ["Account", "Balance", "Spent today", "Daily limit", "Recent spending"]
+TABLE_ROWS = MAX_LIMIT  # the tab shows the first accounts by name; the API pages through all of them
+KEY_COLUMNS = ["Account", "Key", "Name", "Created", "Status", "Id"]
+
+
+def _key_rows(keys: list[dict]) -> list[list]:
+    return [[k["owner"], k["hint"], k["name"], k["created"][:16].replace("T", " "),
+             f"revoked {k['revoked'][:10]} by {k.get('revoked_by') or k['owner']}" if k["revoked"] else "active", k["id"]]
+            for k in keys]
 
 
 def _rows(overview: list[dict]) -> list[list]:
@@ -44,11 +56,18 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
                               elem_id="admin-limit", scale=2)
             limit_button = gr.Button("Set daily limit", elem_id="admin-set-limit", scale=1)
         status = gr.Markdown("", elem_id="admin-status")
+        with gr.Accordion("API keys of every account", open=False, elem_id="admin-keys") as keys_panel:
+            keys_table = gr.Dataframe(headers=KEY_COLUMNS, value=[], interactive=False, elem_id="admin-key-list")
+            with gr.Row():
+                key_id = gr.Textbox(label="Id of the key to revoke", elem_id="admin-key-id", scale=3)
+                revoke_button = gr.Button("Revoke key", variant="stop", elem_id="admin-key-revoke", scale=1)
+    keys = ApiKeyService(studio.store)
 
     @guard
-    def overview(request: gr.Request) -> list[dict]:
-        """Admins only: every account's balance, today's spending, daily limit and recent spending."""
-        return admin.overview(user_of(request))
+    def overview(limit: int = OVERVIEW_PAGE, cursor: str = "", request: gr.Request = None) -> dict:
+        """Admins only: one page of accounts by name (balance, today's spending, daily limit, recent
+        spending): {items, next_cursor, has_more}; pass next_cursor for the next page."""
+        return admin.overview(user_of(request), limit=limit, cursor=cursor).to_api()
 
     @guard
     def grant_credits(user: str, amount: int, reason: str, request: gr.Request) -> dict:
@@ -60,15 +79,27 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
         """Admins only: cap what an account may spend per UTC day; no limit given: back to the studio default."""
         return {"user": user, "daily_limit": admin.set_daily_limit(user_of(request), user, limit)}
 
+    @guard
+    def api_keys_of_all(request: gr.Request) -> list[dict]:
+        """Admins only: every account's API keys, newest first (owner, id, name, hint, created, revoked; never the key)."""
+        admin.require_admin(user_of(request))
+        return keys.list_all()
+
+    @guard
+    def revoke_any_api_key(key_id: str, request: gr.Request) -> dict:
+        """Admins only: revoke any account's API key by its id; the record names you."""
+        return keys.revoke_any(key_id, by=admin.require_admin(user_of(request)))
+
     for fn, name in ((overview, "admin_accounts"), (grant_credits, "admin_grant"),
-                     (set_daily_limit, "admin_set_daily_limit")):
+                     (set_daily_limit, "admin_set_daily_limit"), (api_keys_of_all, "admin_api_keys"),
+                     (revoke_any_api_key, "admin_revoke_api_key")):
         gr.api(fn, api_name=name, queue=False)
 
     # The form's callbacks report in the status line rather than a toast: a refusal there stays
     # readable next to the fields it is about.
     def ui_table(request: gr.Request):
         try:
-            return _rows(admin.overview(user_of(request)))
+            return _rows(admin.overview(user_of(request), limit=TABLE_ROWS).items)
         except USER_ERRORS:
             return []
 
@@ -78,7 +109,7 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
         except USER_ERRORS as exc:
             return gr.update(), str(exc)
         verb = "Granted" if entry["delta"] > 0 else "Took"
-        return (_rows(admin.overview(user_of(request))),
+        return (_rows(admin.overview(user_of(request), limit=TABLE_ROWS).items),
                 f"{verb} {abs(entry['delta'])} credits: {entry['owner']} now has {entry['balance_after']}.")
 
     def ui_limit(user, value, request: gr.Request):
@@ -86,7 +117,20 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
             now = admin.set_daily_limit(user_of(request), user, value)
         except USER_ERRORS as exc:
             return gr.update(), str(exc)
-        return _rows(admin.overview(user_of(request))), f"Daily limit of {user.strip()}: {'none' if now is None else now}."
+        return _rows(admin.overview(user_of(request), limit=TABLE_ROWS).items), f"Daily limit of {user.strip()}: {'none' if now is None else now}."
+
+    def ui_keys(request: gr.Request):
+        try:
+            return _key_rows(keys.list_all()) if admin.require_admin(user_of(request)) else []
+        except USER_ERRORS:
+            return []
+
+    def ui_revoke(which, request: gr.Request):
+        try:
+            done = keys.revoke_any((which or "").strip(), by=admin.require_admin(user_of(request)))
+        except USER_ERRORS as exc:
+            return gr.update(), str(exc)
+        return _key_rows(keys.list_all()), f"Revoked {done['owner']}'s key {done['name']} ({done['hint']})."
 
     def show_for_admins(request: gr.Request):
         return gr.Tab(visible=admin.is_admin(user_of(request)))
@@ -95,4 +139,6 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
     grant_button.click(ui_grant, [account, amount, reason], [table, status], api_name="ui_admin_grant", **UI)
     limit_button.click(ui_limit, [account, limit], [table, status], api_name="ui_admin_limit", **UI)
     tab.select(ui_table, None, table, api_name="ui_admin_open", **UI)
+    keys_panel.expand(ui_keys, None, keys_table, api_name="ui_admin_keys", **UI)
+    revoke_button.click(ui_revoke, [key_id], [keys_table, status], api_name="ui_admin_revoke_key", **UI)
     app.load(show_for_admins, None, tab, api_name="ui_admin_visible", **UI)
