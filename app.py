@@ -43,6 +43,7 @@ def build_studio(settings: Settings):
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.data_dir)
     images = ImageFiles(settings.data_dir / "images")
+    adapters = _adapter_library(settings)
     engine = PipelineManager(
         catalog,
         device=settings.device,
@@ -52,6 +53,7 @@ def build_studio(settings: Settings):
         cache_dir=settings.hf_cache_dir,
         models_dir=settings.data_dir / "models",
         merge_window_ms=settings.merge_window_ms,
+        adapters=adapters,
     )
     _use_zero_gpu_if_on_a_space(engine)
     credits = CreditsService(store, settings.starting_credits)
@@ -79,6 +81,20 @@ def build_studio(settings: Settings):
         gpu_concurrency=8 if settings.merge_window_ms else 1,
         admin=admin,
     )
+
+
+def _adapter_library(settings: Settings):
+    """The LoRA and embedding folders (made if missing, so people see where files go)."""
+    from pipelines.adapters import AdapterLibrary
+
+    loras = settings.loras_dir or settings.data_dir / "loras"
+    embeddings = settings.embeddings_dir or settings.data_dir / "embeddings"
+    for folder in (loras, embeddings):
+        folder.mkdir(parents=True, exist_ok=True)
+    library = AdapterLibrary(loras, embeddings, cache_dir=settings.hf_cache_dir)
+    for problem in library.problems():
+        log.warning("%s", problem)
+    return library
 
 
 def _quiet_library_progress_bars() -> None:

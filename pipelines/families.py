@@ -39,6 +39,8 @@ class FamilyTraits:
     ignores_prompt: bool = False  # output does not depend on the text (the offline demo GAN)
     built_in: bool = False  # ships with the studio, works offline, nothing to download
     prompt_tokenizer: str = "tokenizer"  # the pipeline's tokenizer that `max_prompt_tokens` counts with
+    takes_loras: bool = True  # diffusers' `load_lora_weights` works on its pipeline (pipelines/adapter_loading.py)
+    takes_embeddings: bool = True  # textual-inversion files (`load_textual_inversion`) fit its CLIP encoder(s)
 
     def dtype_name(self, device: str) -> str:
         kind = "cuda" if device.startswith("cuda") else device
@@ -108,6 +110,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             reference_modes=("img2img",),
             sampler="Euler",
             negative_prompt=False,  # schnell has no classifier-free guidance
+            takes_embeddings=False,  # its prompt goes through T5; there are no CLIP-style embeddings for it
         ),
         FamilyTraits(
             name="demo",
@@ -125,6 +128,8 @@ FAMILIES: dict[str, FamilyTraits] = {
             takes_steps=False,
             ignores_prompt=True,
             built_in=True,
+            takes_loras=False,  # a GAN, not a diffusers denoiser
+            takes_embeddings=False,
         ),
     )
 }

@@ -74,6 +74,8 @@ class GenerationRequest:
     reference_mode: Literal["ip_adapter", "img2img"] | None = None
     ip_adapter_scale: float = PARAMS["ip_adapter_scale"].default
     strength: float = PARAMS["strength"].default  # img2img: how far from the first reference
+    # (LoRA name, weight) per LoRA, at most MAX_LORAS; names from the AdapterLibrary
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         # Only the request's own shape; value ranges are the table's, checked by the engine's guard.
