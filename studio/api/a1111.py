@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from pipelines.params import MAX_IMAGES, PARAMS
 from pipelines.types import GenerationCancelled
 from studio.accounts import SignInThrottled
+from studio.api.a1111_adapters import adapter_routes
 from studio.api.auth import caller_of
 from studio.api.errors import a1111_error, service_error
 from studio.api.common import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
@@ -273,7 +274,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         ("/sd-models", sd_models, "GET"), ("/samplers", samplers, "GET"), ("/scripts", scripts, "GET"),
         ("/options", get_options, "GET"), ("/options", set_options, "POST"),
         ("/progress", progress, "GET"), ("/interrupt", interrupt, "POST"),
-    ]:
+    ] + adapter_routes(studio, current_model):
         router.add_api_route(path, guarded(handler), methods=[method], name=f"a1111_{handler.__name__}")
     return router
 

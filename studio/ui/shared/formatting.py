@@ -80,6 +80,7 @@ def details_markdown(details: dict | None) -> str:
         ("Seed", f"`{details['seed']}`"),
         ("Steps / guidance", f"{details['steps']} / {details['guidance']}"),
         ("Sampler", details["sampler"]),
+        *([("LoRAs", ", ".join(f"{r['name']} × {r['weight']:g}" for r in details["loras"]))] if details.get("loras") else []),
         ("Time", f"{details['elapsed_s']:.2f} s for the batch"),
         ("Cost", f"{_credits(details['cost'])} per image"),
         ("Created", details["created"]),
