@@ -23,6 +23,7 @@ from studio.services.common.paging import LEDGER_LIMIT, Page, page_of
 from studio.services.common.validation import InvalidRequest
 from studio.store.base import Doc, Store
 from studio.store.records import LEDGER, LedgerEntry, utc_now
+from studio.store.records import insert_record, update_record
 
 LEDGER_TABLE = LEDGER
 EntryKind = Literal["grant", "take", "charge", "refund"]  # "take": an administrator's debit
@@ -139,7 +140,7 @@ class CreditsService:
                 raise InvalidRequest(f"{user} has {_credits(balance)}; you can take at most {balance}.")
             kind: EntryKind = "grant" if delta > 0 else "take"
             entry = self._append(tx, user, delta, kind, reason, None, balance + delta)
-            return tx.update(LEDGER_TABLE, entry["id"], {"admin": admin})
+            return update_record(tx, LEDGER_TABLE, entry["id"], {"admin": admin})
 
     def users(self) -> list[str]:
         """Everyone with a ledger, in order of first use."""
@@ -190,4 +191,4 @@ class CreditsService:
             created=utc_now(),
             balance_after=balance_after,
         )
-        return tx.insert(LEDGER_TABLE, entry.doc())
+        return insert_record(tx, LEDGER_TABLE, entry.doc())
