@@ -29,7 +29,7 @@ def app(tmp_path_factory):
     build_tiny_lora(model, data / "loras" / "ink_style.safetensors", seed=1)
     build_tiny_embedding(model, data / "embeddings" / "moodytone.safetensors")
     (data / "loras" / "truncated.safetensors").write_bytes(b"\x40\x00\x00\x00\x00\x00\x00\x00{")
-    with launched_app(data, "--starting-credits", "200") as url:
+    with launched_app(data, "--starting-credits", "200", timeout=300) as url:  # shared, busy CI machines
         yield url, data, model
 
 

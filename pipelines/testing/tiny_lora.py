@@ -53,12 +53,20 @@ def build_tiny_lora(
     rank: int = 4,
     text_encoder: bool = True,
 ) -> Path:
-    """A LoRA for the tiny SD 1.5 or SDXL pipeline in `pipe_dir`, saved as one .safetensors."""
-    from diffusers import DiffusionPipeline, StableDiffusionXLPipeline
+    """A LoRA for the tiny SD 1.5, SDXL or FLUX pipeline in `pipe_dir`, saved as one .safetensors
+    (FLUX: transformer attention only, diffusers format, as its trainers save it)."""
+    from diffusers import DiffusionPipeline, FluxPipeline, StableDiffusionXLPipeline
     from diffusers.utils import convert_state_dict_to_diffusers
     from safetensors.torch import save_file
 
     pipe = DiffusionPipeline.from_pretrained(str(pipe_dir))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(pipe, FluxPipeline):
+        layers = _lora_layers(pipe.transformer, ["to_q", "to_k", "to_v"], rank, seed)
+        FluxPipeline.save_lora_weights(str(out.parent), weight_name=out.name,
+                                       transformer_lora_layers=convert_state_dict_to_diffusers(layers))
+        return out
     sdxl = isinstance(pipe, StableDiffusionXLPipeline)
     unet = _lora_layers(pipe.unet, UNET_TARGETS, rank, seed)
     encoders = {}
@@ -66,8 +74,6 @@ def build_tiny_lora(
         encoders["text_encoder"] = _lora_layers(pipe.text_encoder, TEXT_TARGETS, rank, seed + 1)
         if sdxl:
             encoders["text_encoder_2"] = _lora_layers(pipe.text_encoder_2, TEXT_TARGETS, rank, seed + 2)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if key_format == "kohya":
         tensors = _kohya(unet, "lora_unet", rank)
         prefixes = {"text_encoder": "lora_te1" if sdxl else "lora_te", "text_encoder_2": "lora_te2"}

@@ -45,7 +45,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (1: steadier timings on a shared machine, where spinning threads stall)")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-lora-"))
     model = build_tiny_sd15(work / "sd15")
     loras = work / "loras"
@@ -73,7 +78,8 @@ def main() -> None:
         first_s.append(_timed(job([(fresh[i], 1.0)])))
     p, c, f = (statistics.median(x) for x in (plain_s, cached_s, first_s))
     ratios = [b / a for a, b in zip(plain_s, cached_s)]
-    print(f"tiny SD 1.5, {args.size}², {args.steps} steps, CFG on, CPU, {args.repeats} repeats (median [min - max])")
+    print(f"tiny SD 1.5, {args.size}², {args.steps} steps, CFG on, CPU ({args.threads} thread(s)), "
+          f"{args.repeats} repeats (median [min - max])")
     print(f"plain job               {p * 1000:8.1f} ms  [{min(plain_s) * 1000:.1f} - {max(plain_s) * 1000:.1f}]")
     print(f"job with cached LoRA    {c * 1000:8.1f} ms  [{min(cached_s) * 1000:.1f} - {max(cached_s) * 1000:.1f}]")
     print(f"job with first-use LoRA {f * 1000:8.1f} ms  [{min(first_s) * 1000:.1f} - {max(first_s) * 1000:.1f}]")
