@@ -116,3 +116,41 @@ def test_a1111_refresh_loras_shows_a_file_added_while_running(api, app):
     reply = requests.post(f"{url}sdapi/v1/refresh-loras", timeout=60)
     assert reply.status_code == 200 and reply.json() is None
     assert "late_rest" in [entry["name"] for entry in api.get_loras()]
+
+
+def test_gen_space_settings_bar_and_consistency_flow_use_the_picked_lora(app):
+    from PIL import Image
+
+    url, data, _ = app
+    with chromium_page(1280, 900) as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Gen Space").click()
+        page.locator("#gs-model input").click()
+        page.get_by_role("option", name=re.compile("Tiny SD 1.5")).first.click()
+        open_accordion(page, "new-shot", "#create-shot")
+        page.locator("#new-shot-type").get_by_text("Character", exact=True).click()
+        box(page, "new-shot-name").fill("Mira")
+        box(page, "new-shot-desc").fill("a young sailor")
+        page.click("#create-shot")
+        expect(page.locator("#shot-header")).to_contain_text("Mira")
+        open_accordion(page, "gs-more", "#gs-seed")
+        open_accordion(page, "gs-loras", "#gs-lora-0")
+        page.locator("#gs-lora-0 input").click()
+        page.get_by_role("option", name="ink_style", exact=True).click()
+        weight = page.locator("#gs-lora-weight-0 input[type=number]")
+        weight.fill("0.4")
+        weight.press("Enter")
+        expect(page.locator("#gs-generate")).to_be_enabled()
+        page.locator("#gs-generate").click()
+        expect(page.locator("#gs-status")).to_contain_text("image(s) for Mira")
+        page.locator("#gs-results .thumbnail-item").first.click()
+        expect(page.locator("#gs-details")).to_contain_text("ink_style × 0.4")
+
+        before = set(image_files(data))
+        open_accordion(page, "batch", "#batch-type")
+        page.locator("#batch-type").get_by_text("All characters", exact=True).click()
+        expect(page.locator("#batch-run")).to_be_enabled()
+        page.locator("#batch-run").click()
+        expect(page.locator("#gs-status")).to_contain_text("Done")
+    made = [p for p in image_files(data) if p not in before]
+    assert made and all("<lora:ink_style:0.4>" in Image.open(p).text["parameters"] for p in made)
