@@ -91,7 +91,14 @@ def _adapter_library(settings: Settings):
     embeddings = settings.embeddings_dir or settings.data_dir / "embeddings"
     for folder in (loras, embeddings):
         folder.mkdir(parents=True, exist_ok=True)
-    library = AdapterLibrary(loras, embeddings, cache_dir=settings.hf_cache_dir)
+    hub = []
+    if settings.lora_catalog_file is not None:
+        import json
+
+        from pipelines.adapters import HubLora
+
+        hub = [HubLora(**row) for row in json.loads(settings.lora_catalog_file.read_text(encoding="utf-8"))]
+    library = AdapterLibrary(loras, embeddings, hub_loras=hub, cache_dir=settings.hf_cache_dir)
     for problem in library.problems():
         log.warning("%s", problem)
     return library

@@ -117,3 +117,27 @@ def test_the_damaged_file_is_named_and_a_new_file_appears_after_refresh(studio, 
     fit, hidden, _ = lora_rules.picker(studio.engine, entry)
     assert "late_arrival" in fit and hidden == {"xl_style": "made for SDXL models"}
     assert _ask(studio, prompt="a cat <lora:late_arrival:1>").images[0].details["loras"][0]["name"] == "late_arrival"
+
+
+def test_a_catalog_hub_lora_is_offered_and_downloads_on_first_use(sd15, tmp_path):
+    """--lora-catalog-file: a Hub LoRA listed before it is downloaded, fetched from the HF
+    cache layout (an offline replica of the repo) at its first use, then recorded."""
+    from pipelines.testing.tiny import save_as_hub_cache
+
+    made = build_tiny_lora(sd15, tmp_path / "repo" / "pytorch_lora_weights.safetensors", seed=1)
+    cache = tmp_path / "hf"
+    save_as_hub_cache(made.parent, cache, "studio-test/ink-lora", files=["pytorch_lora_weights.safetensors"])
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "loras.json").write_text(json.dumps([{"name": "hub_ink", "repo_id": "studio-test/ink-lora",
+                                                      "filename": "pytorch_lora_weights.safetensors",
+                                                      "family": "sd15"}]))
+    sizes = {a: {"width": 64, "height": 64} for a in ("16:9", "1:1", "9:16")}
+    (data / "models.json").write_text(json.dumps({"models": [{
+        "id": "tiny-sd15", "name": "Tiny SD 1.5", "family": "sd15", "source": {"kind": "folder", "path": str(sd15)},
+        "description": "tiny", "default_steps": 2, "default_guidance": 5.0, "sizes": sizes, "credit_cost": 1,
+        "speed": "fast", "quality": "draft"}]}))
+    studio = make_studio(data, lora_catalog_file=tmp_path / "loras.json", hf_cache_dir=cache)
+    assert [(r["name"], r["source"]) for r in lora_rules.lora_listing(studio.engine)] == [("hub_ink", "hub")]
+    result = _ask(studio, prompt="a cat <lora:hub_ink:1>")
+    assert result.images[0].details["loras"][0]["name"] == "hub_ink"
