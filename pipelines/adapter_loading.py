@@ -127,14 +127,14 @@ def _ensure_embeddings(pipe: Any, entry: ModelEntry, texts: tuple[str, ...], lib
         try:
             if emb.name in state.embeddings:  # the file changed since it was loaded
                 pipe.unload_textual_inversion(emb.name)
-            if entry.family == "sdxl":
+            parts = entry.traits.embedding_parts
+            if parts:
                 from safetensors.torch import load_file
 
                 tensors = load_file(str(emb.path))
-                pipe.load_textual_inversion(tensors["clip_l"], token=emb.name, text_encoder=pipe.text_encoder,
-                                            tokenizer=pipe.tokenizer)
-                pipe.load_textual_inversion(tensors["clip_g"], token=emb.name, text_encoder=pipe.text_encoder_2,
-                                            tokenizer=pipe.tokenizer_2)
+                for key, encoder, tokenizer in parts:
+                    pipe.load_textual_inversion(tensors[key], token=emb.name, text_encoder=getattr(pipe, encoder),
+                                                tokenizer=getattr(pipe, tokenizer))
             else:
                 pipe.load_textual_inversion(str(emb.path), token=emb.name)
         except Exception as exc:

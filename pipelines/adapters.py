@@ -139,10 +139,10 @@ def lora_family(shapes: dict[str, list[int]], metadata: dict[str, str]) -> tuple
     else:
         key_format = "diffusers"
     arch = f"{metadata.get('modelspec.architecture', '')} {metadata.get('ss_base_model_version', '')}".lower()
-    for marker, family in (("flux", "flux"), ("xl", "sdxl"), ("v2", "sd21"), ("sd_v1", "sd15"),
-                           ("stable-diffusion-v1", "sd15")):
+    for marker, named in (("flux", "flux"), ("xl", "sdxl"), ("v2", "sd21"), ("sd_v1", "sd15"),
+                          ("stable-diffusion-v1", "sd15")):
         if marker in arch:
-            return family, key_format
+            return named, key_format
     if str(metadata.get("ss_v2", "")).lower() == "true":
         return "sd21", key_format
     if any(k.startswith(("transformer.", "lora_transformer_", "diffusion_model.")) or "double_blocks" in k
@@ -294,12 +294,12 @@ class AdapterLibrary:
 
     def fitting(self, family: str) -> tuple[list[LoraFile], dict[str, str]]:
         """LoRAs a model of `family` can use, and the others with why they are hidden."""
-        takes = traits(family).takes_loras if family in FAMILIES else False
+        row = FAMILIES.get(family)
         fit, hidden = [], {}
         for lora in self.loras():
-            if not takes:
+            if row is None or not row.takes_loras:
                 hidden[lora.name] = f"{FAMILY_LABELS.get(family, family)} takes no LoRAs"
-            elif lora.family != family:
+            elif not row.fits_adapter(lora.family):
                 hidden[lora.name] = f"made for {FAMILY_LABELS.get(lora.family, lora.family)} models"
             else:
                 fit.append(lora)
@@ -308,7 +308,7 @@ class AdapterLibrary:
     def embeddings_for(self, family: str) -> list[EmbeddingFile]:
         if family not in FAMILIES or not traits(family).takes_embeddings:
             return []
-        return [e for e in self.embeddings() if e.family == family]
+        return [e for e in self.embeddings() if traits(family).fits_adapter(e.family)]
 
     def check(self, family: str, model_name: str, loras: LoraRequest) -> LoraRequest:
         """The request's LoRAs as (name, float weight), or RequestRejected saying what to fix:
@@ -316,7 +316,8 @@ class AdapterLibrary:
         a weight outside the table's row."""
         if not loras:
             return ()
-        if family in FAMILIES and not traits(family).takes_loras:
+        row = FAMILIES.get(family)
+        if row is not None and not row.takes_loras:
             raise RequestRejected(f"{model_name} cannot use LoRAs; pick a Stable Diffusion or FLUX model, "
                                   "or remove the LoRAs.")
         if len(loras) > MAX_LORAS:
@@ -332,7 +333,7 @@ class AdapterLibrary:
             if name in seen:
                 raise RequestRejected(f"The LoRA {name} is listed twice; keep one and set its weight.")
             seen.add(name)
-            if lora.family != family:
+            if row is not None and not row.fits_adapter(lora.family):
                 raise RequestRejected(
                     f"The LoRA {name} is made for {FAMILY_LABELS.get(lora.family, lora.family)} models and "
                     f"{model_name} is {FAMILY_LABELS.get(family, family)}; pick a LoRA that fits or another model.")

@@ -41,6 +41,8 @@ class FamilyTraits:
     prompt_tokenizer: str = "tokenizer"  # the pipeline's tokenizer that `max_prompt_tokens` counts with
     takes_loras: bool = True  # diffusers' `load_lora_weights` works on its pipeline (pipelines/adapter_loading.py)
     takes_embeddings: bool = True  # textual-inversion files (`load_textual_inversion`) fit its CLIP encoder(s)
+    # an embedding file with one tensor per text encoder: (file key, text encoder attr, tokenizer attr)
+    embedding_parts: tuple[tuple[str, str, str], ...] = ()
 
     def dtype_name(self, device: str) -> str:
         kind = "cuda" if device.startswith("cuda") else device
@@ -48,6 +50,10 @@ class FamilyTraits:
 
     def supports(self, mode: str) -> bool:
         return mode in self.reference_modes
+
+    def fits_adapter(self, adapter_family: str) -> bool:
+        """A LoRA or embedding made for `adapter_family` (read from its keys) works on this family's models."""
+        return adapter_family == self.name
 
 
 _UNET_DTYPES = {"cuda": "float16", "mps": "float16", "cpu": "float32"}
@@ -95,6 +101,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             mergeable=True,
             reference_modes=("ip_adapter", "img2img"),
             sampler="Euler",
+            embedding_parts=(("clip_l", "text_encoder", "tokenizer"), ("clip_g", "text_encoder_2", "tokenizer_2")),
         ),
         FamilyTraits(
             name="flux",
