@@ -51,6 +51,8 @@ from studio.services.generation.requests import (
     check_model,
     check_negative,
     check_prompt,
+    check_sampler,
+    check_size,
     check_user,
     normalise_seed,
 )
@@ -148,11 +150,15 @@ class GenerationService:
             prompt = enhance_prompt(prompt, style.id)
         styled, styled_negative = apply_style(style, prompt, negative)
         size = entry.sizes[aspect]
+        width, height = size.width, size.height
+        if request.width is not None or request.height is not None:  # an exact size (REST dialects)
+            width, height = check_size(entry, request.width, request.height)
+        check_sampler(request.sampler, request.schedule)
         return PreparedJob(
             request=replace(request, count=count, seed=seed, enhance=enhance, aspect=aspect, steps=steps,
                             guidance=guidance, references=references, loras=loras),
             entry=entry, style=style, prompt=prompt, styled_prompt=styled, negative_prompt=styled_negative,
-            width=size.width, height=size.height, count=count, seed=seed, cost=entry.credit_cost * count,
+            width=width, height=height, count=count, seed=seed, cost=entry.credit_cost * count,
         )
 
     @staticmethod
@@ -255,6 +261,7 @@ class GenerationService:
         return StudioResult(
             job_id=job_id, images=saved, prompt=job.prompt, cost=job.cost,
             balance=self.credits.balance(job.request.user), elapsed_s=elapsed, model_id=job.entry.id,
+            extra={k: result.extra[k] for k in ("interrupted_at",) if k in result.extra},
         )
 
     def compare(
@@ -301,6 +308,7 @@ class GenerationService:
             steps=job.request.steps, guidance=job.request.guidance,
             reference_images=images, reference_mode=refs.mode if images else None,
             ip_adapter_scale=refs.ip_adapter_scale, strength=refs.strength, loras=job.request.loras,
+            sampler=job.request.sampler, schedule=job.request.schedule, keep_partial=job.request.keep_partial,
         )
 
     @staticmethod
