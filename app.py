@@ -44,7 +44,8 @@ def build_studio(settings: Settings):
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.data_dir)
     images = ImageFiles(settings.data_dir / "images")
-    engine = build_engine(settings, catalog)
+    adapters = _adapter_library(settings)
+    engine = build_engine(settings, catalog, adapters)
     credits = CreditsService(store, settings.starting_credits)
     recover(store, credits, images)  # jobs a killed process left running: failed, refunded once, files swept
     admin = AdminService(store, credits, admins=settings.admin_names(), default_daily_limit=settings.daily_limit)
@@ -74,7 +75,7 @@ def build_studio(settings: Settings):
     )
 
 
-def build_engine(settings: Settings, catalog):
+def build_engine(settings: Settings, catalog, adapters=None):
     """The engine the services talk to: this process's PipelineManager, or a Ray Serve
     deployment of it (no Ray import unless --engine ray), behind the per-user fair queue.
     Raises pipelines.serve.client.ClusterUnavailable when the cluster cannot be used."""
@@ -109,6 +110,7 @@ def build_engine(settings: Settings, catalog):
         cache_dir=settings.hf_cache_dir,
         models_dir=settings.data_dir / "models",
         merge_window_ms=settings.merge_window_ms,
+        adapters=adapters,
     )
     _use_zero_gpu_if_on_a_space(engine)
     # Merging needs several requests in the engine together; otherwise one job at a time on the GPU.
@@ -117,6 +119,27 @@ def build_engine(settings: Settings, catalog):
 
 # What the host passes on to the replicas' environment (offline mode, hub credentials).
 _REPLICA_ENV = ("HF_HUB_OFFLINE", "HF_TOKEN", "HF_ENDPOINT", "TRANSFORMERS_OFFLINE")
+
+
+def _adapter_library(settings: Settings):
+    """The LoRA and embedding folders (made if missing, so people see where files go)."""
+    from pipelines.adapters import AdapterLibrary
+
+    loras = settings.loras_dir or settings.data_dir / "loras"
+    embeddings = settings.embeddings_dir or settings.data_dir / "embeddings"
+    for folder in (loras, embeddings):
+        folder.mkdir(parents=True, exist_ok=True)
+    hub = []
+    if settings.lora_catalog_file is not None:
+        import json
+
+        from pipelines.adapters import HubLora
+
+        hub = [HubLora(**row) for row in json.loads(settings.lora_catalog_file.read_text(encoding="utf-8"))]
+    library = AdapterLibrary(loras, embeddings, hub_loras=hub, cache_dir=settings.hf_cache_dir)
+    for problem in library.problems():
+        log.warning("%s", problem)
+    return library
 
 
 def _quiet_library_progress_bars() -> None:

@@ -46,6 +46,10 @@ class FamilyTraits:
     # A tensor-name prefix only this family's original-layout single checkpoint has (its text
     # encoder), so a file of another family is refused from its header, before loading.
     checkpoint_marker: str | None = None
+    takes_loras: bool = True  # diffusers' `load_lora_weights` works on its pipeline (pipelines/adapter_loading.py)
+    takes_embeddings: bool = True  # textual-inversion files (`load_textual_inversion`) fit its CLIP encoder(s)
+    # an embedding file with one tensor per text encoder: (file key, text encoder attr, tokenizer attr)
+    embedding_parts: tuple[tuple[str, str, str], ...] = ()
 
     def dtype_name(self, device: str) -> str:
         kind = "cuda" if device.startswith("cuda") else device
@@ -53,6 +57,10 @@ class FamilyTraits:
 
     def supports(self, mode: str) -> bool:
         return mode in self.reference_modes
+
+    def fits_adapter(self, adapter_family: str) -> bool:
+        """A LoRA or embedding made for `adapter_family` (read from its keys) works on this family's models."""
+        return adapter_family == self.name
 
 
 _UNET_DTYPES = {"cuda": "float16", "mps": "float16", "cpu": "float32"}
@@ -106,6 +114,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             mergeable=True,
             reference_modes=("ip_adapter", "img2img"),
             sampler="Euler",
+            embedding_parts=(("clip_l", "text_encoder", "tokenizer"), ("clip_g", "text_encoder_2", "tokenizer_2")),
         ),
         FamilyTraits(
             name="flux",
@@ -124,6 +133,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             sampler="Euler",
             scheduler_kind="flow_match",
             negative_prompt=False,  # schnell has no classifier-free guidance
+            takes_embeddings=False,  # its prompt goes through T5; there are no CLIP-style embeddings for it
         ),
         FamilyTraits(
             name="demo",
@@ -143,6 +153,8 @@ FAMILIES: dict[str, FamilyTraits] = {
             takes_steps=False,
             ignores_prompt=True,
             built_in=True,
+            takes_loras=False,  # a GAN, not a diffusers denoiser
+            takes_embeddings=False,
         ),
     )
 }

@@ -24,11 +24,13 @@ from pipelines.types import (
     OutOfMemory,
     Progress,
     ProgressFn,
+    RequestRejected,
     UnknownModel,
     report,
 )
 
 if TYPE_CHECKING:
+    from pipelines.adapters import AdapterLibrary
     from pipelines.merging import RequestMerger  # manager → merging only; merging never imports the manager
 
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -88,6 +90,7 @@ class PipelineManager(ResidentTiers):
         ram_budget_bytes: int | None = None,
         merge_window_ms: int = 0,
         ram_limit_bytes: int | None = None,
+        adapters: "AdapterLibrary | None" = None,
     ) -> None:
         if not isinstance(catalog, Catalog):
             raise ValueError("PipelineManager needs a pipelines.catalog.Catalog")
@@ -108,13 +111,14 @@ class PipelineManager(ResidentTiers):
         self._locks: dict[str, threading.Lock] = {}
         self._resident: OrderedDict[str, _Resident] = OrderedDict()  # least recently used first
         self._tokenizers: dict[str, Any] = {}  # prompt tokenizers read for `check` before a load
+        self.adapters = adapters  # LoRA and embedding files (None: this engine takes none)
         if not isinstance(merge_window_ms, int) or isinstance(merge_window_ms, bool) or merge_window_ms < 0:
             raise ValueError(f"merge_window_ms must be a whole number ≥ 0, got {merge_window_ms!r}")
         self.merger: RequestMerger | None = None  # off: every request is its own pipeline call
         if merge_window_ms > 0:
             from pipelines.merging import RequestMerger
 
-            self.merger = RequestMerger(self.use, merge_window_ms)
+            self.merger = RequestMerger(self.use, merge_window_ms, activate=self._activate_adapters)
 
     # ------------------------------------------------------------ catalog
 
@@ -223,6 +227,7 @@ class PipelineManager(ResidentTiers):
         with self.use(request.model_id, progress) as (pipe, entry):
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled("cancelled before it started")
+            self._activate_adapters(pipe, entry, request, progress)
             img2img = None
             if mode == "ip_adapter":
                 self._ensure_ip_adapter(request.model_id, pipe, entry, progress)
@@ -243,11 +248,23 @@ class PipelineManager(ResidentTiers):
 
         entry = self.entry(request.model_id)
         validate_request(entry, request)
+        if request.loras:
+            if self.adapters is None:
+                raise RequestRejected("This studio has no LoRA folder set up; remove the LoRAs.")
+            self.adapters.check(entry.family, entry.name, request.loras)
         limit = entry.traits.max_prompt_tokens
         tokenizer = self._prompt_tokenizer(entry) if limit else None
         if tokenizer is not None:
             check_prompt_tokens(tokenizer, request.prompt, limit)
         return entry
+
+    def _activate_adapters(self, pipe: Any, entry: ModelEntry, request: GenerationRequest,
+                           progress: ProgressFn | None = None) -> None:
+        """Called with the model's lock held: the request's LoRAs on (loaded once per resident
+        model, then switched), every other LoRA off, the embeddings its prompts name loaded."""
+        from pipelines.adapter_loading import activate
+
+        activate(pipe, entry, request.loras, (request.prompt, request.negative_prompt), self.adapters, progress)
 
     def _prompt_tokenizer(self, entry: ModelEntry) -> Any:
         name = entry.traits.prompt_tokenizer

@@ -11,7 +11,8 @@ How (opt-in: `PipelineManager(merge_window_ms=N)`, N > 0):
   the window (counted from the oldest queued request's arrival) for more, then takes the
   oldest request and every queued request compatible with it (up to `max_batch_images`).
 - Compatible = same model, width × height, steps, guidance, sampler and schedule (the
-  scheduler is swapped for the whole call, see samplers.use_sampler), no reference images, a
+  scheduler is swapped for the whole call, see samplers.use_sampler), the same LoRAs at the
+  same weights (they change the UNet and text encoder of the whole call), no reference images, a
   family the table marks `mergeable`, AND the same prompt-embedding token length. The last
   rule keeps results identical to a solo run: padding a 77-token prompt to 154 tokens
   would change what cross-attention sees, so prompts of different chunk counts run apart.
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
     from .catalog import ModelEntry
 
 UseModel = Callable[[str, ProgressFn], AbstractContextManager]
+# (pipe, entry, request): set the request's LoRAs and embeddings on the pipe before encoding / running
+Activate = Callable[[Any, "ModelEntry", GenerationRequest], None]
 DEFAULT_MAX_BATCH_IMAGES = 8
 _CANCEL_POLL_S = 0.05
 
@@ -81,7 +84,7 @@ class _Job:
     @property
     def shape_key(self) -> tuple:
         r = self.request
-        return (r.width, r.height, self.steps, self.guidance, r.sampler, r.schedule)
+        return (r.width, r.height, self.steps, self.guidance, r.sampler, r.schedule, r.loras)
 
     @property
     def key(self) -> tuple:
@@ -102,12 +105,14 @@ class _Job:
 class RequestMerger:
     """The per-model queues and worker threads; `PipelineManager.generate` uses it."""
 
-    def __init__(self, use: UseModel, window_ms: int, max_batch_images: int = DEFAULT_MAX_BATCH_IMAGES) -> None:
+    def __init__(self, use: UseModel, window_ms: int, max_batch_images: int = DEFAULT_MAX_BATCH_IMAGES,
+                 activate: Activate | None = None) -> None:
         if not isinstance(window_ms, int) or isinstance(window_ms, bool) or window_ms < 1:
             raise ValueError(f"merge window must be a whole number of milliseconds ≥ 1, got {window_ms!r}")
         if max_batch_images < 1:
             raise ValueError(f"max_batch_images must be at least 1, got {max_batch_images}")
         self._use = use
+        self._activate = activate
         self.window_s = window_ms / 1000
         self.max_batch_images = max_batch_images
         self._cond = threading.Condition()
@@ -251,12 +256,13 @@ class RequestMerger:
             job.done.set()
         return batch
 
-    @staticmethod
-    def _encode(pipe: Any, entry: ModelEntry, job: _Job) -> None:
+    def _encode(self, pipe: Any, entry: ModelEntry, job: _Job) -> None:
         from .prompt_encoding import encode_prompts
 
         r = job.request
         try:
+            if self._activate is not None:  # a text-encoder LoRA changes the embeddings
+                self._activate(pipe, entry, r)
             job.kwargs = encode_prompts(pipe, entry.family, r.prompt, r.negative_prompt, r.num_images)
         except Exception as error:  # this request alone fails (e.g. a bad prompt)
             job.error = error
@@ -287,6 +293,8 @@ class RequestMerger:
         )
         with self._cond:
             self.calls += 1
+        if self._activate is not None:
+            self._activate(pipe, entry, head.request)
         with use_sampler(pipe, entry.family, head.request.sampler, head.request.schedule):
             output = pipe(**kwargs)
             ran_sampler = sampler_name(pipe, entry.family)

@@ -60,9 +60,7 @@ class Param:
 
     def bounds(self, family: str | None = None) -> tuple[float | int, float | int]:
         """(minimum, maximum) for a model of `family` (the row's own range without one)."""
-        if family is not None and family in self.family_limits:
-            return self.family_limits[family]
-        return self.minimum, self.maximum
+        return self.family_limits.get(family, (self.minimum, self.maximum)) if family else (self.minimum, self.maximum)
 
     def default_for(self, dialect: str | None = None) -> float | int | None:
         if dialect is not None and dialect in self.dialect_defaults:

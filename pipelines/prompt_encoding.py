@@ -66,6 +66,10 @@ def encode_prompts(
     fam = traits(family)
     if fam.prompt_encoder == "none":
         return {"num_images_per_prompt": num_images}
+    if fam.takes_embeddings:
+        from .adapter_loading import expand_embedding_tokens
+
+        prompt, negative_prompt = expand_embedding_tokens(pipe, prompt), expand_embedding_tokens(pipe, negative_prompt)
     return _ENCODERS[fam.prompt_encoder](pipe, prompt, negative_prompt, num_images, fam.max_prompt_tokens)
 
 

@@ -82,6 +82,8 @@ class GenerationRequest:
     # On cancel, return the images as far as they were denoised (A1111's interrupt and
     # skip) instead of raising GenerationCancelled; `extra["interrupted_at"]` says where.
     keep_partial: bool = False
+    # (LoRA name, weight) per LoRA, at most MAX_LORAS; names from the AdapterLibrary
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         # Only the request's own shape; value ranges are the table's, checked by the engine's guard.

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     user_models_file: Path | None = Field(
         None, description="extra catalog entries (same format as presets/models.json); default <data-dir>/models.json if present"
     )
+    loras_dir: Path | None = Field(None, description="LoRA .safetensors files (default: <data-dir>/loras)")
+    embeddings_dir: Path | None = Field(
+        None, description="textual-inversion .safetensors embeddings (default: <data-dir>/embeddings)")
+    lora_catalog_file: Path | None = Field(
+        None, description="catalog LoRAs fetched from the Hugging Face Hub on first use: a JSON list of "
+        "{name, repo_id, filename, family[, revision]}")
     hf_cache_dir: Path | None = Field(None, description="Hugging Face cache for downloaded models (default: the HF default)")
     device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="where models run")
     vram_budget_gb: float | None = Field(None, gt=0, description="GPU memory for resident models (default: 70% of the card)")

@@ -34,6 +34,7 @@ from pipelines.types import GenerationCancelled
 from studio.accounts import SignInThrottled
 from studio.api import a1111_utilities, fields
 from studio.api.a1111_options import HONOURED, AccountOptions, OptionError
+from studio.api.a1111_adapters import adapter_routes
 from studio.api.auth import caller_of
 from studio.api.common import ApiContext, ApiError, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
 from studio.api.errors import a1111_error, service_error
@@ -363,7 +364,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         ("/sd-models", sd_models, "GET"), ("/samplers", samplers_list, "GET"), ("/scripts", scripts, "GET"),
         ("/options", get_options, "GET"), ("/options", set_options, "POST"),
         ("/progress", progress, "GET"), ("/interrupt", interrupt, "POST"),
-    ]:
+    ] + adapter_routes(studio, options.model):
         router.add_api_route(path, guarded(handler), methods=[method], name=f"a1111_{handler.__name__}")
     a1111_utilities.add_routes(router, ctx, guarded)
     return router

@@ -103,9 +103,6 @@ def add_routes(router: APIRouter, ctx: ApiContext, guarded: Callable) -> None:
     async def empty_list(request: Request, user: str):
         return JSONResponse([])
 
-    async def embeddings(request: Request, user: str):
-        return JSONResponse({"loaded": {}, "skipped": {}})
-
     async def cmd_flags(request: Request, user: str):
         return JSONResponse({
             "api": True, "nowebui": False, "listen": os.environ.get("STUDIO_HOST") == "0.0.0.0",
@@ -161,7 +158,7 @@ def add_routes(router: APIRouter, ctx: ApiContext, guarded: Callable) -> None:
         ("/schedulers", schedulers, "GET"), ("/prompt-styles", prompt_styles, "GET"),
         ("/png-info", png_info_route, "POST"), ("/sd-vae", empty_list, "GET"), ("/hypernetworks", empty_list, "GET"),
         ("/face-restorers", empty_list, "GET"), ("/realesrgan-models", empty_list, "GET"),
-        ("/embeddings", embeddings, "GET"), ("/cmd-flags", cmd_flags, "GET"), ("/memory", memory, "GET"),
+        ("/cmd-flags", cmd_flags, "GET"), ("/memory", memory, "GET"),
         ("/refresh-checkpoints", refresh_checkpoints, "POST"), ("/skip", skip, "POST"),
         ("/interrogate", interrogate, "POST"),
     ]:

@@ -70,10 +70,14 @@ def format_parameters(
     width: int,
     height: int,
     model: str,
+    extras: dict[str, str] | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> str:
     """The A1111 `parameters` text: prompt line(s), `Negative prompt: ...` (only when
     there is one), then `Steps: 20, Sampler: Euler a, CFG scale: 7.0, Seed: 123,
-    Size: 512x512, Model: sd-turbo`."""
+    Size: 512x512, Model: sd-turbo`; `extras` are further settings in A1111's words
+    (`Lora hashes: "ink: 0123456789ab"`); `hashes` the `Hashes: {"lora:ink": "…"}` JSON
+    that Forge and Civitai write and sd-parsers reads."""
     settings = ", ".join(
         [
             f"Steps: {int(steps)}",
@@ -82,6 +86,8 @@ def format_parameters(
             f"Seed: {int(seed)}",
             f"Size: {int(width)}x{int(height)}",
             f"Model: {_quote(model)}",
+            *(f"{key}: {_quote(value)}" for key, value in (extras or {}).items()),
+            *([f"Hashes: {json.dumps(hashes, ensure_ascii=False)}"] if hashes else []),
         ]
     )
     lines = [prompt]

@@ -50,6 +50,14 @@ class Record(BaseModel):
         return doc
 
 
+class LoraUse(BaseModel):
+    """One LoRA an image was made with: its name, weight and A1111 short hash."""
+
+    name: str
+    weight: float
+    hash: str = ""
+
+
 class AssetRecord(Record):
     kind: Literal["generated", "upload", "edit"]
     file: str
@@ -60,6 +68,7 @@ class AssetRecord(Record):
     parent_id: str | None = None
     width: int | None = None
     height: int | None = None
+    loras: list[LoraUse] | None = None  # absent on images made without LoRAs
 
 
 class JobRecord(Record):

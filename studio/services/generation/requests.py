@@ -68,6 +68,7 @@ class StudioRequest:
     steps: Any = None  # None: the catalog default
     guidance: Any = None  # None: the catalog default
     references: References = NO_REFERENCES
+    loras: Any = ()  # (name, weight) pairs from the picker; `<lora:…>` prompt tags join them in prepare
     shot: ShotTarget | None = None  # Gen Space: the shot the images are for
     parent_id: str | None = None  # an edit: the image this one is made from
     origin: str | None = None  # a REST dialect ("a1111", "openai") records where a job came from

@@ -36,6 +36,7 @@ from pipelines.types import (
 )
 from studio.services.billing.ledger import CreditsService
 from studio.services.prompts.enhancer import enhance_prompt
+from studio.services.generation import adapters as lora_rules
 from studio.services.generation.jobs import CANCELLED, DONE, FAILED, JOBS, RUNNING, this_runner
 from studio.services.generation.preflight import ModelCannotRun, Preflight, run_preflight, unavailable_reason
 from studio.services.common import validation as v
@@ -132,8 +133,9 @@ class GenerationService:
     def prepare(self, request: StudioRequest) -> PreparedJob:
         """Every check that can fail on input, in the order a person would fix them."""
         check_user(request.user)
-        prompt = check_prompt(request.prompt)
+        prompt, tagged = lora_rules.split_lora_tags(check_prompt(request.prompt))
         entry = check_model(self.engine.catalog, request.model_id)
+        loras = lora_rules.check_loras(self.engine, entry, lora_rules.combine(request.loras, tagged))
         style = self.style(request.style_id)
         aspect = check_aspect(request.aspect)
         count = check_count(request.count)
@@ -154,7 +156,7 @@ class GenerationService:
         check_sampler(request.sampler, request.schedule)
         return PreparedJob(
             request=replace(request, count=count, seed=seed, enhance=enhance, aspect=aspect, steps=steps,
-                            guidance=guidance, references=references),
+                            guidance=guidance, references=references, loras=loras),
             entry=entry, style=style, prompt=prompt, styled_prompt=styled, negative_prompt=styled_negative,
             width=width, height=height, count=count, seed=seed, cost=entry.credit_cost * count,
         )
@@ -305,7 +307,7 @@ class GenerationService:
             width=job.width, height=job.height, num_images=job.count, seeds=seeds, owner=job.request.user,
             steps=job.request.steps, guidance=job.request.guidance,
             reference_images=images, reference_mode=refs.mode if images else None,
-            ip_adapter_scale=refs.ip_adapter_scale, strength=refs.strength,
+            ip_adapter_scale=refs.ip_adapter_scale, strength=refs.strength, loras=job.request.loras,
             sampler=job.request.sampler, schedule=job.request.schedule, keep_partial=job.request.keep_partial,
         )
 
@@ -336,6 +338,7 @@ class GenerationService:
         image = result.images[index]
         seed = result.seeds[index]
         asset_id = uuid.uuid4().hex
+        loras = lora_rules.lora_records(self.engine, job.request.loras)
         details = {
             "asset_id": asset_id, "job_id": job_id, "owner": job.request.user, "kind": "generated",
             "model_id": job.entry.id, "model_name": job.entry.name, "style_id": job.style.id,
@@ -344,10 +347,12 @@ class GenerationService:
             "enhanced": job.request.enhance, "seed": seed, "width": image.width, "height": image.height,
             "steps": result.steps, "guidance": result.guidance, "sampler": result.sampler,
             "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": utc_now(),
-            "prompt_ignored": job.entry.ignores_prompt, **self._lineage(job),
+            "prompt_ignored": job.entry.ignores_prompt, **self._lineage(job), **({"loras": loras} if loras else {}),
         }
+        hashes = lora_rules.lora_hashes(loras)
         parameters = format_parameters(
-            prompt=job.styled_prompt, negative_prompt=job.negative_prompt, steps=result.steps,
+            prompt=lora_rules.prompt_with_tags(job.styled_prompt, loras), extras={"Lora hashes": hashes} if hashes else None,
+            hashes={f"lora:{r['name']}": r["hash"] for r in loras if r["hash"]} or None, negative_prompt=job.negative_prompt, steps=result.steps,
             sampler=result.sampler, guidance=result.guidance, seed=seed, width=image.width,
             height=image.height, model=job.entry.id,
         )

@@ -6,15 +6,22 @@ enhanced prompt adds nothing). The user's text always comes first and is never c
 after it come, when the prompt does not already cover them, a subject detail, a
 setting, lighting, composition and quality markers picked from per-style vocabularies
 that complement (never repeat) the style's own template in presets/styles.json.
+
+It reads the prompt first (`prompt_facts`): a phrase is added only when it does not
+contradict what the prompt says (no second place when the prompt names one, no daylight
+at night or in the rain, no sky underwater or indoors, no person's features on a
+landscape); a category with no phrase that fits is left out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 
 from pipelines.params import MAX_PROMPT_CHARS
 from studio.services.common.validation import InvalidRequest
+from studio.services.prompts.prompt_facts import contradicts, read_facts
 
 CATEGORIES: tuple[str, ...] = ("detail", "setting", "lighting", "composition", "quality")
 
@@ -57,7 +64,7 @@ _VOCAB: dict[str, dict[str, tuple[str, ...]]] = {
                     "on a sunny rooftop"),
         "lighting": ("bright rim lighting", "warm sunset glow", "sparkling backlight", "dreamy bloom lighting"),
         "composition": ("dynamic three-quarter view shot", "full-body shot", "low-angle hero shot",
-                        "close-up portrait framing"),
+                        "close-up portrait framing", "wide scenic shot"),
         "quality": ("high quality, 4k", "ultra sharp, masterpiece", "crisp 8k resolution",
                     "best quality, polished finish"),
     },
@@ -156,7 +163,7 @@ _PLACE = re.compile(r"\b(in|on|at|inside|under|beneath|beside|near|among|amid|ab
 
 
 def _covered(category: str, base: str, text: str, said: set[str]) -> bool:
-    if category == "setting" and _PLACE.search(base):
+    if category == "setting" and (_PLACE.search(base) or read_facts(base).place):
         return True
     lowered = text.lower()
     return bool(said & _CUES[category]) or any(p in lowered for p in _ALL_PHRASES[category])
@@ -179,6 +186,7 @@ def enhance_prompt(prompt: str, style_id: str = "auto") -> str:
     vocab = _VOCAB[vocab_id]
     text = base
     said = content_words(base)
+    has_being = read_facts(base).being  # "hacker den" added as a setting is not a person in the picture
     for category in CATEGORIES:
         if _covered(category, base, text, said):
             continue
@@ -188,7 +196,8 @@ def enhance_prompt(prompt: str, style_id: str = "auto") -> str:
             phrase = options[(start + k) % len(options)]
             words = content_words(phrase)
             candidate = f"{text}, {phrase}"
-            if words & said or len(candidate) > MAX_PROMPT_CHARS:
+            if words & said or len(candidate) > MAX_PROMPT_CHARS or contradicts(
+                    replace(read_facts(text), being=has_being), read_facts(phrase)):
                 continue
             text, said = candidate, said | words
             break

@@ -17,6 +17,7 @@ from studio.ui.shared.balance import Balance
 from studio.ui.gen_space import view
 from studio.ui.shared.common import GPU, guard, run_cancellable
 from studio.ui.shared.events import UI
+from studio.ui.shared.lora_picker import lora_picker
 from studio.ui.gen_space.queries import SpaceQueries
 from studio.ui.gen_space.shots import NO_SHOT
 from studio.ui.gen_space.widgets import GenerationSettings, Navigator, ProjectBar
@@ -60,6 +61,7 @@ def layout_settings(studio) -> GenerationSettings:
             with gr.Row():
                 scale = params.slider("ip_adapter_scale", elem_id="gs-scale")
                 strength = params.slider("strength", elem_id="gs-strength")
+            loras = lora_picker(studio, model, default_model, prefix="gs")  # also used by the consistency flow
         with gr.Accordion("Same settings for several shots (consistency flow)", open=False, elem_id="batch"):
             gr.Markdown("Generates for each chosen shot from that shot's description (the prompt above stands in "
                         "when a shot has none), with the same model, style and references.")
@@ -73,7 +75,7 @@ def layout_settings(studio) -> GenerationSettings:
                 batch_run = gr.Button("Generate for chosen shots", interactive=False, elem_id="batch-run")
     return GenerationSettings(model, count, prompt, counter, enhance, style, aspect, seed, support, refs, ref_ids,
                               selected_ref, remove_ref, clear_refs, scale, strength, generate, cancel, reason, status,
-                              batch_type, batch_shots, batch_cost, batch_run)
+                              batch_type, batch_shots, batch_cost, batch_run, loras)
 
 
 def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
@@ -82,9 +84,9 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
     project = bar.project
 
     def cost_state(sid, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength,
-                   request: gr.Request):
+                   lora_pairs, request: gr.Request):
         job = job_from(user_of(request), n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale,
-                       img_strength)
+                       img_strength, lora_pairs)
         preflight = studio.gen_space.preflight_for_shot(sid, job)
         button, why = fmt.preflight_button(preflight)
         if not sid:
@@ -92,27 +94,29 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
         return button, why, fmt.prompt_counter(text)
 
     def batch_estimate(ids, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
-                       img_strength, request: gr.Request):
+                       img_strength, lora_pairs, request: gr.Request):
         if not ids:
             return gr.update(value="Generate for chosen shots", interactive=False), "Choose shots to see the cost."
         job = job_from(user_of(request), n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use,
-                       ip_scale, img_strength)
+                       ip_scale, img_strength, lora_pairs)
         preflight = studio.gen_space.preflight_batch(list(ids), job)
         button, why = fmt.preflight_button(preflight, "Generate for chosen shots")
         return button, why or f"{len(ids)} shot(s) × {n} image(s)."
 
-    def job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength):
+    def job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength,
+                 lora_pairs=()):
         return StudioRequest(user=user, model_id=model_id, count=n, prompt=text, style_id=style_id, aspect=aspect_id,
-                             enhance=bool(enhance_on), seed=seed_value,
+                             enhance=bool(enhance_on), seed=seed_value, loras=lora_pairs or (),
                              references=References(asset_ids=tuple(ids or ()), ip_adapter_scale=ip_scale,
                                                    strength=img_strength))
 
     def run_for_shot(sid, model_id, n, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale,
-                     img_strength, request: gr.Request, progress=gr.Progress()):
+                     img_strength, lora_pairs, request: gr.Request, progress=gr.Progress()):
         user = user_of(request)
         if not sid:
             raise gr.Error(NO_SHOT)
-        job = job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength)
+        job = job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength,
+                       lora_pairs)
         result = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_for_shot(
             sid, job, progress=report, cancel=token))
         shot = studio.shots.get(user, sid)
@@ -122,12 +126,12 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
         return note, fmt.balance_text(result.balance)
 
     def run_batch(ids, model_id, n, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
-                  img_strength, request: gr.Request, progress=gr.Progress()):
+                  img_strength, lora_pairs, request: gr.Request, progress=gr.Progress()):
         user = user_of(request)
         if not ids:
             raise gr.Error("Choose the shots to generate for first.")
         job = job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
-                       img_strength)
+                       img_strength, lora_pairs)
         results = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_batch(
             list(ids), job, progress=report, cancel=token, prompt_from_shot=True))
         done = ", ".join(f"{studio.shots.get(user, sid)['name']}: {len(r.images)}" for sid, r in results)
@@ -166,19 +170,21 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
         user = user_of(request)
         return [x["id"] for x in studio.shots.list(user, q.project(user, project_id), type_)] if type_ else []
 
-    job_in = [s.count, s.model, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids, s.scale, s.strength]
+    job_in = [s.count, s.model, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids, s.scale, s.strength,
+              s.loras.value]
     check = (cost_state, [nav.shot_id, *job_in], [s.generate, s.reason, s.counter])
     # `input` follows typing, paste, cut and delete; `change` also follows a programmatic fill
     # (picking a shot puts its description in): together they keep the counter and Generate true.
     gr.on([s.model.change, s.count.change, s.prompt.input, s.prompt.change, nav.shot_id.change, s.ref_ids.change,
-           s.style.change, s.aspect.change], *check, api_name="ui_shot_cost", trigger_mode="always_last", **UI)
+           s.style.change, s.aspect.change, s.loras.value.change], *check, api_name="ui_shot_cost", trigger_mode="always_last", **UI)
     s.model.change(lambda m: describe_reference_support(studio.catalog.get(m)), s.model, s.support,
                    api_name="ui_reference_support", **UI)
     s.refs.select(_pick_index, None, s.selected_ref, api_name="ui_pick_reference", **UI)
     s.remove_ref.click(unref, [project, s.ref_ids, s.selected_ref], [s.refs, s.ref_ids, s.selected_ref],
                        api_name="ui_remove_reference", **UI)
     s.clear_refs.click(clear, project, [s.refs, s.ref_ids, s.selected_ref], api_name="ui_clear_references", **UI)
-    settings_in = [s.model, s.count, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids, s.scale, s.strength]
+    settings_in = [s.model, s.count, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids, s.scale, s.strength,
+                   s.loras.value]
     balance.watch(s.generate.click)
     gen_event = s.generate.click(
         run_for_shot, [nav.shot_id, *settings_in], [s.status, balance.box], api_name="ui_generate_for_shot",
@@ -188,12 +194,12 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
     gr.on([nav.cards.change, project.change], batch_choices, [project, s.batch_shots], s.batch_shots,
           api_name="ui_batch_choices", **UI)
     s.batch_type.input(select_type, [project, s.batch_type], s.batch_shots, api_name="ui_batch_select_type", **UI)
-    gr.on([s.batch_shots.change, s.model.change, s.count.change, s.ref_ids.change], batch_estimate,
+    gr.on([s.batch_shots.change, s.model.change, s.count.change, s.ref_ids.change, s.loras.value.change], batch_estimate,
           [s.batch_shots, *job_in], [s.batch_run, s.batch_cost], api_name="ui_batch_cost", **UI)
     balance.watch(s.batch_run.click)
     batch_event = s.batch_run.click(
         run_batch, [s.batch_shots, s.model, s.count, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids,
-                    s.scale, s.strength],
+                    s.scale, s.strength, s.loras.value],
         [s.status, balance.box], api_name="ui_generate_batch", api_visibility="undocumented", concurrency_id=GPU,
         concurrency_limit=studio.gpu_concurrency, show_progress_on=[s.status])
     s.cancel.click(cancel_job, None, s.status, api_name="ui_cancel_shot_job", queue=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from studio.services.studio import Studio
+from studio.ui.shared import formatting as fmt
 from studio.ui.shared.gallery import asset_items, asset_path  # noqa: F401 (used by the panels through view)
 
 TYPE_LABEL = {"character": "Character", "scene": "Scene", "prop": "Prop"}
@@ -62,7 +63,7 @@ def asset_details_markdown(details: dict | None, names: dict | None = None) -> s
     keys = [
         ("kind", "Kind"), ("model_name", "Model"), ("style_name", "Style"), ("seed", "Seed"),
         ("width", "Width"), ("height", "Height"), ("steps", "Steps"), ("guidance", "Guidance"),
-        ("sampler", "Sampler"), ("reference_mode", "Reference mode"), ("reference_ids", "References used"),
+        ("sampler", "Sampler"), ("loras", "LoRAs"), ("reference_mode", "Reference mode"), ("reference_ids", "References used"),
         ("parent_id", "Made from"), ("shot_id", "Shot"), ("project_id", "Project"), ("original_name", "Uploaded as"),
         ("edits", "Edits"), ("created", "Created"),
     ]
@@ -77,6 +78,8 @@ def asset_details_markdown(details: dict | None, names: dict | None = None) -> s
             value = names.get(value, "deleted")
         elif key == "created":
             value = str(value).replace("T", " ")[:19]
+        elif key == "loras":
+            value = fmt.lora_summary(value)
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         rows.append(f"| {label} | {value} |")

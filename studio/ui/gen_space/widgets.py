@@ -6,6 +6,8 @@ no string-keyed dictionary travels between them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -106,6 +108,7 @@ class GenerationSettings:
     batch_shots: gr.CheckboxGroup
     batch_cost: gr.Markdown
     batch_run: gr.Button
+    loras: Any = None  # studio.ui.shared.lora_picker.LoraPicker: its `value` is the job's LoRAs
 
 
 @dataclass

@@ -22,6 +22,7 @@ from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable
 from studio.ui.shared.downloads import named_copy, studio_download_name
 from studio.ui.shared.events import UI
 from studio.ui.image_studio.style_picker import style_picker
+from studio.ui.shared.lora_picker import lora_picker
 from studio.ui.shared.session import caller_key, user_of
 
 @dataclass
@@ -88,11 +89,12 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
                 enhance = gr.Checkbox(label="Enhance prompt", value=False, elem_id="enhance")
                 enhance_now = gr.Button("Enhance now", size="sm", elem_id="enhance-now")
             enhanced_view = gr.Textbox(
-                label="Enhanced prompt (what will be sent)", interactive=False, visible=False, lines=3, elem_id="enhanced"
+                label="Enhanced prompt (built-in offline enhancer; what will be sent)", interactive=False, visible=False, lines=3, elem_id="enhanced"
             )
             with gr.Accordion("Advanced", open=False):
                 negative = gr.Textbox(label="Negative prompt", placeholder="What to avoid", elem_id="negative")
                 seed = params.number("seed", elem_id="seed")
+            loras = lora_picker(studio, model, default_model, prefix="studio")
             with gr.Row():
                 generate = gr.Button(
                     fmt.generate_label(catalog.get(default_model).credit_cost),
@@ -119,11 +121,11 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
     def describe_style(style_id):
         return studio.generation.style(style_id).description
 
-    def request_state(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value,
+    def request_state(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value, lora_pairs,
                       request: gr.Request):
         req = StudioRequest(
             user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n, prompt=text,
-            enhance=bool(enhance_on), negative_prompt=negative_text or "", seed=seed_value,
+            enhance=bool(enhance_on), negative_prompt=negative_text or "", seed=seed_value, loras=lora_pairs or (),
         )
         return (fmt.prompt_counter(text), *fmt.preflight_button(studio.generation.preflight(req)))
 
@@ -141,11 +143,11 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         except USER_ERRORS as exc:
             raise gr.Error(str(exc)) from None
 
-    def generate_images(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value,
+    def generate_images(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value, lora_pairs,
                         request: gr.Request, progress=gr.Progress()):
         req = StudioRequest(
             user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n,
-            prompt=text, enhance=enhance_on, negative_prompt=negative_text, seed=seed_value,
+            prompt=text, enhance=enhance_on, negative_prompt=negative_text, seed=seed_value, loras=lora_pairs or (),
         )
         result = run_cancellable(studio, request, progress,
                                  lambda report, token: studio.generation.generate(req, progress=report, cancel=token))
@@ -174,11 +176,12 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
 
     # ----- wiring -------------------------------------------------------------------------
     ui = UI
-    state_inputs = [model, style, aspect, count, prompt, enhance, negative, seed]
+    state_inputs = [model, style, aspect, count, prompt, enhance, negative, seed, loras.value]
     state_outputs = [counter, generate, reason]
     # `input` follows typing, paste, cut and delete; `change` also follows a programmatic fill
     # (enhance, a saved prompt): together the counter and Generate never go stale.
-    gr.on([prompt.input, prompt.change, model.change, count.change, style.change, aspect.change], request_state, state_inputs, state_outputs,
+    gr.on([prompt.input, prompt.change, model.change, count.change, style.change, aspect.change, loras.value.change],
+          request_state, state_inputs, state_outputs,
           api_name="check_request", trigger_mode="always_last", **ui)
     model.change(describe_model, model, model_info, api_name="describe_model", **ui)
     style.change(describe_style, style, style_info, api_name="describe_style", **ui)
@@ -190,7 +193,7 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
     balance.watch(generate.click)
     gen_event = generate.click(
         generate_images,
-        [model, style, aspect, count, prompt, enhance, negative, seed],
+        [model, style, aspect, count, prompt, enhance, negative, seed, loras.value],
         [gallery, result_json, balance.box, results_state, details, download, enhanced_view],
         api_name="generate",
         concurrency_id=GPU,

@@ -70,6 +70,11 @@ def image_caption(details: dict) -> str:
     return f"seed {details['seed']}"  # the model and the rest are in the details beside it
 
 
+def lora_summary(loras: list[dict]) -> str:
+    """`ink_style × 0.8, hero × 1`: the LoRAs an image was made with, as the details show them."""
+    return ", ".join(f"{r['name']} × {float(r['weight']):g}" for r in loras)
+
+
 def details_markdown(details: dict | None) -> str:
     if not details:
         return "Select an image to see its details."
@@ -80,6 +85,7 @@ def details_markdown(details: dict | None) -> str:
         ("Seed", f"`{details['seed']}`"),
         ("Steps / guidance", f"{details['steps']} / {details['guidance']}"),
         ("Sampler", details["sampler"]),
+        *([("LoRAs", lora_summary(details["loras"]))] if details.get("loras") else []),
         ("Time", f"{details['elapsed_s']:.2f} s for the batch"),
         ("Cost", f"{_credits(details['cost'])} per image"),
         ("Created", details["created"]),
