@@ -9,6 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.ui.gen_space import view
+from studio.ui.gen_space.bar_handlers import NO_SHOT
 from studio.ui.shared.common import guard
 from studio.ui.shared.events import UI, need
 from studio.ui.gen_space.queries import SpaceQueries
@@ -16,7 +17,6 @@ from studio.ui.gen_space.widgets import Navigator, ProjectBar
 from studio.ui.shared.session import user_of
 
 TYPE_CHOICES = [(v, k) for k, v in view.TYPE_LABEL.items()]
-NO_SHOT = "Select a shot in the navigator first (or add one with New shot)."
 
 
 def layout_project_bar() -> ProjectBar:
