@@ -6,16 +6,20 @@ widgets (model, style, prompt…) that the main panel owns.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
-from studio.services.common.paging import LEDGER_LIMIT, MAX_LIMIT
+from studio.services.common.paging import LEDGER_LIMIT
 from studio.services.generation.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared.balance import Balance
 from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable, user_message
 from studio.ui.shared.events import UI
+from studio.ui.shared import paged
 from studio.ui.shared.gallery import asset_items
+from studio.ui.shared.paged import NOTHING, Loaded
 from studio.ui.image_studio.tab import StudioWidgets
 from studio.ui.shared.session import user_of
 
@@ -124,21 +128,61 @@ def build_compare(studio: Studio, w: StudioWidgets, balance: Balance) -> None:
     w.jobs.append(event)
 
 
-def build_billing(studio: Studio, w: StudioWidgets) -> gr.Dataframe:
-    """The newest page of the credit history; "Load more" asks the ledger for a longer page."""
+@dataclass
+class Billing:
+    """The credit history table, what it has loaded, and its Load more button."""
+
+    table: gr.Dataframe
+    shown: gr.State  # a paged.Loaded of ledger rows
+    more: gr.Button
+
+    @property
+    def outputs(self) -> list:
+        return [self.table, self.shown, self.more]
+
+
+LEDGER_LIST = "ledger"  # the cursor name of CreditsService.ledger_page
+
+
+def _ledger_fetch(studio: Studio, user: str):
+    return lambda limit, cursor: studio.credits.ledger_page(user, limit=limit, cursor=cursor)
+
+
+def _ledger_rows(entries: list) -> tuple[list, list]:
+    return fmt.ledger_rows(entries), []
+
+
+def ledger_shown(studio: Studio, user: str, shown: Loaded | None = None) -> Loaded:
+    """The newest credit history: one page, or down to the oldest entry `shown` held (a
+    refresh after a job keeps what the person paged through, the new entries on top)."""
+    return paged.load_first(_ledger_fetch(studio, user), _ledger_rows, ("ledger",), LEDGER_LIMIT, shown,
+                            LEDGER_LIST)
+
+
+def ledger_more(studio: Studio, user: str, shown: Loaded | None) -> Loaded:
+    """The history loaded so far and the page after it, from the ledger's cursor."""
+    return paged.load_more(_ledger_fetch(studio, user), _ledger_rows, shown or ledger_shown(studio, user),
+                           LEDGER_LIMIT)
+
+
+def ledger_widgets(shown: Loaded) -> tuple:
+    return list(shown.items), shown, gr.update(visible=shown.has_more)
+
+
+def build_billing(studio: Studio, w: StudioWidgets) -> Billing:
+    """The newest page of the credit history; "Load more" follows the ledger's cursor to the
+    first entry, however long the history (the app fills and refreshes it, see app.py)."""
     with gr.Accordion("Billing: credit history", open=False, elem_id="billing"):
         gr.Markdown("Credits are taken when a job starts and given back if it fails or you cancel it.")
         table = gr.Dataframe(headers=fmt.LEDGER_HEADERS, interactive=False, elem_id="ledger", wrap=True)
-        more = gr.Button("Load more", size="sm", elem_id="ledger-more")
-    shown = gr.State(LEDGER_LIMIT)
+        more = gr.Button("Load more", size="sm", visible=False, elem_id="ledger-more")
+    billing = Billing(table, gr.State(NOTHING), more)
 
-    def load_more(limit, request: gr.Request):
-        limit = min(limit + LEDGER_LIMIT, MAX_LIMIT)
-        page = studio.credits.ledger_page(user_of(request), limit=limit)
-        return fmt.ledger_rows(page.items), limit, gr.update(visible=page.has_more and limit < MAX_LIMIT)
+    def load_more(shown, request: gr.Request):
+        return ledger_widgets(ledger_more(studio, user_of(request), shown))
 
-    more.click(load_more, shown, [table, shown, more], api_name="ui_ledger_more", **UI)
-    return table
+    more.click(load_more, billing.shown, billing.outputs, api_name="ui_ledger_more", **UI)
+    return billing
 
 
 HISTORY_PAGE = 24  # images per "Load more" in the history
