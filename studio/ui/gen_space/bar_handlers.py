@@ -15,12 +15,12 @@ from studio.services.gen_space.shot_generation import reference_mode
 from studio.services.generation.requests import References, StudioRequest
 from studio.services.studio import Studio
 from studio.ui.gen_space import view
+from studio.ui.gen_space.navigator_handlers import NO_SHOT
 from studio.ui.gen_space.queries import SpaceQueries
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared.events import need
 from studio.ui.shared.inputs import JobDone, PaidButton, PanelInputs, widget_field
 
-NO_SHOT = "Select a shot in the navigator first (or add one with New shot)."
 NO_BATCH_SHOTS = "Choose the shots to generate for first."
 BATCH_ACTION = "Generate for chosen shots"
 CHOOSE_BATCH = "Choose shots to see the cost."
