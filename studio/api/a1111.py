@@ -26,8 +26,10 @@ from studio.api.auth import caller_of
 from studio.api.errors import a1111_error, service_error
 from studio.api.common import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
 from studio.services.generation.requests import NO_REFERENCES, InvalidRequest, References, StudioRequest
+from studio.store.records import insert_record, update_record
+from studio.store.records import API_OPTIONS
 
-OPTIONS_TABLE = "api_options"
+OPTIONS_TABLE = API_OPTIONS
 # A1111's sampler names. The studio runs each model with its own scheduler, so a known
 # name is accepted (clients always send one) and the scheduler really used is in `info`.
 SAMPLERS = [
@@ -50,8 +52,8 @@ class Txt2Img(_Lax):
     cfg_scale: float | None = None
     width: int = 512
     height: int = 512
-    batch_size: int = Field(1, ge=1)
-    n_iter: int = Field(1, ge=1)
+    batch_size: int = 1  # batch_size × n_iter: the count row's range, checked by the service
+    n_iter: int = 1
     sampler_name: str | None = None
     sampler_index: str | None = None
     override_settings: dict | None = None
@@ -107,9 +109,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
     def set_model(user: str, model_id: str) -> None:
         docs = studio.store.find(OPTIONS_TABLE, owner=user)
         if docs:
-            studio.store.update(OPTIONS_TABLE, docs[-1]["id"], {"sd_model_checkpoint": model_id})
+            update_record(studio.store, OPTIONS_TABLE, docs[-1]["id"], {"sd_model_checkpoint": model_id})
         else:
-            studio.store.insert(OPTIONS_TABLE, {"owner": user, "sd_model_checkpoint": model_id})
+            insert_record(studio.store, OPTIONS_TABLE, {"owner": user, "sd_model_checkpoint": model_id})
 
     def resolve_model(name: object) -> str:
         entry = find_model(studio, name)

@@ -67,6 +67,7 @@ from studio.services.common.validation import plain_message
 from studio.store.base import Store
 from studio.store.images import ImageFiles, format_parameters
 from studio.store.records import ASSETS, utc_now
+from studio.store.records import insert_record, update_record
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class GenerationService:
         started = time.perf_counter()
         with self.store.transaction() as tx:
             self.credits.charge(job.request.user, job.cost, reason=f"{job.count} × {job.entry.name}", job_id=job_id)
-            tx.insert(JOBS, self._job_record(job_id, job))
+            insert_record(tx, JOBS, self._job_record(job_id, job))
         written: list[str] = []
         try:
             result = self.engine.generate(self._engine_request(job), progress=progress, cancel=cancel)
@@ -241,10 +242,10 @@ class GenerationService:
             elapsed = time.perf_counter() - started
             with self.store.transaction() as tx:
                 for record in records:
-                    tx.insert(ASSETS, record)
+                    insert_record(tx, ASSETS, record)
                 if job.request.shot is not None:
                     _join_shot_history(tx, job.request.shot.shot_id, [r["id"] for r in records])
-                tx.update(JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
+                update_record(tx, JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
                                          "asset_ids": [r["id"] for r in records]})
         except BaseException as exc:
             self._roll_back(job_id, written, exc)
@@ -356,7 +357,7 @@ class GenerationService:
                 for asset in tx.find(ASSETS, job_id=job_id):
                     tx.delete(ASSETS, asset["id"])
                 self.credits.refund(job_id, reason=f"job {status}")
-                tx.update(JOBS, job_id, {"status": status, "error": _error_summary(exc)})
+                update_record(tx, JOBS, job_id, {"status": status, "error": _error_summary(exc)})
         except Exception:  # pragma: no cover - logged; start-up recovery refunds the job
             log.exception("could not roll back job %s; recovery will refund it at the next start", job_id)
         for rel in written:
@@ -396,7 +397,7 @@ def _join_shot_history(tx: Store, shot_id: str, asset_ids: list[str]) -> None:
     shot = tx.get(SHOTS, shot_id)
     if shot is not None:
         history = [a for a in shot.get("history", []) if a not in asset_ids] + asset_ids
-        tx.update(SHOTS, shot_id, {"history": history, "updated": utc_now()})
+        update_record(tx, SHOTS, shot_id, {"history": history, "updated": utc_now()})
 
 
 def _error_summary(exc: BaseException) -> str:
