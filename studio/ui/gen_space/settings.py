@@ -18,7 +18,6 @@ from studio.ui.gen_space.bar_handlers import ShotSettings
 from studio.ui.shared.common import GPU, guard, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.shared.inputs import PaidButton
-from studio.ui.gen_space.queries import SpaceQueries
 from studio.ui.gen_space.widgets import GenerationSettings, Navigator, ProjectBar
 from studio.ui.shared.session import caller_key, user_of
 
@@ -76,8 +75,7 @@ def layout_settings(studio) -> GenerationSettings:
                               batch_type, batch_shots, batch_cost, batch_run)
 
 
-def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
-                  balance: Balance) -> list:
+def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings, balance: Balance) -> list:
     """Wires the bar; returns the GPU events (they take credits). Each callback is a thin
     adapter: widgets → `ShotSettings` → a handler in bar_handlers → widget updates."""
     project = bar.project

@@ -30,7 +30,7 @@ def build_gen_space(studio: Studio, balance: Balance) -> GenSpace:
     space = GenSpace(bar, nav, panel, settings, board)
 
     shot_changed = wire_navigator(studio, bar, nav, settings.prompt)
-    gpu_jobs = wire_settings(studio, q, bar, nav, settings, balance)
+    gpu_jobs = wire_settings(studio, bar, nav, settings, balance)
     edit_jobs, edit_cost_load = wire_image_panel(studio, q, bar, nav, settings, panel, board, balance,
                                                  shot_changed, gpu_jobs)
     space.jobs = gpu_jobs + edit_jobs
