@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from studio.services.billing.ledger import InsufficientCredits
 from studio.services.generation.requests import InvalidRequest
 from studio.ui.gen_space import bar_handlers as bar
 from studio.ui.gen_space import image_handlers as panel
@@ -125,7 +126,7 @@ def test_a_batch_that_cannot_be_paid_is_priced_refused_and_runs_nothing(tmp_path
     ids = [shot(studio, project), shot(studio, project, "Pier", "scene")]
     button = bar.batch_cost(studio, USER, ids, settings())
     assert button == PaidButton("Generate for chosen shots · 4 credits", False, "This costs 4 credits; you have 3.")
-    with pytest.raises(ValueError, match="This costs 4 credits; you have 3."):
+    with pytest.raises(InsufficientCredits, match="This costs 4 credits; you have 3."):
         bar.generate_batch(studio, USER, ids, settings())
     assert studio.credits.balance(USER) == 3 and image_files(tmp_path / "data") == []
 

@@ -78,3 +78,36 @@ def test_cancel_names_what_happened(studio):
 def test_model_and_style_descriptions(studio):
     assert "Demo model" in handlers.describe_model(studio, DEMO)
     assert handlers.describe_style(studio, "auto") == studio.styles[0].description
+
+
+# ----- the prompt library and model comparison (extras) ---------------------------------------
+def test_prompt_library_save_use_delete(studio):
+    from studio.ui.image_studio import extras_handlers as extras
+    from studio.ui.shared.events import NeedsInput
+
+    saved = extras.save_prompt(studio, USER, "Lighthouse", settings(negative_prompt="fog"))
+    assert saved.note == "Saved “Lighthouse”." and saved.choices == [("Lighthouse — a lighthouse", saved.value)]
+    used = extras.use_prompt(studio, USER, saved.value)
+    assert used == settings(negative_prompt="fog", seed=None)  # a saved prompt keeps no seed
+    with pytest.raises(NeedsInput, match="Choose a saved prompt first."):
+        extras.use_prompt(studio, USER, None)
+    with pytest.raises(InvalidRequest):
+        extras.save_prompt(studio, USER, "Bad aspect", settings(aspect="2:1"))
+    assert extras.delete_prompt(studio, USER, saved.value) == extras.SavedPrompts([], None, "Deleted.")
+    with pytest.raises(NeedsInput, match="Choose a saved prompt to delete."):
+        extras.delete_prompt(studio, USER, saved.value)
+
+
+def test_compare_is_priced_and_refused_before_any_charge(studio):
+    from studio.ui.image_studio import extras_handlers as extras
+    from studio.ui.image_studio.extras_handlers import CompareSettings
+
+    one = CompareSettings([DEMO], "auto", "1:1", 1, "a lighthouse", False, "", 7)
+    button = extras.compare_cost(studio, USER, one)
+    assert not button.enabled and button.note == "Pick 2 to 4 different models to compare."
+    assert button.label.startswith("Compare · ")
+    with pytest.raises(InvalidRequest, match="Pick 2 to 4 different models to compare."):
+        extras.compare(studio, USER, one)
+    assert studio.credits.balance(USER) == 20
+    assert CompareSettings.inputs(compare=SimpleNamespace(models="M"), panel=SimpleNamespace(
+        style="S", aspect="A", count="C", prompt="P", enhance="E", negative="N", seed="D")) == list("MSACPEND")
