@@ -210,3 +210,25 @@ def test_rotate_makes_a_new_picked_image(studio, project):
     assert turned.asset_id not in (None, asset) and Path(turned.path).is_file()
     with pytest.raises(NeedsInput):
         panel.transform(studio, USER, None, "flip", direction="horizontal")
+
+
+def test_upload_storyboard_export_and_the_lists_a_delete_changes(studio, project, tmp_path):
+    from PIL import Image
+
+    with pytest.raises(NeedsInput, match="Choose an image file to upload."):
+        panel.upload(studio, USER, project, None)
+    picture = tmp_path / "harbour.png"
+    Image.new("RGB", (40, 30), (10, 90, 160)).save(picture)
+    uploaded = panel.upload(studio, USER, project, str(picture))
+    assert uploaded["kind"] == "upload" and uploaded["original_name"] == "harbour.png"
+
+    mira = shot(studio, project)
+    panel.apply_to_shot(studio, USER, project, mira, uploaded["id"], "all")
+    panel.use_as_reference(studio, USER, project, uploaded["id"])
+    assert len(panel.storyboard(studio, USER, project)) == 1
+    exported = panel.export_storyboard(studio, USER, project)
+    assert Path(exported.zip_path).is_file() and Path(exported.sheet_path).is_file() and len(exported.board) == 1
+
+    panel.delete_picked(studio, USER, uploaded["id"], True)
+    cards, strip = panel.after_delete(studio, USER, project, "all")
+    assert cards.ids == [mira] and strip.ids == []

@@ -52,3 +52,12 @@ def test_shots_add_select_edit_move_filter_delete(studio):
     assert gone.cards.ids == [mira.shot["id"]] and gone.shot is None
     with pytest.raises(NeedsInput, match="Select a shot in the navigator first"):
         nav.move_shot(studio, USER, project, None, "down", "all")
+
+
+def test_the_space_opens_the_remembered_project_while_it_exists(studio):
+    first = nav.open_space(studio, USER, None)
+    assert [name for name, _ in first.projects.choices] == ["My first project"]
+    assert first.cards.ids == [] and first.reference_ids == []
+    harbour = nav.create_project(studio, USER, "Harbour").value
+    assert nav.open_space(studio, USER, harbour).projects.value == harbour
+    assert nav.open_space(studio, USER, "gone").projects.value == first.projects.value

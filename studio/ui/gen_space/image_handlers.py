@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from studio.services.generation.service import user_subdir
 from studio.services.studio import Studio
 from studio.ui.gen_space import view
 from studio.ui.gen_space.bar_handlers import ReferenceStrip
@@ -170,3 +171,44 @@ def edit_by_prompt(studio: Studio, user: str, edit: EditSettings, *, progress=No
                                                cancel=cancel)
     status = f"Edited · {result.cost} credits"
     return Edited(picked(studio, user, result.images[0].asset_id), JobDone(status, result.balance))
+
+
+# ----- uploads, the storyboard, and the lists a delete changes ---------------------------------
+NO_UPLOAD = "Choose an image file to upload."
+
+
+@dataclass(frozen=True)
+class Exported:
+    """The storyboard's ZIP and contact sheet, and the storyboard as shown after it."""
+
+    zip_path: str
+    sheet_path: str
+    board: list
+
+
+def upload(studio: Studio, user: str, project_id: str | None, path: str | None) -> dict:
+    """Add an image file (a path the upload landed at) to the open project's library."""
+    path = need(path, NO_UPLOAD)
+    pid = SpaceQueries(studio).project(user, project_id)
+    return dict(studio.assets.upload(user, pid, path, original_name=path.rsplit("/", 1)[-1]))
+
+
+def storyboard(studio: Studio, user: str, project_id: str | None) -> list:
+    """The shots in order with their applied images, as gallery items."""
+    pid = SpaceQueries(studio).project(user, project_id)
+    return view.storyboard_items(studio, user, studio.shots.list(user, pid))
+
+
+def export_storyboard(studio: Studio, user: str, project_id: str | None) -> Exported:
+    pid = SpaceQueries(studio).project(user, project_id)
+    zip_path, sheet = studio.storyboard.export_storyboard(user, pid, out_dir=studio.exports_dir / user_subdir(user))
+    return Exported(str(zip_path), str(sheet), storyboard(studio, user, pid))
+
+
+def after_delete(studio: Studio, user: str, project_id: str | None,
+                 shot_filter: str | None) -> tuple[ShotCards, ReferenceStrip]:
+    """The shot cards (an applied image may be gone) and the references (it may have been one)."""
+    q = SpaceQueries(studio)
+    pid = q.project(user, project_id)
+    cards, ids = q.navigator(user, pid, shot_filter)
+    return ShotCards(cards, ids, ""), ReferenceStrip(*q.references(user, pid))

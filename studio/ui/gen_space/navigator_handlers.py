@@ -129,3 +129,24 @@ def delete_shot(studio: Studio, user: str, project_id: str | None, shot_id: str 
 
 def filter_shots(studio: Studio, user: str, project_id: str | None, shot_filter: str | None) -> Cards:
     return _cards(studio, user, SpaceQueries(studio).project(user, project_id), shot_filter)
+
+
+@dataclass(frozen=True)
+class Space:
+    """Gen Space as it opens: the projects (the remembered one open when it is still
+    there, else the default), its shot cards and its references (thumbnails and ids)."""
+
+    projects: Projects
+    cards: Cards
+    reference_paths: list
+    reference_ids: list
+
+
+def open_space(studio: Studio, user: str, remembered: str | None) -> Space:
+    q = SpaceQueries(studio)
+    choices = q.project_choices(user)
+    known = {pid for _, pid in choices}
+    pid = remembered if remembered in known else q.project(user, None)
+    if pid not in known:  # the default project was just made
+        choices = q.project_choices(user)
+    return Space(Projects(choices, pid), _cards(studio, user, pid, "all"), *q.references(user, pid))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.services.generation.service import user_subdir
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
@@ -18,7 +17,6 @@ from studio.ui.gen_space import image_handlers as handlers
 from studio.ui.gen_space.image_handlers import NO_IMAGE, NOTHING_PICKED, EditSettings, PickedImage
 from studio.ui.shared.common import GPU, guard, run_cancellable
 from studio.ui.shared.events import UI
-from studio.ui.gen_space.queries import SpaceQueries
 from studio.ui.shared.paged import NOTHING, Loaded
 from studio.ui.gen_space.widgets import GenerationSettings, ImagePanel, Navigator, ProjectBar, Storyboard
 from studio.ui.shared.session import user_of
@@ -96,7 +94,7 @@ def layout_storyboard() -> Storyboard:
     return Storyboard(board, refresh, export, zip_file, sheet)
 
 
-def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
+def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
                      p: ImagePanel, board: Storyboard, balance: Balance, shot_changed: list, jobs: list) -> list:
     """Wires the middle area; returns its own credit-taking events (edit by prompt). The
     callbacks translate widgets to the handlers in image_handlers and their results back."""
@@ -165,30 +163,20 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
 
     @guard
     def upload(project_id, file, request: gr.Request):
-        user = user_of(request)
-        pid = q.project(user, project_id)
-        if file is None:
-            raise gr.Error("Choose an image file to upload.")
-        path = file if isinstance(file, str) else file.name
-        asset = studio.assets.upload(user, pid, path, original_name=path.rsplit("/", 1)[-1])
-        return dict(asset), "upload"
+        path = None if file is None else file if isinstance(file, str) else file.name
+        return handlers.upload(studio, user_of(request), project_id, path), "upload"
 
     def storyboard(project_id, request: gr.Request):
-        user = user_of(request)
-        pid = q.project(user, project_id)
-        return view.storyboard_items(studio, user, studio.shots.list(user, pid))
+        return handlers.storyboard(studio, user_of(request), project_id)
 
     @guard
     def export(project_id, request: gr.Request):
-        user = user_of(request)
-        pid = q.project(user, project_id)
-        zip_path, sheet = studio.storyboard.export_storyboard(user, pid, out_dir=studio.exports_dir / user_subdir(user))
-        return str(zip_path), str(sheet), view.storyboard_items(studio, user, studio.shots.list(user, pid))
+        done = handlers.export_storyboard(studio, user_of(request), project_id)
+        return done.zip_path, done.sheet_path, done.board
 
     def navigator_and_refs(project_id, filter_value, request: gr.Request):
-        user = user_of(request)
-        pid = q.project(user, project_id)
-        return (*q.navigator(user, pid, filter_value), *q.references(user, pid))
+        shots, strip = handlers.after_delete(studio, user_of(request), project_id, filter_value)
+        return shots.cards, shots.ids, strip.paths, strip.ids
 
     def refresh_after(event, name):
         return event.then(galleries, gallery_ins, gallery_outs, api_name=name, **UI)
