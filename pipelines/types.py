@@ -74,6 +74,13 @@ class GenerationRequest:
     reference_mode: Literal["ip_adapter", "img2img"] | None = None
     ip_adapter_scale: float = PARAMS["ip_adapter_scale"].default
     strength: float = PARAMS["strength"].default  # img2img: how far from the first reference
+    # A1111 sampler name and schedule id from pipelines.samplers (None: the model's own
+    # scheduler); the REST dialect resolves them, the engine swaps the scheduler per call.
+    sampler: str | None = None
+    schedule: str | None = None
+    # On cancel, return the images as far as they were denoised (A1111's interrupt and
+    # skip) instead of raising GenerationCancelled; `extra["interrupted_at"]` says where.
+    keep_partial: bool = False
 
     def __post_init__(self) -> None:
         # Only the request's own shape; value ranges are the table's, checked by the engine's guard.
