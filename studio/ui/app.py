@@ -23,7 +23,8 @@ from studio.ui.gen_space.tab import build_gen_space
 from studio.ui.endpoints.gen_space import register_gen_space_api
 from studio.ui.image_studio.tab import build_image_studio
 from studio.ui.shared.session import user_of
-from studio.ui.image_studio.extras import build_billing, build_compare, build_history, build_prompt_library
+from studio.ui.image_studio.extras import (build_billing, build_compare, build_history, build_prompt_library,
+                                           ledger_shown, ledger_widgets)
 
 CSS_PATH = Path(__file__).parent / "shared" / "studio.css"
 TITLE = "Image Generation Studio"
@@ -109,22 +110,24 @@ def create_app(studio: Studio, *, browser_secret: str | None = None) -> gr.Block
                 widgets = build_image_studio(studio, balance)
                 build_compare(studio, widgets, balance)
                 build_prompt_library(studio, widgets)
-                ledger_table = build_billing(studio, widgets)
+                billing = build_billing(studio, widgets)
                 build_history(studio, widgets)
             with gr.Tab("Gen Space", id="gen-space", elem_id="tab-gen-space") as space_tab:
                 space = build_gen_space(studio, balance)
             build_admin(studio, app)
         build_api_keys(studio)  # REST API keys (studio/ui/api_keys.py)
 
-        def account(request: gr.Request):
+        def account(shown, request: gr.Request):
             user = user_of(request)
-            # the billing table shows the newest page; the whole history is /ledger's to page through
-            return fmt.balance_text(studio.credits.balance(user)), fmt.ledger_rows(studio.credits.ledger_page(user).items)
+            # the billing table keeps what was loaded and shows the newest entries on top
+            return (fmt.balance_text(studio.credits.balance(user)),
+                    *ledger_widgets(ledger_shown(studio, user, shown)))
 
+        account_outs = [balance.box, *billing.outputs]
         for event in widgets.jobs + space.jobs:
-            balance.stop_after(event.then(account, None, [balance.box, ledger_table],
+            balance.stop_after(event.then(account, billing.shown, account_outs,
                                           api_name="refresh_account_after_job", **UI))
-        app.load(account, None, [balance.box, ledger_table], api_name="refresh_account", **UI)
+        app.load(account, billing.shown, account_outs, api_name="refresh_account", **UI)
         for fn, inputs, outputs, name in widgets.loads + space.loads:
             app.load(fn, inputs, outputs, api_name=name, **UI)
         _remember_place(app, memory, tabs, (studio_tab, space_tab), space, who)

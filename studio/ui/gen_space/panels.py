@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.services.generation.service import user_subdir
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.gen_space import view
+from studio.ui.gen_space import image_handlers as handlers
+from studio.ui.gen_space.image_handlers import NO_IMAGE, NOTHING_PICKED, EditSettings, PickedImage
 from studio.ui.shared.common import GPU, guard, run_cancellable
-from studio.ui.shared.events import UI, need
-from studio.ui.gen_space.queries import LIBRARY_PAGE, SpaceQueries
+from studio.ui.shared.events import UI
+from studio.ui.shared.paged import NOTHING, Loaded
 from studio.ui.gen_space.widgets import GenerationSettings, ImagePanel, Navigator, ProjectBar, Storyboard
 from studio.ui.shared.session import user_of
 
 LIBRARY_FILTERS = [("This project", "project"), ("This shot", "shot"), ("Characters", "character"),
                    ("Scenes", "scene"), ("Props", "prop"), ("Uploads", "upload")]
-NO_IMAGE = "Click an image in the results or the asset library first."
-RESULTS_PAGE = LIBRARY_PAGE  # a shot's results shown before "Load more"
 
 
 def layout_image_panel() -> ImagePanel:
@@ -74,10 +73,10 @@ def layout_image_panel() -> ImagePanel:
                 edit_reason = gr.Markdown(NO_IMAGE, elem_id="edit-reason")
             with gr.Accordion("Details", open=True, elem_id="gs-details-box"):
                 details = gr.Markdown(view.asset_details_markdown(None), elem_id="gs-details")
-    return ImagePanel(results, gr.State([]), library_filter, upload, library, gr.State([]), library_more,
-                      gr.State(LIBRARY_PAGE), gr.State(None), preview, use_ref, apply, download, confirm_delete,
+    return ImagePanel(results, gr.State(NOTHING), library_filter, upload, library, gr.State(NOTHING), library_more,
+                      gr.State(None), preview, use_ref, apply, download, confirm_delete,
                       delete, rotate, do_rotate, flip, do_flip, crop, do_crop, edit_prompt, edit_strength, do_edit,
-                      edit_reason, details, results_more, gr.State(RESULTS_PAGE))
+                      edit_reason, details, results_more)
 
 
 def layout_storyboard() -> Storyboard:
@@ -95,134 +94,105 @@ def layout_storyboard() -> Storyboard:
     return Storyboard(board, refresh, export, zip_file, sheet)
 
 
-def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
+def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
                      p: ImagePanel, board: Storyboard, balance: Balance, shot_changed: list, jobs: list) -> list:
-    """Wires the middle area; returns its own credit-taking events (edit by prompt)."""
+    """Wires the middle area; returns its own credit-taking events (edit by prompt). The
+    callbacks translate widgets to the handlers in image_handlers and their results back."""
     project, shot_id = bar.project, nav.shot_id
-
-    def user_project(request, project_id):
-        user = user_of(request)
-        return user, q.project(user, project_id)
-
-    def galleries(project_id, sid, how, limit, results_limit, request: gr.Request):
-        user, pid = user_project(request, project_id)
-        res, res_ids, more_results = q.results(user, sid, results_limit)
-        lib, lib_ids, more = q.library(user, pid, sid, how, limit)
-        shot = studio.shots.get(user, sid) if sid else None
-        return (res, res_ids, gr.update(visible=more_results), lib, lib_ids, gr.update(visible=more),
-                view.shot_header(shot))
-
-    gallery_ins = [project, shot_id, p.library_filter, p.library_limit, p.results_limit]
-    gallery_outs = [p.results, p.result_ids, p.results_more, p.library, p.library_ids, p.library_more, nav.header]
     picked_outs = [p.selected, p.preview, p.details, p.download]
-    nothing_picked = (None, None, view.asset_details_markdown(None), gr.update(visible=False, value=None))
+    edit_in = EditSettings.inputs(panel=p, nav=nav, settings=s)
 
-    def picked(user, asset_id):
-        details, markdown, copy = q.picked(user, asset_id)
-        return details["id"], details["path"], markdown, gr.update(value=copy, visible=True)
+    def galleries(project_id, sid, how, results_shown, library_shown, request: gr.Request):
+        shown = handlers.galleries(studio, user_of(request), project_id, sid, how, results_shown, library_shown)
+        return (*_list(shown.results), *_list(shown.library), shown.header)
+
+    gallery_ins = [project, shot_id, p.library_filter, p.results_shown, p.library_shown]
+    gallery_outs = [p.results, p.results_shown, p.results_more, p.library, p.library_shown, p.library_more,
+                    nav.header]
+
+    def more_results(sid, shown, request: gr.Request):
+        return _list(handlers.more_results(studio, user_of(request), sid, shown))
+
+    def more_library(project_id, sid, how, shown, request: gr.Request):
+        return _list(handlers.more_library(studio, user_of(request), project_id, sid, how, shown))
 
     @guard
-    def pick(ids, evt: gr.SelectData, request: gr.Request):
-        if evt.index is None or evt.index >= len(ids):
-            return nothing_picked
-        return picked(user_of(request), ids[evt.index])
+    def pick(shown, evt: gr.SelectData, request: gr.Request):
+        return _picked(handlers.pick(studio, user_of(request), (shown or NOTHING).ids, evt.index))
 
     @guard
     def use_as_reference(project_id, asset_id, request: gr.Request):
-        user, pid = user_project(request, project_id)
-        studio.assets.add_reference(user, pid, need(asset_id, NO_IMAGE))
-        return q.references(user, pid)
+        strip = handlers.use_as_reference(studio, user_of(request), project_id, asset_id)
+        return strip.paths, strip.ids
 
     @guard
     def apply_to_shot(project_id, sid, asset_id, filter_value, request: gr.Request):
-        user, pid = user_project(request, project_id)
-        need(asset_id, NO_IMAGE)
-        shot = studio.shots.apply_asset(user, need(sid, "Select the shot to apply the image to."), asset_id)
-        cards, ids = q.navigator(user, pid, filter_value)
-        return cards, ids, view.shot_header(shot)
+        shot = handlers.apply_to_shot(studio, user_of(request), project_id, sid, asset_id, filter_value)
+        return shot.cards, shot.ids, shot.header
 
     @guard
     def delete_picked(asset_id, confirmed, request: gr.Request):
-        studio.assets.delete(user_of(request), need(asset_id, NO_IMAGE), confirm=bool(confirmed))
-        return (*nothing_picked, False)
-
-    def transform(request, asset_id, op, **params):
-        user = user_of(request)
-        new = studio.assets.edit_transform(user, need(asset_id, NO_IMAGE), op, **params)
-        return picked(user, new["id"])
+        return (*_picked(handlers.delete_picked(studio, user_of(request), asset_id, confirmed)), False)
 
     # One plain function per edit: Gradio injects gr.Request only into a named parameter,
     # so a shared `run(asset_id, *values, request)` was called without it and crashed.
     @guard
     def rotate(asset_id, degrees, request: gr.Request):
-        return transform(request, asset_id, "rotate", degrees=degrees)
+        return _picked(handlers.transform(studio, user_of(request), asset_id, "rotate", degrees=degrees))
 
     @guard
     def flip(asset_id, direction, request: gr.Request):
-        return transform(request, asset_id, "flip", direction=direction)
+        return _picked(handlers.transform(studio, user_of(request), asset_id, "flip", direction=direction))
 
     @guard
     def crop(asset_id, left, top, right, bottom, request: gr.Request):
-        return transform(request, asset_id, "crop", left=left, top=top, right=right, bottom=bottom)
+        return _picked(handlers.transform(studio, user_of(request), asset_id, "crop", left=left, top=top,
+                                          right=right, bottom=bottom))
 
+    # The API names these parameters (ui_edit_by_prompt is a documented endpoint), so the
+    # signature spells them out, in EditSettings' order.
     def edit_by_prompt(asset_id, sid, model_id, text, amount, request: gr.Request, progress=gr.Progress()):
-        user = user_of(request)
-        if not asset_id:
-            raise gr.Error(NO_IMAGE)
-        result = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.edit_with_prompt(
-            user, asset_id, prompt=text, model_id=model_id, strength=amount, shot_id=sid, progress=report,
-            cancel=token))
-        return (*picked(user, result.images[0].asset_id), fmt.balance_text(result.balance))
+        edit = EditSettings.from_values(asset_id, sid, model_id, text, amount)
+        edited = run_cancellable(studio, request, progress, lambda report, token: handlers.edit_by_prompt(
+            studio, user_of(request), edit, progress=report, cancel=token))
+        return (*_picked(edited.picked), fmt.balance_text(edited.done.balance))
 
-    def edit_cost(asset_id, model_id, text, amount, sid, request: gr.Request):
-        preflight = studio.gen_space.preflight_edit(user_of(request), asset_id, prompt=text, model_id=model_id,
-                                                    strength=amount, shot_id=sid)
-        button, why = fmt.preflight_button(preflight, "Edit by prompt")
-        if not asset_id:
-            button, why = gr.update(value=fmt.generate_label(preflight.cost, "Edit by prompt"), interactive=False), \
-                NO_IMAGE
-        return button, why
+    def edit_cost(request: gr.Request, *values):
+        button = handlers.edit_cost(studio, user_of(request), EditSettings.from_values(*values))
+        return gr.update(value=button.label, interactive=button.enabled), button.note
 
     @guard
     def upload(project_id, file, request: gr.Request):
-        user, pid = user_project(request, project_id)
-        if file is None:
-            raise gr.Error("Choose an image file to upload.")
-        path = file if isinstance(file, str) else file.name
-        asset = studio.assets.upload(user, pid, path, original_name=path.rsplit("/", 1)[-1])
-        return dict(asset), "upload"
+        path = None if file is None else file if isinstance(file, str) else file.name
+        return handlers.upload(studio, user_of(request), project_id, path), "upload"
 
     def storyboard(project_id, request: gr.Request):
-        user, pid = user_project(request, project_id)
-        return view.storyboard_items(studio, user, studio.shots.list(user, pid))
+        return handlers.storyboard(studio, user_of(request), project_id)
 
     @guard
     def export(project_id, request: gr.Request):
-        user, pid = user_project(request, project_id)
-        zip_path, sheet = studio.storyboard.export_storyboard(user, pid, out_dir=studio.exports_dir / user_subdir(user))
-        return str(zip_path), str(sheet), view.storyboard_items(studio, user, studio.shots.list(user, pid))
+        done = handlers.export_storyboard(studio, user_of(request), project_id)
+        return done.zip_path, done.sheet_path, done.board
 
     def navigator_and_refs(project_id, filter_value, request: gr.Request):
-        user, pid = user_project(request, project_id)
-        return (*q.navigator(user, pid, filter_value), *q.references(user, pid))
-
-    def more(limit):
-        return limit + LIBRARY_PAGE
+        shots, strip = handlers.after_delete(studio, user_of(request), project_id, filter_value)
+        return shots.cards, shots.ids, strip.paths, strip.ids
 
     def refresh_after(event, name):
         return event.then(galleries, gallery_ins, gallery_outs, api_name=name, **UI)
 
     # Picking and the shot's galleries.
-    p.results.select(pick, p.result_ids, picked_outs, api_name="ui_select_result", **UI)
-    p.library.select(pick, p.library_ids, picked_outs, api_name="ui_select_library", **UI)
+    p.results.select(pick, p.results_shown, picked_outs, api_name="ui_select_result", **UI)
+    p.library.select(pick, p.library_shown, picked_outs, api_name="ui_select_library", **UI)
     for i, event in enumerate(shot_changed):
         event.then(galleries, gallery_ins, gallery_outs, api_name=f"ui_shot_changed_{i}", **UI).then(
-            lambda: nothing_picked, None, picked_outs, api_name=f"ui_unpick_{i}", **UI)
+            _nothing_picked, None, picked_outs, api_name=f"ui_unpick_{i}", **UI)
     p.library_filter.change(galleries, gallery_ins, gallery_outs, api_name="ui_refresh_galleries", **UI)
-    refresh_after(p.library_more.click(more, p.library_limit, p.library_limit, api_name="ui_library_more", **UI),
-                  "ui_after_library_more")
-    refresh_after(p.results_more.click(more, p.results_limit, p.results_limit, api_name="ui_results_more", **UI),
-                  "ui_after_results_more")
+    # "Load more" follows the store's cursor: the page after the last one shown, however far.
+    p.library_more.click(more_library, [project, shot_id, p.library_filter, p.library_shown],
+                         [p.library, p.library_shown, p.library_more], api_name="ui_library_more", **UI)
+    p.results_more.click(more_results, [shot_id, p.results_shown], [p.results, p.results_shown, p.results_more],
+                         api_name="ui_results_more", **UI)
     for i, job in enumerate(jobs):
         refresh_after(job, f"ui_after_job_{i}")
 
@@ -239,12 +209,12 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
                                (p.do_crop, crop, p.crop)):
         refresh_after(button.click(fn, [p.selected, *inputs], picked_outs, api_name=f"ui_edit_{fn.__name__}", **UI),
                       f"ui_after_edit_{fn.__name__}")
-    balance.watch(p.do_edit.click)
-    edited = p.do_edit.click(edit_by_prompt, [p.selected, shot_id, s.model, p.edit_prompt, p.edit_strength],
-                             [*picked_outs, balance.box], api_name="ui_edit_by_prompt", concurrency_id=GPU,
-                             concurrency_limit=studio.gpu_concurrency, show_progress_on=[p.preview])
+    balance.watch(p.do_edit.click)  # before the job's own event: see shared/balance.py
+    edited = p.do_edit.click(edit_by_prompt, edit_in, [*picked_outs, balance.box], api_name="ui_edit_by_prompt",
+                             concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
+                             show_progress_on=[p.preview])
     refresh_after(edited, "ui_after_edit_by_prompt")
-    edit_check = (edit_cost, [p.selected, s.model, p.edit_prompt, p.edit_strength, shot_id], [p.do_edit, p.edit_reason])
+    edit_check = (edit_cost, edit_in, [p.do_edit, p.edit_reason])
     gr.on([s.model.change, p.edit_prompt.input, p.edit_prompt.change, p.selected.change, p.edit_strength.change],
           *edit_check, api_name="ui_edit_cost", trigger_mode="always_last", **UI)
     upload_record = gr.JSON(visible=False)
@@ -255,3 +225,17 @@ def wire_image_panel(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s
     board.refresh.click(storyboard, project, board.board, api_name="ui_storyboard", **UI)
     board.export.click(export, project, [board.zip, board.sheet, board.board], api_name="export_storyboard")
     return [edited], (*edit_check, "ui_edit_cost_on_load")
+
+
+def _list(shown: Loaded) -> tuple:
+    """A paged gallery's widgets: its items, what it holds, and Load more while there is more."""
+    return list(shown.items), shown, gr.update(visible=shown.has_more)
+
+
+def _picked(image: PickedImage) -> tuple:
+    return (image.asset_id, image.path, image.details,
+            gr.update(value=image.download, visible=image.download is not None))
+
+
+def _nothing_picked():
+    return _picked(NOTHING_PICKED)

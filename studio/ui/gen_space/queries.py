@@ -6,12 +6,14 @@ these instead of repeating the same look-ups (and the same id-to-name mapping).
 
 from __future__ import annotations
 
-from studio.services.common.paging import DEFAULT_LIMIT, MAX_LIMIT
+from studio.services.common.paging import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from studio.services.studio import Studio
 from studio.ui.gen_space import view
 from studio.ui.shared.downloads import named_copy
 
-LIBRARY_PAGE = DEFAULT_LIMIT  # library images shown before "Load more"
+LIBRARY_PAGE = DEFAULT_LIMIT  # results and library images per page ("Load more" adds one)
+RESULTS_LIST = "shot-results"  # ties a results cursor to this list
+LIBRARY_LIST = "assets"  # the cursor name of AssetService.page (a refresh reads down to a cursor)
 
 
 class SpaceQueries:
@@ -37,29 +39,37 @@ class SpaceQueries:
         items, shown = view.asset_items(self.studio, [found[a] for a in ids if a in found])
         return [path for path, _ in items], shown  # thumbnails too small for a caption
 
-    def results(self, user: str, shot_id: str | None, limit: int = LIBRARY_PAGE):
-        """The shot's newest `limit` results (only those records are read), and whether
-        there are more."""
-        if not shot_id:
-            return [], [], False
-        history = self.studio.shots.get(user, shot_id).get("history", [])
-        limit = min(limit, MAX_LIMIT)
-        newest = list(reversed(history[-limit:]))
-        found = self.studio.assets.get_many(user, newest)
-        items, ids = view.asset_items(self.studio, [found[a] for a in newest if a in found])
-        return items, ids, len(history) > limit and limit < MAX_LIMIT
+    def results_page(self, user: str, shot_id: str | None, limit: int = LIBRARY_PAGE,
+                     cursor: str | None = None) -> Page:
+        """One page of the shot's results, newest first (only that page's records are read).
 
-    def library(self, user: str, project_id: str, shot_id: str | None, how: str, limit: int):
-        """The newest `limit` library images for the filter (one page from the store, never
-        the whole library), and whether there are more."""
+        A shot's results are its `history` (ids, newest last); the cursor is a position in
+        that list counted from the oldest, so results added while someone scrolls land
+        before the first page and never shift the later ones."""
+        if not shot_id:
+            return Page(items=[], next_cursor=None)
+        history = self.studio.shots.get(user, shot_id).get("history", [])
+        end = decode_cursor(cursor, RESULTS_LIST)
+        end = len(history) if end is None else min(end, len(history))
+        start = max(0, end - check_limit(limit))
+        newest = list(reversed(history[start:end]))
+        found = self.studio.assets.get_many(user, newest)
+        return Page(items=[found[a] for a in newest if a in found],
+                    next_cursor=encode_cursor(RESULTS_LIST, start) if start > 0 else None)
+
+    def library_page(self, user: str, project_id: str, shot_id: str | None, how: str, limit: int = LIBRARY_PAGE,
+                     cursor: str | None = None) -> Page:
+        """One page of the library for the filter, newest first, from the store's cursor."""
         if how == "shot" and not shot_id:
-            return [], [], False
+            return Page(items=[], next_cursor=None)
         narrow = {"shot": {"shot_id": shot_id}, "upload": {"kind": "upload"}}.get(how, {})
         if how in ("character", "scene", "prop"):
             narrow = {"shot_type": how}
-        page = self.studio.assets.page(user, project_id=project_id, limit=min(limit, MAX_LIMIT), **narrow)
-        items, ids = view.asset_items(self.studio, page.items)
-        return items, ids, page.has_more and limit < MAX_LIMIT
+        return self.studio.assets.page(user, project_id=project_id, limit=limit, cursor=cursor, **narrow)
+
+    def gallery_items(self, assets: list) -> tuple[list, list]:
+        """(path, caption) items and their asset ids, for the results and the library."""
+        return view.asset_items(self.studio, assets)
 
     def names(self, user: str, details: dict) -> dict:
         """Names for the ids an image's record points at (shot, project, references, source)."""

@@ -9,17 +9,16 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines.params import MAX_REFERENCES, PARAMS
-from studio.services.gen_space.shot_generation import describe_reference_support, reference_mode
-from studio.services.generation.requests import References, StudioRequest
+from studio.services.gen_space.shot_generation import describe_reference_support
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
-from studio.ui.gen_space import view
+from studio.ui.gen_space import bar_handlers
+from studio.ui.gen_space.bar_handlers import ShotSettings
 from studio.ui.shared.common import GPU, guard, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.shared.lora_picker import lora_picker
-from studio.ui.gen_space.queries import SpaceQueries
-from studio.ui.gen_space.shots import NO_SHOT
+from studio.ui.shared.inputs import PaidButton
 from studio.ui.gen_space.widgets import GenerationSettings, Navigator, ProjectBar
 from studio.ui.shared.session import caller_key, user_of
 
@@ -78,101 +77,54 @@ def layout_settings(studio) -> GenerationSettings:
                               batch_type, batch_shots, batch_cost, batch_run, loras)
 
 
-def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: GenerationSettings,
-                  balance: Balance) -> list:
-    """Wires the bar; returns the GPU events (they take credits)."""
+def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings, balance: Balance) -> list:
+    """Wires the bar; returns the GPU events (they take credits). Each callback is a thin
+    adapter: widgets → `ShotSettings` → a handler in bar_handlers → widget updates."""
     project = bar.project
+    settings_in = ShotSettings.inputs(settings=s)
 
-    def cost_state(sid, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength,
-                   lora_pairs, request: gr.Request):
-        job = job_from(user_of(request), n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale,
-                       img_strength, lora_pairs)
-        preflight = studio.gen_space.preflight_for_shot(sid, job)
-        button, why = fmt.preflight_button(preflight)
-        if not sid:
-            button, why = gr.update(value=fmt.generate_label(preflight.cost), interactive=False), NO_SHOT
-        return button, why, fmt.prompt_counter(text)
+    # Gradio puts gr.Request (and gr.Progress) in the leading named parameters and the
+    # inputs' values after them, so the settings arrive as *values in `settings_in` order.
+    def cost_state(request: gr.Request, sid, *values):
+        cost = bar_handlers.shot_cost(studio, user_of(request), sid, ShotSettings.from_values(*values))
+        return (*_paid(cost.button), cost.counter)
 
-    def batch_estimate(ids, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
-                       img_strength, lora_pairs, request: gr.Request):
-        if not ids:
-            return gr.update(value="Generate for chosen shots", interactive=False), "Choose shots to see the cost."
-        job = job_from(user_of(request), n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use,
-                       ip_scale, img_strength, lora_pairs)
-        preflight = studio.gen_space.preflight_batch(list(ids), job)
-        button, why = fmt.preflight_button(preflight, "Generate for chosen shots")
-        return button, why or f"{len(ids)} shot(s) × {n} image(s)."
+    def batch_estimate(request: gr.Request, ids, *values):
+        return _paid(bar_handlers.batch_cost(studio, user_of(request), ids, ShotSettings.from_values(*values)))
 
-    def job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength,
-                 lora_pairs=()):
-        return StudioRequest(user=user, model_id=model_id, count=n, prompt=text, style_id=style_id, aspect=aspect_id,
-                             enhance=bool(enhance_on), seed=seed_value, loras=lora_pairs or (),
-                             references=References(asset_ids=tuple(ids or ()), ip_adapter_scale=ip_scale,
-                                                   strength=img_strength))
+    def run_for_shot(request: gr.Request, progress=gr.Progress(), sid=None, *values):
+        settings = ShotSettings.from_values(*values)
+        done = run_cancellable(studio, request, progress, lambda report, token: bar_handlers.generate_for_shot(
+            studio, user_of(request), sid, settings, progress=report, cancel=token))
+        return done.status, fmt.balance_text(done.balance)
 
-    def run_for_shot(sid, model_id, n, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale,
-                     img_strength, lora_pairs, request: gr.Request, progress=gr.Progress()):
-        user = user_of(request)
-        if not sid:
-            raise gr.Error(NO_SHOT)
-        job = job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength,
-                       lora_pairs)
-        result = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_for_shot(
-            sid, job, progress=report, cancel=token))
-        shot = studio.shots.get(user, sid)
-        note = f"{len(result.images)} image(s) for **{shot['name']}** · {result.cost} credits"
-        if ids and reference_mode(studio.catalog.get(model_id)) is None:
-            note += " · this model ignored the reference images"
-        return note, fmt.balance_text(result.balance)
-
-    def run_batch(ids, model_id, n, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
-                  img_strength, lora_pairs, request: gr.Request, progress=gr.Progress()):
-        user = user_of(request)
-        if not ids:
-            raise gr.Error("Choose the shots to generate for first.")
-        job = job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
-                       img_strength, lora_pairs)
-        results = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_batch(
-            list(ids), job, progress=report, cancel=token, prompt_from_shot=True))
-        done = ", ".join(f"{studio.shots.get(user, sid)['name']}: {len(r.images)}" for sid, r in results)
-        if getattr(results, "failures", None):
-            gr.Warning(results.message)  # what was made stays; the rest was refunded
-        return f"Done · {done} image(s) · {sum(r.cost for _, r in results)} credits", \
-            fmt.balance_text(studio.credits.balance(user))
+    def run_batch(request: gr.Request, progress=gr.Progress(), ids=None, *values):
+        settings = ShotSettings.from_values(*values)
+        done = run_cancellable(studio, request, progress, lambda report, token: bar_handlers.generate_batch(
+            studio, user_of(request), ids, settings, progress=report, cancel=token))
+        if done.warning:
+            gr.Warning(done.warning)
+        return done.status, fmt.balance_text(done.balance)
 
     def cancel_job(request: gr.Request):
-        stopped = studio.cancels.cancel(caller_key(request))
-        return "Cancelling… your credits will be refunded." if stopped else "Nothing is running."
+        return bar_handlers.cancel_job(studio, caller_key(request))
 
     @guard
     def unref(project_id, ids, index, request: gr.Request):
-        user = user_of(request)
-        pid = q.project(user, project_id)
-        if index is None or index >= len(ids or []):
-            raise gr.Error("Click a reference image first, then remove it.")
-        studio.assets.remove_reference(user, pid, ids[index])
-        return (*q.references(user, pid), None)
+        return _strip(bar_handlers.remove_reference(studio, user_of(request), project_id, ids, index))
 
     @guard
     def clear(project_id, request: gr.Request):
-        user = user_of(request)
-        pid = q.project(user, project_id)
-        studio.assets.clear_references(user, pid)
-        return (*q.references(user, pid), None)
+        return _strip(bar_handlers.clear_references(studio, user_of(request), project_id))
 
     def batch_choices(project_id, selected, request: gr.Request):
-        user = user_of(request)
-        shots = studio.shots.list(user, q.project(user, project_id))
-        keep = [x["id"] for x in shots if x["id"] in (selected or [])]
-        return gr.update(choices=[(f"{x['name']} · {view.TYPE_LABEL[x['type']]}", x["id"]) for x in shots], value=keep)
+        choices, keep = bar_handlers.batch_choices(studio, user_of(request), project_id, selected)
+        return gr.update(choices=choices, value=keep)
 
     def select_type(project_id, type_, request: gr.Request):
-        user = user_of(request)
-        return [x["id"] for x in studio.shots.list(user, q.project(user, project_id), type_)] if type_ else []
+        return bar_handlers.shots_of_type(studio, user_of(request), project_id, type_)
 
-    job_in = [s.count, s.model, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids, s.scale, s.strength,
-              s.loras.value]
-    check = (cost_state, [nav.shot_id, *job_in], [s.generate, s.reason, s.counter])
+    check = (cost_state, [nav.shot_id, *settings_in], [s.generate, s.reason, s.counter])
     # `input` follows typing, paste, cut and delete; `change` also follows a programmatic fill
     # (picking a shot puts its description in): together they keep the counter and Generate true.
     gr.on([s.model.change, s.count.change, s.prompt.input, s.prompt.change, nav.shot_id.change, s.ref_ids.change,
@@ -180,12 +132,10 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
     s.model.change(lambda m: describe_reference_support(studio.catalog.get(m)), s.model, s.support,
                    api_name="ui_reference_support", **UI)
     s.refs.select(_pick_index, None, s.selected_ref, api_name="ui_pick_reference", **UI)
-    s.remove_ref.click(unref, [project, s.ref_ids, s.selected_ref], [s.refs, s.ref_ids, s.selected_ref],
-                       api_name="ui_remove_reference", **UI)
-    s.clear_refs.click(clear, project, [s.refs, s.ref_ids, s.selected_ref], api_name="ui_clear_references", **UI)
-    settings_in = [s.model, s.count, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids, s.scale, s.strength,
-                   s.loras.value]
-    balance.watch(s.generate.click)
+    strip_out = [s.refs, s.ref_ids, s.selected_ref]
+    s.remove_ref.click(unref, [project, s.ref_ids, s.selected_ref], strip_out, api_name="ui_remove_reference", **UI)
+    s.clear_refs.click(clear, project, strip_out, api_name="ui_clear_references", **UI)
+    balance.watch(s.generate.click)  # before the job's own event: see shared/balance.py
     gen_event = s.generate.click(
         run_for_shot, [nav.shot_id, *settings_in], [s.status, balance.box], api_name="ui_generate_for_shot",
         api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
@@ -195,15 +145,23 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
           api_name="ui_batch_choices", **UI)
     s.batch_type.input(select_type, [project, s.batch_type], s.batch_shots, api_name="ui_batch_select_type", **UI)
     gr.on([s.batch_shots.change, s.model.change, s.count.change, s.ref_ids.change, s.loras.value.change], batch_estimate,
-          [s.batch_shots, *job_in], [s.batch_run, s.batch_cost], api_name="ui_batch_cost", **UI)
+          [s.batch_shots, *settings_in], [s.batch_run, s.batch_cost], api_name="ui_batch_cost", **UI)
     balance.watch(s.batch_run.click)
     batch_event = s.batch_run.click(
-        run_batch, [s.batch_shots, s.model, s.count, s.prompt, s.enhance, s.style, s.aspect, s.seed, s.ref_ids,
-                    s.scale, s.strength, s.loras.value],
-        [s.status, balance.box], api_name="ui_generate_batch", api_visibility="undocumented", concurrency_id=GPU,
-        concurrency_limit=studio.gpu_concurrency, show_progress_on=[s.status])
+        run_batch, [s.batch_shots, *settings_in], [s.status, balance.box], api_name="ui_generate_batch",
+        api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
+        show_progress_on=[s.status])
     s.cancel.click(cancel_job, None, s.status, api_name="ui_cancel_shot_job", queue=False)
     return [gen_event, batch_event]
+
+
+def _paid(button: PaidButton) -> tuple:
+    """A PaidButton as (button update, note) for a paid button and the line beside it."""
+    return gr.update(value=button.label, interactive=button.enabled), button.note
+
+
+def _strip(strip: bar_handlers.ReferenceStrip) -> tuple:
+    return strip.paths, strip.ids, strip.selected
 
 
 def _pick_index(evt: gr.SelectData):

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio.ui.gen_space import navigator_handlers as handlers
 from studio.ui.gen_space import view
+from studio.ui.gen_space.navigator_handlers import NewShot, ShotEdit
 from studio.ui.shared.common import guard
-from studio.ui.shared.events import UI, need
-from studio.ui.gen_space.queries import SpaceQueries
+from studio.ui.shared.events import UI
 from studio.ui.gen_space.widgets import Navigator, ProjectBar
 from studio.ui.shared.session import user_of
 
 TYPE_CHOICES = [(v, k) for k, v in view.TYPE_LABEL.items()]
-NO_SHOT = "Select a shot in the navigator first (or add one with New shot)."
 
 
 def layout_project_bar() -> ProjectBar:
@@ -64,82 +64,58 @@ def layout_navigator() -> Navigator:
                      edit_type, edit_name, edit_desc, save, up, down, delete)
 
 
-def wire_navigator(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) -> list:
+def wire_navigator(studio, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) -> list:
     """Wires the project bar and the navigator; returns the events after which the open
-    shot (or project) changed, so the other panels can refresh on them."""
-    blank_forms = ("", "")  # plain values: Gradio drops value="" from a gr.update
-
-    def choices(user, value):
-        return gr.update(choices=q.project_choices(user), value=value)
+    shot (or project) changed, so the other panels can refresh on them. The callbacks
+    translate widgets to the handlers in navigator_handlers and their results back."""
 
     @guard
     def open_project(project_id, filter_value, request: gr.Request):
-        user = user_of(request)
-        pid = q.project(user, project_id)
-        cards, ids = q.navigator(user, pid, filter_value)
-        return cards, ids, None, view.shot_header(None), "", "", "character"
+        return _opened(handlers.open_project(studio, user_of(request), project_id, filter_value))
 
     @guard
     def make_project(name, request: gr.Request):
-        user = user_of(request)
-        doc = studio.projects.create(user, name)
-        return choices(user, doc["id"]), "", view.shot_header(None)
+        return _projects(handlers.create_project(studio, user_of(request), name)), "", view.shot_header(None)
 
     @guard
     def rename(project_id, name, request: gr.Request):
-        user = user_of(request)
-        doc = studio.projects.rename(user, q.project(user, project_id), name)
-        return choices(user, doc["id"]), ""
+        return _projects(handlers.rename_project(studio, user_of(request), project_id, name)), ""
 
     @guard
     def remove_project(project_id, confirmed, request: gr.Request):
-        user = user_of(request)
-        studio.projects.delete(user, q.project(user, project_id), confirm=bool(confirmed))
-        return choices(user, studio.projects.ensure_default(user)["id"]), False
+        return _projects(handlers.delete_project(studio, user_of(request), project_id, confirmed)), False
 
     @guard
     def select_shot(ids, evt: gr.SelectData, request: gr.Request):
-        if evt.index is None or evt.index >= len(ids):
-            raise gr.Error("That shot is no longer in the list.")
-        shot = studio.shots.get(user_of(request), ids[evt.index])
+        shot = handlers.select_shot(studio, user_of(request), ids, evt.index)
         return (shot["id"], view.shot_header(shot), shot["type"], shot["name"], shot["description"],
                 shot["description"])
 
     @guard
-    def add_shot(project_id, type_, name, desc, filter_value, request: gr.Request):
-        user = user_of(request)
-        pid = q.project(user, project_id)
-        shot = studio.shots.create(user, pid, type=type_, name=name, description=desc or "")
-        cards, ids = q.navigator(user, pid, filter_value)
-        return (cards, ids, shot["id"], view.shot_header(shot), shot["description"], *blank_forms,
+    def add_shot(request: gr.Request, *values):
+        made = handlers.create_shot(studio, user_of(request), NewShot.from_values(*values))
+        shot = made.shot
+        return (made.cards.cards, made.cards.ids, shot["id"], made.header, shot["description"], *BLANK_FORM,
                 shot["type"], shot["name"], shot["description"])
 
     @guard
-    def edit_shot(sid, type_, name, desc, filter_value, request: gr.Request):
-        user = user_of(request)
-        shot = studio.shots.update(user, need(sid, NO_SHOT), name=name, description=desc, type=type_)
-        cards, ids = q.navigator(user, shot["project_id"], filter_value)
-        return cards, ids, view.shot_header(shot)
+    def edit_shot(request: gr.Request, *values):
+        edited = handlers.update_shot(studio, user_of(request), ShotEdit.from_values(*values))
+        return edited.cards.cards, edited.cards.ids, edited.header
 
     def mover(direction):
         @guard
         def move(project_id, sid, filter_value, request: gr.Request):
-            user = user_of(request)
-            studio.shots.move(user, need(sid, NO_SHOT), direction)
-            return q.navigator(user, q.project(user, project_id), filter_value)
+            return _cards(handlers.move_shot(studio, user_of(request), project_id, sid, direction, filter_value))
         return move
 
     @guard
     def drop_shot(project_id, sid, filter_value, request: gr.Request):
-        user = user_of(request)
-        studio.shots.delete(user, need(sid, NO_SHOT))
-        cards, ids = q.navigator(user, q.project(user, project_id), filter_value)
-        return cards, ids, None, view.shot_header(None), "", "", "character"
+        return _opened(handlers.delete_shot(studio, user_of(request), project_id, sid, filter_value))
 
     @guard
     def filter_shots(project_id, filter_value, request: gr.Request):
-        user = user_of(request)
-        return q.navigator(user, q.project(user, project_id), filter_value)
+        return _cards(handlers.filter_shots(studio, user_of(request), project_id, filter_value))
 
     opened = [nav.cards, nav.ids, nav.shot_id, nav.header, nav.edit_name, nav.edit_desc, nav.edit_type]
     switched = bar.project.input(open_project, [bar.project, nav.filter], opened, api_name="ui_switch_project", **UI)
@@ -153,11 +129,11 @@ def wire_navigator(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, pro
     nav.filter.change(filter_shots, [bar.project, nav.filter], [nav.cards, nav.ids], api_name="ui_filter_shots", **UI)
     selected = nav.cards.select(select_shot, nav.ids, [nav.shot_id, nav.header, nav.edit_type, nav.edit_name,
                                                         nav.edit_desc, prompt], api_name="ui_select_shot", **UI)
-    created = nav.create.click(add_shot, [bar.project, nav.new_type, nav.new_name, nav.new_desc, nav.filter],
+    created = nav.create.click(add_shot, NewShot.inputs(bar=bar, nav=nav),
                                [nav.cards, nav.ids, nav.shot_id, nav.header, prompt, nav.new_name, nav.new_desc,
                                 nav.edit_type, nav.edit_name, nav.edit_desc], api_name="ui_create_shot", **UI)
-    nav.save.click(edit_shot, [nav.shot_id, nav.edit_type, nav.edit_name, nav.edit_desc, nav.filter],
-                   [nav.cards, nav.ids, nav.header], api_name="ui_update_shot", **UI)
+    nav.save.click(edit_shot, ShotEdit.inputs(nav=nav), [nav.cards, nav.ids, nav.header], api_name="ui_update_shot",
+                   **UI)
     for button, direction in ((nav.move_up, "up"), (nav.move_down, "down")):
         button.click(mover(direction), [bar.project, nav.shot_id, nav.filter], [nav.cards, nav.ids],
                      api_name=f"ui_move_shot_{direction}", **UI)
@@ -165,3 +141,18 @@ def wire_navigator(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, pro
                                **UI)
     return [switched, created_project, deleted_project, selected, created, deleted]
 
+
+BLANK_FORM = ("", "")  # the New shot form emptied; plain values: Gradio drops value="" from a gr.update
+
+
+def _cards(cards: handlers.Cards) -> tuple:
+    return cards.cards, cards.ids
+
+
+def _opened(opened: handlers.Opened) -> tuple:
+    """The navigator with no shot open: the edit form back to its blank state."""
+    return (*_cards(opened.cards), None, opened.header, "", "", "character")
+
+
+def _projects(projects: handlers.Projects):
+    return gr.update(choices=projects.choices, value=projects.value)

@@ -13,7 +13,7 @@ import gradio as gr
 from studio.services.studio import Studio
 from studio.ui.shared.balance import Balance
 from studio.ui.gen_space.panels import layout_image_panel, layout_storyboard, wire_image_panel
-from studio.ui.gen_space.queries import SpaceQueries
+from studio.ui.gen_space import navigator_handlers
 from studio.ui.gen_space.settings import layout_settings, wire_settings
 from studio.ui.gen_space.shots import layout_navigator, layout_project_bar, wire_navigator
 from studio.ui.gen_space.widgets import GenSpace
@@ -21,7 +21,6 @@ from studio.ui.shared.session import user_of
 
 
 def build_gen_space(studio: Studio, balance: Balance) -> GenSpace:
-    q = SpaceQueries(studio)
     bar = layout_project_bar()
     nav = layout_navigator()
     panel = layout_image_panel()
@@ -29,23 +28,17 @@ def build_gen_space(studio: Studio, balance: Balance) -> GenSpace:
     board = layout_storyboard()
     space = GenSpace(bar, nav, panel, settings, board)
 
-    shot_changed = wire_navigator(studio, q, bar, nav, settings.prompt)
-    gpu_jobs = wire_settings(studio, q, bar, nav, settings, balance)
-    edit_jobs, edit_cost_load = wire_image_panel(studio, q, bar, nav, settings, panel, board, balance,
-                                                 shot_changed, gpu_jobs)
+    shot_changed = wire_navigator(studio, bar, nav, settings.prompt)
+    gpu_jobs = wire_settings(studio, bar, nav, settings, balance)
+    edit_jobs, edit_cost_load = wire_image_panel(studio, bar, nav, settings, panel, board, balance, shot_changed,
+                                                 gpu_jobs)
     space.jobs = gpu_jobs + edit_jobs
 
     def load_space(project_id, request: gr.Request):
         """Opens the remembered project when it is still there, else the default one."""
-        user = user_of(request)
-        choices = q.project_choices(user)
-        known = {pid for _, pid in choices}
-        pid = project_id if project_id in known else q.project(user, None)
-        if pid not in known:
-            choices = q.project_choices(user)
-        cards, ids = q.navigator(user, pid, "all")
-        refs, ref_ids = q.references(user, pid)
-        return gr.update(choices=choices, value=pid), cards, ids, refs, ref_ids
+        opened = navigator_handlers.open_space(studio, user_of(request), project_id)
+        return (gr.update(choices=opened.projects.choices, value=opened.projects.value), opened.cards.cards,
+                opened.cards.ids, opened.reference_paths, opened.reference_ids)
 
     space.open_project = load_space
     space.open_outputs = [bar.project, nav.cards, nav.ids, settings.refs, settings.ref_ids]

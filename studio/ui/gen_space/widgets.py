@@ -51,13 +51,12 @@ class ImagePanel:
     """Results and library in the middle; the picked image's actions and details beside them."""
 
     results: gr.Gallery
-    result_ids: gr.State
+    results_shown: gr.State  # a paged.Loaded: the results loaded so far and the cursor after them
     library_filter: gr.Radio
     upload: gr.UploadButton
     library: gr.Gallery
-    library_ids: gr.State
+    library_shown: gr.State  # a paged.Loaded, as results_shown
     library_more: gr.Button
-    library_limit: gr.State
     selected: gr.State
     preview: gr.Image
     use_ref: gr.Button
@@ -77,7 +76,6 @@ class ImagePanel:
     edit_reason: gr.Markdown
     details: gr.Markdown
     results_more: gr.Button  # the shot's results: a page, then "Load more"
-    results_limit: gr.State
 
 
 @dataclass

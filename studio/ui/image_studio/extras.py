@@ -6,23 +6,25 @@ widgets (model, style, prompt…) that the main panel owns.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+
 import gradio as gr
 
-from studio.services.common.paging import LEDGER_LIMIT, MAX_LIMIT
-from studio.services.generation.requests import StudioRequest
+from studio.services.common.paging import LEDGER_LIMIT
 from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared.balance import Balance
-from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable, user_message
+from studio.ui.shared.common import GPU, LOOSE, guard, run_cancellable
 from studio.ui.shared.events import UI
+from studio.ui.shared import paged
 from studio.ui.shared.gallery import asset_items
+from studio.ui.shared.paged import NOTHING, Loaded
+from studio.ui.image_studio import extras_handlers
+from studio.ui.image_studio.extras_handlers import CompareSettings
+from studio.ui.image_studio.handlers import StudioSettings
 from studio.ui.image_studio.tab import StudioWidgets
 from studio.ui.shared.session import user_of
-
-
-
-def _library_choices(studio: Studio, user: str) -> list[tuple[str, str]]:
-    return [(f"{p['name']} — {p['prompt'][:48]}", p["id"]) for p in studio.prompts.list(user)]
 
 
 def build_prompt_library(studio: Studio, w: StudioWidgets) -> None:
@@ -37,36 +39,26 @@ def build_prompt_library(studio: Studio, w: StudioWidgets) -> None:
             delete = gr.Button("Delete", scale=1, variant="stop", elem_id="delete-prompt")
         note = gr.Markdown(elem_id="prompt-note")
 
-    settings = w.settings
+    settings = w.settings  # StudioSettings' widgets without the seed (a saved prompt has none)
 
+    # /save_prompt is a documented endpoint: its signature names the API's parameters.
+    @guard
     def save_prompt(label, model_id, style_id, aspect, count, prompt, enhance, negative, request: gr.Request):
-        user = user_of(request)
-        try:
-            studio.generation.check_settings(model_id, style_id, aspect)
-            doc = studio.prompts.save(
-                user, name=label, prompt=prompt, negative_prompt=negative, model_id=model_id,
-                style_id=style_id, aspect=aspect, count=count, enhance=enhance,
-            )
-        except USER_ERRORS as exc:
-            raise gr.Error(user_message(exc)) from None
-        return gr.update(choices=_library_choices(studio, user), value=doc["id"]), f"Saved “{doc['name']}”."
+        typed = StudioSettings(model_id, style_id, aspect, count, prompt, enhance, negative, None)
+        return _saved(extras_handlers.save_prompt(studio, user_of(request), label, typed))
 
+    @guard
     def use_prompt(prompt_id, request: gr.Request):
-        doc = studio.prompts.get(user_of(request), prompt_id) if prompt_id else None
-        if doc is None:
-            raise gr.Error("Choose a saved prompt first.")
-        model_id = doc["model_id"] if doc["model_id"] in studio.catalog.ids() else gr.update()
-        return (model_id, doc.get("style_id") or "auto", doc["aspect"], doc["count"], doc["prompt"],
-                doc["enhance"], doc["negative_prompt"])
+        doc = extras_handlers.use_prompt(studio, user_of(request), prompt_id)
+        return (gr.update() if doc.model_id is None else doc.model_id, doc.style_id, doc.aspect, doc.count,
+                doc.prompt, doc.enhance, doc.negative_prompt)
 
+    @guard
     def delete_prompt(prompt_id, request: gr.Request):
-        user = user_of(request)
-        if not prompt_id or not studio.prompts.delete(user, prompt_id):
-            raise gr.Error("Choose a saved prompt to delete.")
-        return gr.update(choices=_library_choices(studio, user), value=None), "Deleted."
+        return _saved(extras_handlers.delete_prompt(studio, user_of(request), prompt_id))
 
     def refresh(request: gr.Request):
-        return gr.update(choices=_library_choices(studio, user_of(request)))
+        return gr.update(choices=extras_handlers.prompt_choices(studio, user_of(request)))
 
     save.click(save_prompt, [name, *settings], [saved, note], api_name="save_prompt", **LOOSE)
     use.click(use_prompt, saved, settings, api_name="use_saved_prompt", **LOOSE).then(
@@ -74,6 +66,10 @@ def build_prompt_library(studio: Studio, w: StudioWidgets) -> None:
     )
     delete.click(delete_prompt, saved, [saved, note], api_name="delete_saved_prompt", **LOOSE)
     w.loads.append((refresh, None, saved, "list_saved_prompts"))
+
+
+def _saved(saved: extras_handlers.SavedPrompts) -> tuple:
+    return gr.update(choices=saved.choices, value=saved.value), saved.note
 
 
 def build_compare(studio: Studio, w: StudioWidgets, balance: Balance) -> None:
@@ -86,33 +82,24 @@ def build_compare(studio: Studio, w: StudioWidgets, balance: Balance) -> None:
             run = gr.Button("Compare", variant="secondary", interactive=False, elem_id="compare-run")
         gallery = gr.Gallery(label="Comparison", fit_columns=False, columns=4, height="auto", format="png", object_fit="contain",
                              elem_id="compare-results")
+    compare_in = CompareSettings.inputs(compare=SimpleNamespace(models=models), panel=w)
 
-    def request_of(style_id, aspect, count, prompt, enhance, negative, seed, request):
-        return StudioRequest(user=user_of(request), model_id="", style_id=style_id, aspect=aspect, count=count,
-                             prompt=prompt, enhance=enhance, negative_prompt=negative, seed=seed)
+    # Gradio puts gr.Request in the leading named parameter and the inputs after it.
+    def estimate(request: gr.Request, *values):
+        button = extras_handlers.compare_cost(studio, user_of(request), CompareSettings.from_values(*values))
+        return gr.update(value=button.label, interactive=button.enabled), button.note
 
-    def estimate(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request):
-        req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
-        preflight = studio.generation.preflight_compare(req, list(model_ids or []))
-        button, why = fmt.preflight_button(preflight, "Compare")
-        return button, why or f"Total: **{preflight.cost} credits** for {len(model_ids)} models × {count} image(s)."
-
+    # /compare_models is a documented endpoint: its signature names the API's parameters.
     def compare(model_ids, style_id, aspect, count, prompt, enhance, negative, seed, request: gr.Request,
                 progress=gr.Progress()):
-        req = request_of(style_id, aspect, count, prompt, enhance, negative, seed, request)
-        done = run_cancellable(studio, request, progress, lambda report, token: studio.generation.compare(
-            req, model_ids, progress=report, cancel=token))
-        shown = [(img.path, f"{img.details['model_name']} · seed {img.seed}") for r in done for img in r.images]
-        paid = sum(r.cost for r in done)
-        note = f"Made {len(shown)} image(s) with {len(done)} model(s) for {paid} credits."
-        if done.failures:
-            note += " Not made (refunded): " + done.message
-        return shown, fmt.balance_text(studio.credits.balance(req.user)), note
+        typed = CompareSettings(model_ids, style_id, aspect, count, prompt, enhance, negative, seed)
+        done = run_cancellable(studio, request, progress, lambda report, token: extras_handlers.compare(
+            studio, user_of(request), typed, progress=report, cancel=token))
+        return done.shown, fmt.balance_text(done.balance), done.note
 
-    compare_in = [models, w.style, w.aspect, w.count, w.prompt, w.enhance, w.negative, w.seed]
     gr.on([models.change, w.count.change, w.prompt.change, w.style.change, w.aspect.change], estimate, compare_in,
           [run, cost], api_name="estimate_compare", trigger_mode="always_last", **UI)
-    balance.watch(run.click)
+    balance.watch(run.click)  # before the job's own event: see shared/balance.py
     event = run.click(
         compare,
         compare_in,
@@ -124,21 +111,61 @@ def build_compare(studio: Studio, w: StudioWidgets, balance: Balance) -> None:
     w.jobs.append(event)
 
 
-def build_billing(studio: Studio, w: StudioWidgets) -> gr.Dataframe:
-    """The newest page of the credit history; "Load more" asks the ledger for a longer page."""
+@dataclass
+class Billing:
+    """The credit history table, what it has loaded, and its Load more button."""
+
+    table: gr.Dataframe
+    shown: gr.State  # a paged.Loaded of ledger rows
+    more: gr.Button
+
+    @property
+    def outputs(self) -> list:
+        return [self.table, self.shown, self.more]
+
+
+LEDGER_LIST = "ledger"  # the cursor name of CreditsService.ledger_page
+
+
+def _ledger_fetch(studio: Studio, user: str):
+    return lambda limit, cursor: studio.credits.ledger_page(user, limit=limit, cursor=cursor)
+
+
+def _ledger_rows(entries: list) -> tuple[list, list]:
+    return fmt.ledger_rows(entries), []
+
+
+def ledger_shown(studio: Studio, user: str, shown: Loaded | None = None) -> Loaded:
+    """The newest credit history: one page, or down to the oldest entry `shown` held (a
+    refresh after a job keeps what the person paged through, the new entries on top)."""
+    return paged.load_first(_ledger_fetch(studio, user), _ledger_rows, ("ledger",), LEDGER_LIMIT, shown,
+                            LEDGER_LIST)
+
+
+def ledger_more(studio: Studio, user: str, shown: Loaded | None) -> Loaded:
+    """The history loaded so far and the page after it, from the ledger's cursor."""
+    return paged.load_more(_ledger_fetch(studio, user), _ledger_rows, shown or ledger_shown(studio, user),
+                           LEDGER_LIMIT)
+
+
+def ledger_widgets(shown: Loaded) -> tuple:
+    return list(shown.items), shown, gr.update(visible=shown.has_more)
+
+
+def build_billing(studio: Studio, w: StudioWidgets) -> Billing:
+    """The newest page of the credit history; "Load more" follows the ledger's cursor to the
+    first entry, however long the history (the app fills and refreshes it, see app.py)."""
     with gr.Accordion("Billing: credit history", open=False, elem_id="billing"):
         gr.Markdown("Credits are taken when a job starts and given back if it fails or you cancel it.")
         table = gr.Dataframe(headers=fmt.LEDGER_HEADERS, interactive=False, elem_id="ledger", wrap=True)
-        more = gr.Button("Load more", size="sm", elem_id="ledger-more")
-    shown = gr.State(LEDGER_LIMIT)
+        more = gr.Button("Load more", size="sm", visible=False, elem_id="ledger-more")
+    billing = Billing(table, gr.State(NOTHING), more)
 
-    def load_more(limit, request: gr.Request):
-        limit = min(limit + LEDGER_LIMIT, MAX_LIMIT)
-        page = studio.credits.ledger_page(user_of(request), limit=limit)
-        return fmt.ledger_rows(page.items), limit, gr.update(visible=page.has_more and limit < MAX_LIMIT)
+    def load_more(shown, request: gr.Request):
+        return ledger_widgets(ledger_more(studio, user_of(request), shown))
 
-    more.click(load_more, shown, [table, shown, more], api_name="ui_ledger_more", **UI)
-    return table
+    more.click(load_more, billing.shown, billing.outputs, api_name="ui_ledger_more", **UI)
+    return billing
 
 
 HISTORY_PAGE = 24  # images per "Load more" in the history

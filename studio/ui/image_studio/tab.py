@@ -7,23 +7,22 @@ the services so the API and the browser behave the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import gradio as gr
 
 from pipelines.params import PARAMS
-
-from studio.services.generation.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable
-from studio.ui.shared.downloads import named_copy, studio_download_name
 from studio.ui.shared.events import UI
+from studio.ui.image_studio import handlers
+from studio.ui.image_studio.handlers import StudioSettings
 from studio.ui.image_studio.style_picker import style_picker
 from studio.ui.shared.lora_picker import lora_picker
 from studio.ui.shared.session import caller_key, user_of
+
 
 @dataclass
 class StudioWidgets:
@@ -51,10 +50,6 @@ class StudioWidgets:
     @property
     def settings(self) -> list:
         return [self.model, self.style, self.aspect, self.count, self.prompt, self.enhance, self.negative]
-
-
-def download_for(studio: Studio, user: str, item: dict) -> str:
-    return named_copy(studio.exports_dir, user, Path(item["path"]).stem, item["path"], studio_download_name(item))
 
 
 def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
@@ -113,21 +108,22 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
             details = gr.Markdown(fmt.details_markdown(None), elem_id="details")
             result_json = gr.JSON(label="Job", visible=False)
 
-    # ----- callbacks: translate only -------------------------------------------------
+    w = StudioWidgets(model, style, aspect, count, prompt, enhance, negative, seed, generate, cancel, counter,
+                      reason, gallery, download, details, request_state=())
+    settings_in = StudioSettings.inputs(panel=w, loras=loras)
+
+    # ----- callbacks: translate only (the rules are in handlers.py and the services) -----
     def describe_model(model_id):
-        entry = catalog.get(model_id)
-        return fmt.model_card(entry, studio.is_downloaded(model_id))
+        return handlers.describe_model(studio, model_id)
 
     def describe_style(style_id):
-        return studio.generation.style(style_id).description
+        return handlers.describe_style(studio, style_id)
 
-    def request_state(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value, lora_pairs,
-                      request: gr.Request):
-        req = StudioRequest(
-            user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n, prompt=text,
-            enhance=bool(enhance_on), negative_prompt=negative_text or "", seed=seed_value, loras=lora_pairs or (),
-        )
-        return (fmt.prompt_counter(text), *fmt.preflight_button(studio.generation.preflight(req)))
+    # Gradio puts gr.Request in the leading named parameter and the inputs after it.
+    def request_state(request: gr.Request, *values):
+        state = handlers.request_state(studio, user_of(request), StudioSettings.from_values(*values))
+        return state.counter, gr.update(value=state.button.label, interactive=state.button.enabled), \
+            state.button.note
 
     def preview_enhanced(on, text, style_id):
         if not on:
@@ -143,57 +139,41 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         except USER_ERRORS as exc:
             raise gr.Error(str(exc)) from None
 
+    # /generate is a documented endpoint: its signature names the API's parameters, in
+    # StudioSettings' order.
     def generate_images(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value, lora_pairs,
                         request: gr.Request, progress=gr.Progress()):
-        req = StudioRequest(
-            user=user_of(request), model_id=model_id, style_id=style_id, aspect=aspect_id, count=n,
-            prompt=text, enhance=enhance_on, negative_prompt=negative_text, seed=seed_value, loras=lora_pairs or (),
-        )
-        result = run_cancellable(studio, request, progress,
-                                 lambda report, token: studio.generation.generate(req, progress=report, cancel=token))
-        shown = [(img.path, fmt.image_caption(img.details)) for img in result.images]
-        job = {
-            "job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,
-            "elapsed_s": round(result.elapsed_s, 3), "images": [img.details for img in result.images],
-        }
-        first = result.images[0]
-        items = [img.details | {"path": img.path} for img in result.images]
-        return (
-            shown, job, fmt.balance_text(result.balance), items,
-            fmt.details_markdown(first.details), gr.update(value=download_for(studio, req.user, items[0]), visible=True),
-            gr.update(value=result.prompt, visible=bool(enhance_on)),
-        )
+        settings = StudioSettings.from_values(model_id, style_id, aspect_id, n, text, enhance_on, negative_text,
+                                              seed_value, lora_pairs)
+        done = run_cancellable(studio, request, progress, lambda report, token: handlers.generate(
+            studio, user_of(request), settings, progress=report, cancel=token))
+        return (done.shown, done.job, fmt.balance_text(done.balance), done.items, *_picked(done.picked),
+                gr.update(value=done.prompt, visible=bool(enhance_on)))
 
     def select_result(items, evt: gr.SelectData, request: gr.Request):
-        if not items or evt.index is None or evt.index >= len(items):
-            return fmt.details_markdown(None), gr.update(visible=False)
-        item = items[evt.index]
-        return fmt.details_markdown(item), gr.update(value=download_for(studio, user_of(request), item), visible=True)
+        return _picked(handlers.select_result(studio, user_of(request), items, evt.index))
 
     def cancel_job(request: gr.Request):
-        stopped = studio.cancels.cancel(caller_key(request))
-        return "Cancelling… credits will be refunded." if stopped else "Nothing is running."
+        return handlers.cancel_job(studio, caller_key(request))
 
     # ----- wiring -------------------------------------------------------------------------
     ui = UI
-    state_inputs = [model, style, aspect, count, prompt, enhance, negative, seed, loras.value]
     state_outputs = [counter, generate, reason]
     # `input` follows typing, paste, cut and delete; `change` also follows a programmatic fill
     # (enhance, a saved prompt): together the counter and Generate never go stale.
     gr.on([prompt.input, prompt.change, model.change, count.change, style.change, aspect.change, loras.value.change],
-          request_state, state_inputs, state_outputs,
-          api_name="check_request", trigger_mode="always_last", **ui)
+          request_state, settings_in, state_outputs, api_name="check_request", trigger_mode="always_last", **ui)
     model.change(describe_model, model, model_info, api_name="describe_model", **ui)
     style.change(describe_style, style, style_info, api_name="describe_style", **ui)
     gr.on([enhance.change, style.change, prompt.blur], preview_enhanced, [enhance, prompt, style], enhanced_view,
           api_name="preview_enhanced", **ui)
     enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt", **LOOSE).then(
-        request_state, state_inputs, state_outputs, api_name="check_request_after_enhance", **ui
+        request_state, settings_in, state_outputs, api_name="check_request_after_enhance", **ui
     )
-    balance.watch(generate.click)
+    balance.watch(generate.click)  # before the job's own event: see shared/balance.py
     gen_event = generate.click(
         generate_images,
-        [model, style, aspect, count, prompt, enhance, negative, seed, loras.value],
+        settings_in,
         [gallery, result_json, balance.box, results_state, details, download, enhanced_view],
         api_name="generate",
         concurrency_id=GPU,
@@ -201,12 +181,15 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         show_progress_on=[gallery],
         **LOOSE,  # raw values reach the service's validation (a seed of 1.5 is refused, not rounded)
     )
-    gen_event.then(request_state, state_inputs, state_outputs, api_name="check_request_after_generate", **ui)
+    gen_event.then(request_state, settings_in, state_outputs, api_name="check_request_after_generate", **ui)
     cancel.click(cancel_job, None, cancel_note, api_name="cancel", queue=False)
     gallery.select(select_result, results_state, [details, download], api_name="select_result", **ui)
 
-    return StudioWidgets(
-        model, style, aspect, count, prompt, enhance, negative, seed, generate, cancel, counter, reason, gallery,
-        download, details, (request_state, state_inputs, state_outputs), jobs=[gen_event],
-        loads=[(request_state, state_inputs, state_outputs, "check_request_on_load")],
-    )
+    w.request_state = (request_state, settings_in, state_outputs)
+    w.jobs.append(gen_event)
+    w.loads.append((request_state, settings_in, state_outputs, "check_request_on_load"))
+    return w
+
+
+def _picked(picked: handlers.Picked) -> tuple:
+    return picked.details, gr.update(value=picked.download, visible=picked.download is not None)
