@@ -117,10 +117,10 @@ def _check_checkpoint(entry: ModelEntry, path: Path) -> None:
     own = entry.traits.checkpoint_marker
     if own is None or any(key.startswith(own) for key in header):
         return
-    for family in FAMILIES.values():
-        marker = family.checkpoint_marker
-        if marker and family.pipeline != entry.traits.pipeline and any(key.startswith(marker) for key in header):
-            raise _Broken(f"{path.name} holds {_family_words(family.name)}, but the catalog says it is "
+    for other in FAMILIES.values():
+        marker = other.checkpoint_marker
+        if marker and other.pipeline != entry.traits.pipeline and any(key.startswith(marker) for key in header):
+            raise _Broken(f"{path.name} holds {_family_words(other.name)}, but the catalog says it is "
                           f"{_family_words(entry.family)}; fix the entry's family or point it at a matching model")
 
 
