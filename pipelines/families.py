@@ -39,6 +39,9 @@ class FamilyTraits:
     ignores_prompt: bool = False  # output does not depend on the text (the offline demo GAN)
     built_in: bool = False  # ships with the studio, works offline, nothing to download
     prompt_tokenizer: str = "tokenizer"  # the pipeline's tokenizer that `max_prompt_tokens` counts with
+    # its inpainting twin (repaint, extend), built with from_pipe like the img2img one; None: it can't repaint.
+    # A 4-channel UNet works too: diffusers then blends the masked latents at every step.
+    inpaint_pipeline: str | None = None
 
     def dtype_name(self, device: str) -> str:
         kind = "cuda" if device.startswith("cuda") else device
@@ -55,6 +58,7 @@ FAMILIES: dict[str, FamilyTraits] = {
     for t in (
         FamilyTraits(
             name="sd15",
+            inpaint_pipeline="StableDiffusionInpaintPipeline",
             pipeline="StableDiffusionPipeline",
             img2img_pipeline="StableDiffusionImg2ImgPipeline",
             ip_adapter=True,
@@ -69,6 +73,7 @@ FAMILIES: dict[str, FamilyTraits] = {
         ),
         FamilyTraits(
             name="sd21",
+            inpaint_pipeline="StableDiffusionInpaintPipeline",
             pipeline="StableDiffusionPipeline",
             img2img_pipeline="StableDiffusionImg2ImgPipeline",
             ip_adapter=True,
@@ -83,6 +88,7 @@ FAMILIES: dict[str, FamilyTraits] = {
         ),
         FamilyTraits(
             name="sdxl",
+            inpaint_pipeline="StableDiffusionXLInpaintPipeline",
             pipeline="StableDiffusionXLPipeline",
             img2img_pipeline="StableDiffusionXLImg2ImgPipeline",
             ip_adapter=True,
@@ -96,6 +102,7 @@ FAMILIES: dict[str, FamilyTraits] = {
         ),
         FamilyTraits(
             name="flux",
+            inpaint_pipeline="FluxInpaintPipeline",
             pipeline="FluxPipeline",
             img2img_pipeline="FluxImg2ImgPipeline",
             ip_adapter=False,  # FLUX IP-Adapters take other arguments than the UNet ones

@@ -57,7 +57,7 @@ _CANCEL_POLL_S = 0.05
 
 def is_mergeable(entry: ModelEntry, request: GenerationRequest) -> bool:
     """Requests that may share a pipeline call: text-to-image on a family the table marks mergeable."""
-    return entry.traits.mergeable and not request.reference_images
+    return entry.traits.mergeable and not request.reference_images and request.init_image is None
 
 
 @dataclass(eq=False)

@@ -12,7 +12,9 @@ from typing import Callable, Literal
 
 from PIL import Image
 
-from .params import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_REFERENCES, MAX_SEED, RequestRejected  # noqa: F401 (re-exported)
+from .params import PARAMS, MAX_IMAGES, MAX_PROMPT_CHARS, MAX_REFERENCES, MAX_SEED, RequestRejected  # noqa: F401 (re-exported)
+
+InpaintFill = Literal["original", "noise", "blank"]  # params.INPAINT_FILLS
 
 Stage = Literal["queued", "download", "load", "denoise", "decode", "done"]
 
@@ -74,6 +76,18 @@ class GenerationRequest:
     reference_mode: Literal["ip_adapter", "img2img"] | None = None
     ip_adapter_scale: float = 0.6
     strength: float = 0.6  # img2img: how far from the first reference
+    # Refining an image of one's own (pipelines/inpaint.py): `init_image` alone is an
+    # image-to-image pass at `denoise` (hires fix); with `mask` (white: repaint) it is a repaint.
+    # The result has init_image's size; pixels outside the (feathered) mask are init_image's.
+    init_image: Image.Image | None = None
+    mask: Image.Image | None = None
+    denoise: float = PARAMS["denoise"].default
+    mask_blur: int = PARAMS["mask_blur"].default
+    mask_invert: bool = False  # repaint what is NOT painted (A1111 inpainting_mask_invert)
+    inpainting_fill: InpaintFill = "original"
+    inpaint_only_masked: bool = False  # crop to the mask's box + padding, run at native size, paste back
+    inpaint_padding: int = PARAMS["inpaint_padding"].default
+    feather_inside_only: bool = False  # outpainting: the feather stays in the new area, the original is kept exactly
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_images <= MAX_IMAGES:
