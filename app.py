@@ -78,7 +78,16 @@ def build_studio(settings: Settings):
         default_model_id=settings.default_model,
         gpu_concurrency=8 if settings.merge_window_ms else 1,
         admin=admin,
+        refine=_refine_service(generation, settings),
     )
+
+
+def _refine_service(generation, settings: Settings):
+    """Repaint / extend / enlarge; upscaler files in <data-dir>/upscalers are read (bad ones named) now."""
+    from pipelines.upscalers import Upscalers
+    from studio.services.generation.refine import RefineService
+
+    return RefineService(generation, Upscalers(settings.data_dir / "upscalers", cache_dir=settings.hf_cache_dir))
 
 
 def _quiet_library_progress_bars() -> None:

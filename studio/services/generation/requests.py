@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import Any
+
 from pipelines.catalog import ASPECTS, Catalog, ModelEntry
+from pipelines.params import PARAMS
+from pipelines.upscalers import LANCZOS
 from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
 from studio.services.common import validation as v
 from studio.services.common.validation import InvalidRequest
@@ -35,6 +39,24 @@ class StudioRequest:
     project_id: str | None = None
     shot_id: str | None = None
     reference_ids: tuple[str, ...] = field(default_factory=tuple)
+    # Refining an image (studio/services/generation/refine.py). `operation` "" is plain
+    # generation; "repaint", "extend", "enlarge" work on `source_id` (an asset of `user`) or
+    # `init_image` (a PIL image an API client sent); "hires" generates, enlarges, redraws.
+    operation: str = ""
+    source_id: str | None = None
+    init_image: Any = None  # PIL.Image.Image
+    mask: Any = None  # PIL.Image.Image: white (or opaque) = repaint
+    denoise: float = PARAMS["denoise"].default
+    mask_blur: int = PARAMS["mask_blur"].default
+    mask_invert: bool = False
+    inpainting_fill: str = "original"  # pipelines.params.INPAINT_FILLS
+    inpaint_only_masked: bool = False
+    inpaint_padding: int = PARAMS["inpaint_padding"].default
+    extend_sides: tuple[str, ...] = ()  # pipelines.params.OUTPAINT_SIDES
+    extend_pixels: int = PARAMS["outpaint_pixels"].default
+    upscaler: str = LANCZOS
+    upscale_factor: float = PARAMS["upscale_factor"].default
+    hires_denoise: float = PARAMS["hires_denoise"].default
 
 
 def check_user(user: object) -> str:
