@@ -1,6 +1,7 @@
 """The AUTOMATIC1111 dialect: `/sdapi/v1/*`, as `webuiapi`, editor plugins and bots call it.
 
-Fields the original accepts but the studio cannot honour (hires fix, restore faces,
+Masks, the hires fix, the "sd upscale" script and the extras are in a1111_extras.py.
+Fields the original accepts but the studio cannot honour (restore faces, other
 scripts, subseeds…) are ignored the way A1111 ignores unknown ones, and every request
 field that was changed or not used is said in the `info` JSON under `studio_notes`.
 Errors come back like A1111's own: `{"error", "detail", "body", "errors"}`.
@@ -22,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from pipelines.references import MIN_STRENGTH
 from pipelines.types import MAX_IMAGES, GenerationCancelled
 from studio.accounts import SignInThrottled
+from studio.api import a1111_extras
 from studio.api.auth import caller_of
 from studio.api.errors import a1111_error, service_error
 from studio.api.common import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
@@ -171,8 +173,6 @@ def build_router(ctx: ApiContext) -> APIRouter:
             if len(images) > 1:
                 notes.append("only the first of init_images is used")
             extras.update(reference_images=(images[0],), reference_mode="img2img", strength=strength)
-        if body.get("enable_hr"):
-            notes.append("hires fix (enable_hr) is not supported and was ignored")
         study = StudioRequest(
             user=user, model_id=model_id, style_id=style_id, aspect=aspect, count=count,
             prompt=req.prompt, negative_prompt=req.negative_prompt or "", seed=req.seed,
@@ -186,9 +186,13 @@ def build_router(ctx: ApiContext) -> APIRouter:
 
     def generate_now(body: dict, user: str, img2img: bool) -> JSONResponse:
         study, extras, notes, req = prepare(body, user, img2img)
-        studio.generation.prepare(study)  # every service check before a credit moves
+        refined = a1111_extras.refine_request(studio, body, study, extras, notes, img2img)  # mask, hires, sd upscale
+        if refined is not None:
+            study, extras = refined, {"strength": refined.denoise if refined.operation == "repaint" else refined.hires_denoise}
+        (studio.refine if refined else studio.generation).prepare(study)  # every service check before a credit moves
         try:
-            result = ctx.jobs.run(study, extras=extras, asset_fields={"api": "a1111"})
+            result = ctx.jobs.run(study, extras=None if refined else extras, asset_fields={"api": "a1111"},
+                                  refine=refined is not None)
         except GenerationCancelled:  # A1111 answers an interrupted job normally, with what it has
             info = {"prompt": study.prompt, "all_seeds": [], "interrupted": True,
                     "studio_notes": notes + ["interrupted: no image was kept and the credits were refunded"]}
@@ -205,14 +209,14 @@ def build_router(ctx: ApiContext) -> APIRouter:
             "all_seeds": [img.seed for img in result.images],
             "subseed": -1, "all_subseeds": [-1] * len(files), "subseed_strength": 0,
             "width": first["width"], "height": first["height"],
-            "sampler_name": first["sampler"], "cfg_scale": first["guidance"], "steps": first["steps"],
+            "sampler_name": first.get("sampler"), "cfg_scale": first.get("guidance"), "steps": first.get("steps"),
             "batch_size": req.batch_size, "n_iter": req.n_iter,
             "sd_model_name": result.model_id, "sd_model_hash": None,
             "denoising_strength": extras.get("strength"),
-            "styles": [first["style_id"]] if first["style_id"] != "auto" else [],
+            "styles": [first["style_id"]] if first.get("style_id") not in (None, "auto") else [],
             "infotexts": infotexts, "index_of_first_image": 0,
             "job_timestamp": datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),
-            "restore_faces": False, "clip_skip": 1, "is_using_inpainting_conditioning": False,
+            "restore_faces": False, "clip_skip": 1, "is_using_inpainting_conditioning": bool(refined and refined.mask),
             "version": "image-generation-studio",
             "studio_notes": notes,
             "credits_charged": result.cost, "balance": result.balance,
@@ -243,7 +247,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return JSONResponse([{"name": s, "aliases": [], "options": {}} for s in SAMPLERS])
 
     async def scripts(request: Request, user: str):
-        return JSONResponse({"txt2img": [], "img2img": []})
+        return JSONResponse({"txt2img": [], "img2img": ["sd upscale"]})
 
     async def get_options(request: Request, user: str):
         return JSONResponse({"sd_model_checkpoint": current_model(user), "sd_checkpoint_hash": None, "samples_format": "png"})
@@ -280,6 +284,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         ("/progress", progress, "GET"), ("/interrupt", interrupt, "POST"),
     ]:
         router.add_api_route(path, guarded(handler), methods=[method], name=f"a1111_{handler.__name__}")
+    router.include_router(a1111_extras.build_router(ctx, caller))  # extras, upscalers
     return router
 
 

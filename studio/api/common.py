@@ -166,7 +166,10 @@ class JobTracker:
         # As many REST jobs in the engine at once as the UI lets in through its GPU queue.
         self._gpu = threading.BoundedSemaphore(max(1, studio.gpu_concurrency))
 
-    def run(self, request: StudioRequest, *, extras: dict | None = None, asset_fields: dict | None = None) -> StudioResult:
+    def run(self, request: StudioRequest, *, extras: dict | None = None, asset_fields: dict | None = None,
+            refine: bool = False) -> StudioResult:
+        """One job with progress and interrupt; `refine`: a repaint / extend / enlarge / hires
+        request (studio.services.generation.refine) instead of a plain generation."""
         job = RunningJob(user=request.user, key=f"{request.user}:api-{uuid.uuid4().hex}", count=request.count)
 
         def progress(event: Progress) -> None:
@@ -178,6 +181,8 @@ class JobTracker:
             self._jobs[job.key] = job
         try:
             with self.studio.cancels.running(job.key) as token, self._gpu:
+                if refine:
+                    return self.studio.refine.run(request, progress=progress, cancel=token)
                 return self.studio.generation.generate(
                     request,
                     progress=progress,

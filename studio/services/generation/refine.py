@@ -26,6 +26,7 @@ from typing import Any
 from PIL import Image
 
 from pipelines.catalog import ModelEntry
+from pipelines.generate import draw_seeds
 from pipelines.masks import extend_canvas, outpaint_amounts, prepare_mask
 from pipelines.params import INPAINT_FILLS, MAX_SEED, PARAMS, RequestRejected
 from pipelines.types import CancelToken, GenerationRequest, ProgressFn, UnknownModel
@@ -173,22 +174,29 @@ class RefineService:
                           seed=(record or {}).get("seed"))
 
     def _prepare_hires(self, request: StudioRequest) -> RefinePlan:
+        """Generate, enlarge, redraw; with a source image (A1111's "sd upscale" script) the
+        first step is skipped and the source is enlarged and redrawn."""
         job = self.gen.prepare(request)
         self.gen.check_engine_request(job, {})
         denoise = _checked("hires_denoise", request.hires_denoise)
+        given = request.init_image is not None or request.source_id
+        source, record = self.source_of(request) if given else (None, None)
+        if source is not None and job.entry.traits.img2img_pipeline is None:
+            raise InvalidRequest(f"{job.entry.name} can't redraw an existing picture; choose another model.")
         try:
             self.upscalers.info(request.upscaler)
-            size = check_factor((job.width, job.height), request.upscale_factor)
+            size = check_factor(source.size if source is not None else (job.width, job.height), request.upscale_factor)
         except RequestRejected as exc:
             raise InvalidRequest(str(exc)) from None
         top = PARAMS["width"].bounds(job.entry.family)[1]
         if max(size) > top:
             raise InvalidRequest(f"A hires fix to {size[0]}×{size[1]} is more than the {top} pixels a side "
                                  f"{job.entry.name} works at; choose a smaller factor.")
-        cost = job.count * (2 * job.entry.credit_cost + enlarge_cost(*size))
+        passes = 1 if source is not None else 2
+        cost = job.count * (passes * job.entry.credit_cost + enlarge_cost(*size))
         return RefinePlan(request=replace(request, hires_denoise=denoise), cost=cost, entry=job.entry,
-                          prompt=job.styled_prompt, negative=job.negative_prompt, count=job.count, seed=job.seed,
-                          out_size=size, engine=self.gen._engine_request(job, {}))
+                          source=source, record=record, prompt=job.styled_prompt, negative=job.negative_prompt,
+                          count=job.count, seed=job.seed, out_size=size, engine=self.gen._engine_request(job, {}))
 
     def cost_of(self, request: StudioRequest) -> int:
         return self.prepare(request).cost
@@ -250,15 +258,21 @@ class RefineService:
         if req.operation in ("repaint", "extend"):
             result = engine.generate(plan.engine, progress=progress, cancel=cancel)
             return list(zip(result.images, result.seeds)), _result_extra(result)
-        base = engine.generate(plan.engine, progress=progress, cancel=cancel)  # hires fix: base, enlarge, redraw
-        made = []
-        for image, seed in zip(base.images, base.seeds):
+        if plan.source is not None:  # enlarge and redraw a given picture (A1111's sd upscale)
+            seeds = list(plan.engine.seeds or draw_seeds(plan.count))
+            pairs, base = [(plan.source, s) for s in seeds], None
+        else:  # hires fix: generate, enlarge, redraw
+            base = engine.generate(plan.engine, progress=progress, cancel=cancel)
+            pairs = list(zip(base.images, base.seeds))
+        made, last = [], None
+        for image, seed in pairs:
             big = self.upscalers.upscale(image, req.upscaler, req.upscale_factor, progress=progress, cancel=cancel)
-            second = replace(plan.engine, num_images=1, seeds=(seed,), width=big.width // 8 * 8,
-                             height=big.height // 8 * 8, init_image=big, denoise=req.hires_denoise)
-            redone = engine.generate(second, progress=progress, cancel=cancel)
-            made.append((redone.images[0], seed))
-        return made, {"steps": base.steps, "guidance": base.guidance, "sampler": base.sampler}
+            m = plan.entry.traits.size_multiple
+            second = replace(plan.engine, num_images=1, seeds=(seed,), width=max(m, big.width // m * m),
+                             height=max(m, big.height // m * m), init_image=big, denoise=req.hires_denoise)
+            last = engine.generate(second, progress=progress, cancel=cancel)
+            made.append((last.images[0], seed))
+        return made, _result_extra(base or last)
 
     def _save(self, job_id: str, plan: RefinePlan, image: Image.Image, seed: int, extra: dict,
               written: list[str]) -> dict:
