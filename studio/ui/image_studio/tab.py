@@ -19,6 +19,7 @@ from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable
 from studio.ui.shared.downloads import named_copy, studio_download_name
 from studio.ui.shared.events import UI
 from studio.ui.image_studio.style_picker import style_picker
+from studio.ui.shared.refine_panel import follow_gallery, layout_refine_panel, wire_refine_panel
 from studio.ui.shared.session import caller_key, user_of
 
 @dataclass
@@ -105,6 +106,7 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
             with gr.Row():
                 download = gr.DownloadButton("Download selected PNG", visible=False, elem_id="download")
             details = gr.Markdown(fmt.details_markdown(None), elem_id="details")
+            refine = layout_refine_panel("is")
             result_json = gr.JSON(label="Job", visible=False)
 
     # ----- callbacks: translate only -------------------------------------------------
@@ -197,9 +199,11 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
     gen_event.then(request_state, state_inputs, state_outputs, api_name="check_request_after_generate", **ui)
     cancel.click(cancel_job, None, cancel_note, api_name="cancel", queue=False)
     gallery.select(select_result, results_state, [details, download], api_name="select_result", **ui)
+    refine_jobs = wire_refine_panel(studio, refine, balance, model)
+    follow_gallery(refine, gallery, results_state, gen_event)
 
     return StudioWidgets(
         model, style, aspect, count, prompt, enhance, negative, seed, generate, cancel, counter, reason, gallery,
-        download, details, (request_state, state_inputs, state_outputs), jobs=[gen_event],
+        download, details, (request_state, state_inputs, state_outputs), jobs=[gen_event, *refine_jobs],
         loads=[(request_state, state_inputs, state_outputs, "check_request_on_load")],
     )
