@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipelines.families import FamilyTraits, traits
+from pipelines.params import PARAMS
 
 
 def _known_family(name: str) -> str:
@@ -32,9 +33,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _row(name: str):
+    """A catalog number checked by its row of the parameter table (pipelines/params.py)."""
+    return AfterValidator(lambda value: PARAMS[name].check(value))
+
+
 class Size(_Strict):
-    width: int = Field(ge=32, le=4096, multiple_of=8)
-    height: int = Field(ge=32, le=4096, multiple_of=8)
+    width: Annotated[int, _row("width")]
+    height: Annotated[int, _row("height")]
 
 
 class Source(_Strict):
@@ -81,8 +87,8 @@ class ModelEntry(_Strict):
     specialties: list[str] = Field(default_factory=list)
     family: Family
     source: Source
-    default_steps: int = Field(ge=1, le=150)
-    default_guidance: float = Field(ge=0.0, le=30.0)
+    default_steps: Annotated[int, _row("steps")]
+    default_guidance: Annotated[float, _row("guidance")]
     sizes: dict[AspectId, Size]
     credit_cost: int = Field(ge=0, le=1000, description="credits per image")
     speed: Literal["fast", "medium", "slow"]

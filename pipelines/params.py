@@ -52,7 +52,8 @@ class Param:
     info: str = ""  # one line of help under the slider
     # family name -> (minimum, maximum) where the family takes less than the row's range
     family_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    # a protocol whose documented default differs (A1111 denoising_strength is 0.75): dialect -> default
+    # where a REST dialect's documented default (A1111 denoising_strength is 0.75) or a tab's
+    # (Gen Space offers 2 images to pick from) differs from the row's: "a1111"/"gen_space" -> default
     dialect_defaults: Mapping[str, float | int] = field(default_factory=dict)
     # values outside [minimum, maximum] that still mean something (seed -1: random)
     special: Mapping[float | int, str] = field(default_factory=dict)
@@ -67,6 +68,10 @@ class Param:
         if dialect is not None and dialect in self.dialect_defaults:
             return self.dialect_defaults[dialect]
         return self.default
+
+    def choices(self) -> list[int]:
+        """Every value of a small whole-number row (the image-count picker)."""
+        return list(range(int(self.minimum), int(self.maximum) + 1, int(self.step)))
 
     def span(self, family: str | None = None) -> str:
         lo, hi = self.bounds(family)
@@ -104,7 +109,7 @@ MAX_IMAGES = 4
 MAX_REFERENCES = 6
 MAX_LORAS = 4
 MAX_SEED = 2**32 - 1  # torch takes 64-bit seeds; A1111-style tools write 32-bit ones
-MAX_SIDE = 2048  # width/height ceiling for any family (pixels), see the size rows
+MAX_SIDE = 4096  # width/height ceiling for any family (pixels), see the size rows
 MAX_UPSCALE_PIXELS = 4096 * 4096  # an enlargement's output may not exceed this many pixels
 # Repaint: what the masked area holds before denoising (A1111's inpainting_fill 1, 2, 3).
 INPAINT_FILLS = ("original", "noise", "blank")
@@ -115,7 +120,7 @@ UPSCALE_TILE = 192
 UPSCALE_TILE_OVERLAP = 16
 
 _ROWS = (
-    Param("count", "Number of images", 1, 1, MAX_IMAGES, 1, integer=True),
+    Param("count", "Number of images", 1, 1, MAX_IMAGES, 1, integer=True, dialect_defaults={"gen_space": 2}),
     Param("n_iter", "Batches", 1, 1, 4, 1, integer=True,
           info="Batches run one after another, each priced before it starts."),
     Param("seed", "Seed", -1, 0, MAX_SEED, 1, integer=True, special={-1: "random"},
@@ -124,18 +129,17 @@ _ROWS = (
           info="Denoising steps; the model's own default when left alone."),
     Param("guidance", "Guidance (CFG scale)", None, 0, 30, 0.5,
           info="How closely the picture follows the prompt; the model's own default when left alone."),
-    Param("width", "Width", 512, 64, MAX_SIDE, 8, integer=True,
-          family_limits={"flux": (256, MAX_SIDE), "demo": (64, 64)}),
-    Param("height", "Height", 512, 64, MAX_SIDE, 8, integer=True,
-          family_limits={"flux": (256, MAX_SIDE), "demo": (64, 64)}),
+    # Sizes in pixels; the family's size multiple (families.py) applies on top.
+    Param("width", "Width", 512, 8, MAX_SIDE, 8, integer=True),
+    Param("height", "Height", 512, 8, MAX_SIDE, 8, integer=True),
     # Image-to-image from a Gen Space reference. The engine's floor is 0.01: below it
     # diffusers would need more steps than its scheduler has (see references.image_to_image_steps).
-    Param("strength", "Change from the first reference", 0.6, 0.01, 1, 0.01,
-          info="Image-to-image: 0 keeps the reference, 1 ignores it."),
-    Param("ip_adapter_scale", "Reference strength (IP-Adapter)", 0.6, 0, 1, 0.05,
+    Param("strength", "Image-to-image strength", 0.6, 0.01, 1, 0.01, dialect_defaults={"a1111": 0.75},
+          info="How far the picture may move from the starting image: near 0 keeps it, 1 ignores it."),
+    Param("ip_adapter_scale", "Reference strength (IP-Adapter scale)", 0.6, 0, 1, 0.05,
           info="How strongly the reference images steer the picture."),
     # Repaint / image-to-image / hires fix from an image of your own (A1111's denoising_strength).
-    Param("denoise", "Denoise strength", 0.75, 0.01, 1, 0.01, dialect_defaults={"a1111": 0.75},
+    Param("denoise", "Denoise strength", 0.75, 0.01, 1, 0.01,
           info="How much of the picture is redrawn: 0 keeps it, 1 redraws it completely."),
     Param("mask_blur", "Mask blur", 4, 0, 64, 1, integer=True,
           info="Feathers the mask's edge (pixels) so the repaint blends in."),

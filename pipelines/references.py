@@ -34,12 +34,11 @@ from PIL import Image, ImageOps
 from .catalog import IPAdapterSource, ModelEntry
 from .families import traits
 from .hub import cached_or_download, component_complete, download_files, pick_weights, short_error
+from .params import limit
 from .types import MAX_REFERENCES, GenerationRequest, ModelUnavailable, Progress, ProgressFn, RequestRejected, report
 
 ReferenceMode = Literal["ip_adapter", "img2img"]
 MODE_LABELS = {"ip_adapter": "IP-Adapter", "img2img": "image-to-image"}
-MIN_STRENGTH = 0.01  # below this diffusers would need more steps than its scheduler has
-MAX_IP_ADAPTER_SCALE = 2.0
 
 
 class UnsupportedReferences(RequestRejected):
@@ -57,10 +56,8 @@ def reference_mode(request: GenerationRequest) -> ReferenceMode | None:
 def check_references(entry: ModelEntry, request: GenerationRequest) -> None:
     """Raise UnsupportedReferences/ValueError before anything runs when the references
     (or the strength / adapter scale) cannot be used with `entry`."""
-    if not 0.0 <= request.ip_adapter_scale <= MAX_IP_ADAPTER_SCALE:
-        raise ValueError(f"the reference strength (IP-Adapter scale) must be 0–{MAX_IP_ADAPTER_SCALE}, got {request.ip_adapter_scale}")
-    if not MIN_STRENGTH <= request.strength <= 1.0:
-        raise ValueError(f"image-to-image strength must be {MIN_STRENGTH}–1, got {request.strength}")
+    limit("ip_adapter_scale", request.ip_adapter_scale, entry.family)
+    limit("strength", request.strength, entry.family)
     images = request.reference_images
     if not images:
         return

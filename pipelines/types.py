@@ -12,7 +12,7 @@ from typing import Callable, Literal
 
 from PIL import Image
 
-from .params import PARAMS, MAX_IMAGES, MAX_PROMPT_CHARS, MAX_REFERENCES, MAX_SEED, RequestRejected  # noqa: F401 (re-exported)
+from .params import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_REFERENCES, MAX_SEED, PARAMS, RequestRejected  # noqa: F401
 
 InpaintFill = Literal["original", "noise", "blank"]  # params.INPAINT_FILLS
 
@@ -74,8 +74,8 @@ class GenerationRequest:
     seeds: tuple[int, ...] | None = None  # one per image; None: drawn and recorded
     reference_images: tuple[Image.Image, ...] = ()
     reference_mode: Literal["ip_adapter", "img2img"] | None = None
-    ip_adapter_scale: float = 0.6
-    strength: float = 0.6  # img2img: how far from the first reference
+    ip_adapter_scale: float = PARAMS["ip_adapter_scale"].default
+    strength: float = PARAMS["strength"].default  # img2img: how far from the first reference
     # Refining an image of one's own (pipelines/inpaint.py): `init_image` alone is an
     # image-to-image pass at `denoise` (hires fix); with `mask` (white: repaint) it is a repaint.
     # The result has init_image's size; pixels outside the (feathered) mask are init_image's.
@@ -90,12 +90,9 @@ class GenerationRequest:
     feather_inside_only: bool = False  # outpainting: the feather stays in the new area, the original is kept exactly
 
     def __post_init__(self) -> None:
-        if not 1 <= self.num_images <= MAX_IMAGES:
-            raise ValueError(f"num_images must be 1–{MAX_IMAGES}, got {self.num_images}")
+        # Only the request's own shape; value ranges are the table's, checked by the engine's guard.
         if self.seeds is not None and len(self.seeds) != self.num_images:
             raise ValueError("seeds must have one entry per image")
-        if len(self.reference_images) > MAX_REFERENCES:
-            raise ValueError(f"at most {MAX_REFERENCES} reference images")
 
 
 @dataclass

@@ -125,7 +125,7 @@ BIG = base64.b64encode(png_of(Image.new("RGB", (8000, 6000)))).decode()
     ("txt2img", b"{not json", True, 400, "not valid JSON"),
     ("txt2img", b"[1, 2]", True, 400, "JSON object"),
     ("txt2img", {"prompt": "a cat", "steps": "many"}, False, 422, "steps"),
-    ("txt2img", {"prompt": "a cat", "width": 9000}, False, 422, "width must be 32 to 4096"),
+    ("txt2img", {"prompt": "a cat", "width": 9000}, False, 422, "Width must be a whole number from 8 to 4096; 9000 is out of range"),
     ("txt2img", {"prompt": "a cat", "batch_size": 3, "n_iter": 2}, False, 422, "at most 4"),
     ("txt2img", {"prompt": "a cat", "sampler_name": "Warp drive"}, False, 404, "Sampler not found"),
     ("txt2img", {"prompt": "a cat", "override_settings": {"sd_model_checkpoint": "nope"}}, False, 404, "Unknown model 'nope'"),

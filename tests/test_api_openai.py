@@ -82,7 +82,7 @@ def test_generate_url_is_fetchable_and_signed(client, app):
 
 
 BAD = [
-    (dict(model="demo-faces", prompt="a cat", n=9), openai.BadRequestError, "'n' must be 1 to 4"),
+    (dict(model="demo-faces", prompt="a cat", n=9), openai.BadRequestError, "Number of images must be a whole number from 1 to 4; 9 is out of range"),
     (dict(model="demo-faces", prompt="a cat", size="5000x5000"), openai.BadRequestError, "Unsupported size"),
     (dict(model="demo-faces", prompt="a cat", response_format="gif"), openai.BadRequestError, "response_format"),
     (dict(model="dall-e-9", prompt="a cat"), openai.NotFoundError, "dall-e-9"),

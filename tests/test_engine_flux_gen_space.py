@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from studio.services.gen_space.shot_generation import ShotJob
+from studio.services.generation.requests import References, StudioRequest
 from studio.store.images import parse_parameters
 from tests.studio_factory import make_studio
 
@@ -26,11 +26,10 @@ def studio(flux_folder, tmp_path):
 def test_flux_shot_generation_then_a_result_as_reference(studio):
     project = studio.projects.ensure_default("ana")
     mira = studio.shots.create("ana", project["id"], type="character", name="Mira", description="Mira, a sailor")
-    first = studio.gen_space.generate_for_shot("ana", mira["id"], ShotJob(model_id="tiny-flux", count=2, prompt="Mira"))
+    first = studio.gen_space.generate_for_shot(mira["id"], StudioRequest(user="ana", model_id="tiny-flux", count=2, prompt="Mira"))
     assert len(first.images) == 2 and studio.credits.balance("ana") == 20 - 6
     ref = first.images[0].asset_id
-    second = studio.gen_space.generate_for_shot(
-        "ana", mira["id"], ShotJob(model_id="tiny-flux", count=1, prompt="Mira on a boat", reference_ids=(ref,)))
+    second = studio.gen_space.generate_for_shot(mira["id"], StudioRequest(user="ana", model_id="tiny-flux", count=1, prompt="Mira on a boat", references=References(asset_ids=(ref,))))
     details = second.images[0].details
     assert details["reference_mode"] == "img2img" and details["reference_ids"] == [ref]
     assert details["sampler"] == "Euler"

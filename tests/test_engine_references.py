@@ -282,10 +282,10 @@ def test_cancelling_image_to_image_stops_it(sd15):
 # ----------------------------------------------------------------- refusals
 
 
-def test_seven_references_are_refused():
+def test_seven_references_are_refused(sd15):
+    _, _, entry, plain, _ = sd15
     with pytest.raises(ValueError, match="at most 6"):
-        GenerationRequest(model_id="x", prompt="p", width=64, height=64, reference_images=REFS + REFS[:1],
-                          reference_mode="ip_adapter")
+        run_generation(plain, entry, _req(entry, reference_images=REFS + REFS[:1], reference_mode="ip_adapter"))
 
 
 def test_unsupported_modes_are_refused_before_anything_loads(sd15, tmp_path):

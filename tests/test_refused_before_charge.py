@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from studio.services.gen_space.shot_generation import ShotJob
+from studio.services.generation.requests import References, StudioRequest
 from studio.services.generation.requests import InvalidRequest, StudioRequest
 from tests.studio_factory import make_studio
 
@@ -47,7 +47,7 @@ def test_a_flux_prompt_past_512_tokens_is_refused_before_any_charge(tmp_path, fl
     project = studio.projects.ensure_default("ana")
     shot = studio.shots.create("ana", project["id"], type="scene", name="Harbour")
     with pytest.raises(InvalidRequest, match="reads at most 512"):
-        studio.gen_space.generate_for_shot("ana", shot["id"], ShotJob(model_id="tiny-flux", count=1, prompt=long_prompt))
+        studio.gen_space.generate_for_shot(shot["id"], StudioRequest(user="ana", model_id="tiny-flux", count=1, prompt=long_prompt))
     _nothing_moved(studio)
     assert studio.generation.preflight(_request("a lighthouse at dusk")).ok
 

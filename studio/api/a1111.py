@@ -20,16 +20,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.references import MIN_STRENGTH
-from pipelines.types import MAX_IMAGES, GenerationCancelled
+from pipelines.params import MAX_IMAGES, PARAMS
+from pipelines.types import GenerationCancelled
 from studio.accounts import SignInThrottled
 from studio.api import a1111_extras
 from studio.api.auth import caller_of
 from studio.api.errors import a1111_error, service_error
 from studio.api.common import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
-from studio.services.generation.requests import InvalidRequest, StudioRequest
+from studio.services.generation.requests import NO_REFERENCES, InvalidRequest, References, StudioRequest
+from studio.store.records import insert_record, update_record
+from studio.store.records import API_OPTIONS
 
-OPTIONS_TABLE = "api_options"
+OPTIONS_TABLE = API_OPTIONS
 # A1111's sampler names. The studio runs each model with its own scheduler, so a known
 # name is accepted (clients always send one) and the scheduler really used is in `info`.
 SAMPLERS = [
@@ -48,21 +50,21 @@ class Txt2Img(_Lax):
     negative_prompt: str | None = ""
     styles: list[str] | None = None
     seed: int = -1
-    steps: int | None = Field(None, ge=1, le=150)
-    cfg_scale: float | None = Field(None, ge=0, le=30)
+    steps: int | None = None  # ranges: the parameter table's, checked by the service
+    cfg_scale: float | None = None
     width: int = 512
     height: int = 512
-    batch_size: int = Field(1, ge=1)
-    n_iter: int = Field(1, ge=1)
+    batch_size: int = 1  # batch_size × n_iter: the count row's range, checked by the service
+    n_iter: int = 1
     sampler_name: str | None = None
     sampler_index: str | None = None
     override_settings: dict | None = None
-    denoising_strength: float | None = Field(None, ge=0, le=1)
+    denoising_strength: float | None = None
 
 
 class Img2Img(Txt2Img):
     init_images: list = Field(default_factory=list)
-    denoising_strength: float | None = Field(0.75, ge=0, le=1)
+    denoising_strength: float | None = None  # None: the strength row's A1111 default
 
 
 def _validation_message(err: ValidationError) -> str:
@@ -109,9 +111,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
     def set_model(user: str, model_id: str) -> None:
         docs = studio.store.find(OPTIONS_TABLE, owner=user)
         if docs:
-            studio.store.update(OPTIONS_TABLE, docs[-1]["id"], {"sd_model_checkpoint": model_id})
+            update_record(studio.store, OPTIONS_TABLE, docs[-1]["id"], {"sd_model_checkpoint": model_id})
         else:
-            studio.store.insert(OPTIONS_TABLE, {"owner": user, "sd_model_checkpoint": model_id})
+            insert_record(studio.store, OPTIONS_TABLE, {"owner": user, "sd_model_checkpoint": model_id})
 
     def resolve_model(name: object) -> str:
         entry = find_model(studio, name)
@@ -121,7 +123,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return entry.id
 
     # ----- generation -------------------------------------------------------------
-    def prepare(body: dict, user: str, img2img: bool) -> tuple[StudioRequest, dict, list[str], Txt2Img]:
+    def prepare(body: dict, user: str, img2img: bool) -> tuple[StudioRequest, list[str], Txt2Img]:
         try:
             req = (Img2Img if img2img else Txt2Img).model_validate(body)
         except ValidationError as err:
@@ -154,30 +156,25 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 style_id = found
             else:
                 notes.append(f"only the first style is applied; {name!r} was ignored")
-        extras: dict = {}
-        if req.steps is not None:
-            extras["steps"] = req.steps
-        if req.cfg_scale is not None:
-            extras["guidance"] = req.cfg_scale
         if entry.ignores_prompt:
             notes.append(f"{entry.name} ignores the prompt, style, steps and guidance")
+        references = NO_REFERENCES
         if img2img:
             if not req.init_images:
                 raise InvalidRequest("init_images is empty: send one base64-encoded image to start from.")
             if "img2img" not in entry.reference_modes:
                 raise InvalidRequest(f"{entry.name} cannot start from an image; pick a model that supports image-to-image.")
-            strength = req.denoising_strength if req.denoising_strength is not None else 0.75
-            if strength < MIN_STRENGTH:
-                raise InvalidRequest(f"denoising_strength must be {MIN_STRENGTH} to 1, got {strength}.")
+            strength = PARAMS["strength"].default_for("a1111") if req.denoising_strength is None else req.denoising_strength
             images = [decode_image(img, f"init_images[{i}]") for i, img in enumerate(req.init_images)]
             if len(images) > 1:
                 notes.append("only the first of init_images is used")
-            extras.update(reference_images=(images[0],), reference_mode="img2img", strength=strength)
+            references = References(images=(images[0],), mode="img2img", strength=strength)
         study = StudioRequest(
             user=user, model_id=model_id, style_id=style_id, aspect=aspect, count=count,
             prompt=req.prompt, negative_prompt=req.negative_prompt or "", seed=req.seed,
+            steps=req.steps, guidance=req.cfg_scale, references=references, origin="a1111",
         )
-        return study, extras, notes, req
+        return study, notes, req
 
     async def generate(request: Request, user: str, img2img: bool):
         body = await read_json_object(request)
@@ -185,14 +182,14 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return await run_in_threadpool(generate_now, body, user, img2img)
 
     def generate_now(body: dict, user: str, img2img: bool) -> JSONResponse:
-        study, extras, notes, req = prepare(body, user, img2img)
-        refined = a1111_extras.refine_request(studio, body, study, extras, notes, img2img)  # mask, hires, sd upscale
+        study, notes, req = prepare(body, user, img2img)
+        strength = study.references.strength if study.references.images else None
+        refined = a1111_extras.refine_request(studio, body, study, notes, img2img)  # mask, hires, sd upscale
         if refined is not None:
-            study, extras = refined, {"strength": refined.denoise if refined.operation == "repaint" else refined.hires_denoise}
+            study, strength = refined, refined.denoise if refined.operation == "repaint" else refined.hires_denoise
         (studio.refine if refined else studio.generation).prepare(study)  # every service check before a credit moves
         try:
-            result = ctx.jobs.run(study, extras=None if refined else extras, asset_fields={"api": "a1111"},
-                                  refine=refined is not None)
+            result = ctx.jobs.run(study, refine=refined is not None)
         except GenerationCancelled:  # A1111 answers an interrupted job normally, with what it has
             info = {"prompt": study.prompt, "all_seeds": [], "interrupted": True,
                     "studio_notes": notes + ["interrupted: no image was kept and the credits were refunded"]}
@@ -212,7 +209,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
             "sampler_name": first.get("sampler"), "cfg_scale": first.get("guidance"), "steps": first.get("steps"),
             "batch_size": req.batch_size, "n_iter": req.n_iter,
             "sd_model_name": result.model_id, "sd_model_hash": None,
-            "denoising_strength": extras.get("strength"),
+            "denoising_strength": strength,
             "styles": [first["style_id"]] if first.get("style_id") not in (None, "auto") else [],
             "infotexts": infotexts, "index_of_first_image": 0,
             "job_timestamp": datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),

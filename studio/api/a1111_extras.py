@@ -24,7 +24,7 @@ from pipelines.params import PARAMS
 from pipelines.upscalers import LANCZOS
 from studio.api.common import ApiContext, ApiError, decode_image, read_json_object
 from studio.api.errors import a1111_error, service_error
-from studio.services.generation.requests import InvalidRequest, StudioRequest
+from studio.services.generation.requests import NO_REFERENCES, InvalidRequest, StudioRequest
 
 # A1111's inpainting_fill: 0 fill (blurred surroundings), 1 original, 2 latent noise, 3 latent nothing.
 FILLS = {0: "blank", 1: "original", 2: "noise", 3: "blank"}
@@ -61,7 +61,7 @@ def _flag(body: dict, name: str) -> bool:
     return bool(body.get(name) or False)
 
 
-def refine_request(studio, body: dict, study: StudioRequest, extras: dict, notes: list[str],
+def refine_request(studio, body: dict, study: StudioRequest, notes: list[str],
                    img2img: bool) -> StudioRequest | None:
     """The refinement an A1111 generation request asks for, or None for a plain one."""
     if not img2img:
@@ -82,7 +82,8 @@ def refine_request(studio, body: dict, study: StudioRequest, extras: dict, notes
         if denoise is None:
             denoise = PARAMS["hires_denoise"].default_for("a1111")
         return replace(study, operation="hires", upscaler=upscaler, upscale_factor=factor, hires_denoise=denoise)
-    image = extras.get("reference_images", (None,))[0]
+    image = study.references.images[0] if study.references.images else None
+    study = replace(study, references=NO_REFERENCES)  # the picture is the refine's source, not a reference
     denoise = body.get("denoising_strength")
     denoise = PARAMS["denoise"].default_for("a1111") if denoise is None else denoise
     if str(body.get("script_name") or "").lower() == "sd upscale":

@@ -2,10 +2,9 @@
 
 A dialect only translates. The job itself is `GenerationService.generate` with a
 `StudioRequest`, exactly what the UI runs: same checks, same credit charge and
-refund, same records, PNG metadata, history and engine queue. Extra engine settings a
-dialect can honour (steps, guidance, a starting image) go through the service's
-`engine_extras` hook, and are checked here first so bad input is refused before any
-credit is taken.
+refund, same records, PNG metadata, history and engine queue. What a dialect can honour
+(steps, guidance, a starting image) are typed fields of that request, checked by the
+service before any credit is taken.
 """
 
 from __future__ import annotations
@@ -29,11 +28,11 @@ from studio.services.access.api_keys import ApiKeyService
 from studio.services.generation.service import StudioResult
 from studio.services.generation.requests import InvalidRequest, StudioRequest
 from studio.services.studio import Studio
+from studio.services.common import validation as v
 from studio.services.common.uploads import validate_upload
 
 MAX_BODY_BYTES = 48 * 1024 * 1024  # a 20 MB image as base64, plus the rest of the request
 MAX_INIT_IMAGE_BYTES = 20 * 1024 * 1024
-MIN_SIDE, MAX_SIDE = 32, 4096
 URL_LIFETIME_S = 3600
 
 
@@ -101,9 +100,8 @@ def decode_image(data: object, what: str):
 
 
 def check_side(value: int, what: str) -> int:
-    if not MIN_SIDE <= value <= MAX_SIDE:
-        raise InvalidRequest(f"{what} must be {MIN_SIDE} to {MAX_SIDE} pixels, got {value}.")
-    return value
+    """A requested width or height, by the table's size row (`what` is "width" or "height")."""
+    return v.parameter(what, value)
 
 
 def closest_aspect(entry: ModelEntry, width: int, height: int) -> str:
@@ -166,8 +164,7 @@ class JobTracker:
         # As many REST jobs in the engine at once as the UI lets in through its GPU queue.
         self._gpu = threading.BoundedSemaphore(max(1, studio.gpu_concurrency))
 
-    def run(self, request: StudioRequest, *, extras: dict | None = None, asset_fields: dict | None = None,
-            refine: bool = False) -> StudioResult:
+    def run(self, request: StudioRequest, *, refine: bool = False) -> StudioResult:
         """One job with progress and interrupt; `refine`: a repaint / extend / enlarge / hires
         request (studio.services.generation.refine) instead of a plain generation."""
         job = RunningJob(user=request.user, key=f"{request.user}:api-{uuid.uuid4().hex}", count=request.count)
@@ -187,8 +184,6 @@ class JobTracker:
                     request,
                     progress=progress,
                     cancel=token,
-                    engine_extras=(lambda _job: dict(extras)) if extras else None,
-                    asset_fields=asset_fields,
                 )
         finally:
             with self._lock:

@@ -7,10 +7,11 @@ exception class name ever reaches the client.
 from __future__ import annotations
 
 import logging
+import uuid
 
 from fastapi.responses import JSONResponse
 
-from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory
+from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, RequestRejected
 from studio.api.common import ApiError
 from studio.services.billing.ledger import InsufficientCredits
 from studio.services.generation.service import GenerationFailed
@@ -27,7 +28,7 @@ def service_error(exc: BaseException, *, invalid_status: int = 422) -> ApiError:
         return exc
     if isinstance(exc, InsufficientCredits):
         return ApiError(402, f"{exc} Ask for more credits, or use fewer images or a cheaper model.", code="insufficient_quota")
-    if isinstance(exc, InvalidRequest):
+    if isinstance(exc, (InvalidRequest, RequestRejected)):
         return ApiError(invalid_status, str(exc))
     if isinstance(exc, ModelUnavailable):
         return ApiError(503, str(exc), code="model_unavailable")
@@ -37,8 +38,9 @@ def service_error(exc: BaseException, *, invalid_status: int = 422) -> ApiError:
         return ApiError(409, "The job was interrupted; its credits were refunded.", code="interrupted")
     if isinstance(exc, GenerationFailed):  # the service words it for the person, as the UI shows it
         return ApiError(500, str(exc) or "Generation failed on the server; your credits were refunded.", code="generation_failed")
-    log.exception("REST API request failed", exc_info=exc)
-    return ApiError(500, "Something went wrong on the server; nothing was charged.", code="server_error")
+    ref = uuid.uuid4().hex[:8]
+    log.error("REST API request failed (ref %s)", ref, exc_info=exc)
+    return ApiError(500, f"Something went wrong on the server (ref {ref}); nothing was charged.", code="server_error")
 
 
 def a1111_error(err: ApiError) -> JSONResponse:

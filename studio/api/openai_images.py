@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.types import MAX_IMAGES
+from pipelines.params import PARAMS
 from studio.api import openai_edits
 from studio.api.auth import caller_of
 from studio.api.errors import openai_error, service_error
@@ -63,9 +63,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
                            code="invalid_value", param="size")
         return closest_aspect(entry, int(match[1]), int(match[2]))
 
-    def run_job(job: StudioRequest, fields: dict):
+    def run_job(job: StudioRequest):
         studio.generation.prepare(job)  # every service check before a credit moves
-        return ctx.jobs.run(job, asset_fields=fields)
+        return ctx.jobs.run(job)
 
     async def generations(request: Request):
         try:
@@ -79,9 +79,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
             if entry is None:
                 raise ApiError(404, f"The model {model_name!r} does not exist. Choose one of: {', '.join(studio.catalog.ids())} (GET /v1/models).",
                                code="model_not_found", param="model")
-            n = field(body, "n", int, 1)
-            if not 1 <= n <= MAX_IMAGES:
-                raise ApiError(400, f"'n' must be 1 to {MAX_IMAGES}, got {n}.", code="invalid_value", param="n")
+            n = field(body, "n", int, PARAMS["count"].default)  # its range: the count row, checked by the service
             aspect = size_of(entry, field(body, "size", str, "auto"))
             fmt = field(body, "response_format", str, "url")
             if fmt not in ("url", "b64_json"):
@@ -89,9 +87,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
                                param="response_format")
             end_user = field(body, "user", str, "")[:200]
             seed = body.get("seed")  # not in OpenAI's API; accepted so results can be reproduced
-            job = StudioRequest(user=user, model_id=entry.id, style_id="auto", aspect=aspect, count=n, prompt=prompt, seed=seed)
-            fields = {"api": "openai", **({"api_end_user": end_user} if end_user else {})}
-            result = await run_in_threadpool(run_job, job, fields)
+            job = StudioRequest(user=user, model_id=entry.id, style_id="auto", aspect=aspect, count=n, prompt=prompt,
+                                seed=seed, origin="openai", end_user=end_user or None)
+            result = await run_in_threadpool(run_job, job)
             if fmt == "b64_json":
                 pngs = await run_in_threadpool(png_bytes, result)
         except Exception as exc:

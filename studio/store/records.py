@@ -1,10 +1,14 @@
 """One pydantic model per table: the shape of every record the studio keeps.
 
-Services build their records through these models (so a misspelt or mistyped field fails
-where it is written, not when a page is shown months later), `python -m studio.store
-check` validates a whole database against them, and migration renames old fields to the
-names here. Every table names its account `owner`. Extra fields are allowed: a record may
-carry more than the model knows (generation details grow with the engine), never less.
+Every service write goes through `insert_record` and `update_record` here, which validate the record
+(for an update: the record as it will be after the change) against its table's model
+before the store sees it, so a misspelt or mistyped field fails where it is written, not
+when a page is shown months later. `python -m studio.store check` validates a whole
+database against the same models, and migration renames old fields to the names here.
+Every table names its account `owner`. Extra fields are allowed: a record may carry more
+than the model knows (generation details grow with the engine), never less.
+
+The store itself stays a plain document store (its own tests use free-form tables).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ SHOTS = "shots"
 PROJECTS = "projects"
 REFERENCE_LISTS = "reference_lists"
 SAVED_PROMPTS = "saved_prompts"
+API_KEYS = "api_keys"
+CREDIT_LIMITS = "credit_limits"
+API_OPTIONS = "api_options"
 
 
 def utc_now() -> str:
@@ -32,16 +39,19 @@ def utc_now() -> str:
 class Record(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: str
+    id: str | None = None  # None until the store assigns one on insert
     owner: str
 
     def doc(self) -> dict:
-        """The record as the store keeps it (plain JSON values)."""
-        return self.model_dump(mode="json")
+        """The record as the store keeps it (plain JSON values; no id until it has one)."""
+        doc = self.model_dump(mode="json")
+        if doc.get("id") is None:
+            doc.pop("id", None)
+        return doc
 
 
 class AssetRecord(Record):
-    kind: Literal["generated", "upload", "edit"]
+    kind: Literal["generated", "upload", "edit", "repaint", "extend", "enlarge", "hires"]  # the last four: refine.py
     file: str
     created: str
     project_id: str | None = None
@@ -102,6 +112,26 @@ class SavedPrompt(Record):
     created: str
 
 
+class ApiKeyRecord(Record):
+    name: str
+    digest: str
+    hint: str
+    created: str
+    revoked: str | None = None
+
+
+class CreditLimit(Record):
+    daily_limit: int
+    set_by: str
+    created: str
+
+
+class ApiOptions(Record):
+    """An account's A1111 `/options`; only the keys the studio honours are kept."""
+
+    sd_model_checkpoint: str | None = None
+
+
 MODELS: dict[str, type[Record]] = {
     ASSETS: AssetRecord,
     JOBS: JobRecord,
@@ -110,4 +140,28 @@ MODELS: dict[str, type[Record]] = {
     PROJECTS: ProjectRecord,
     REFERENCE_LISTS: ReferenceList,
     SAVED_PROMPTS: SavedPrompt,
+    API_KEYS: ApiKeyRecord,
+    CREDIT_LIMITS: CreditLimit,
+    API_OPTIONS: ApiOptions,
 }
+
+
+def checked(table: str, doc: dict) -> dict:
+    """`doc` validated against its table's model; returned as given (no defaults are added,
+    so a record keeps only the fields its writer meant, as the indexes expect)."""
+    MODELS[table].model_validate(doc)
+    return doc
+
+
+def insert_record(tx, table: str, fields: dict) -> dict:
+    """Insert a new record of `table` (a Store or an open transaction) through its model."""
+    return tx.insert(table, checked(table, fields))
+
+
+def update_record(tx, table: str, doc_id: str, fields: dict) -> dict:
+    """Change a record through its model: the record as it will be is validated first.
+    A record that is not there is left to the store to refuse (NotFound)."""
+    old = tx.get(table, doc_id)
+    if old is not None:
+        MODELS[table].model_validate({**old, **fields})
+    return tx.update(table, doc_id, fields)

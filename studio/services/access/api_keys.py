@@ -18,8 +18,9 @@ from studio.services.common.ids import check_id, check_user, now
 from studio.services.generation.requests import InvalidRequest
 from studio.services.common.validation import required_text
 from studio.store.base import Doc, Store
+from studio.store.records import insert_record, update_record
 
-API_KEYS = "api_keys"
+from studio.store.records import API_KEYS  # the table name lives with its model
 KEY_PREFIX = "sk-studio-"
 MAX_NAME_CHARS = 60
 MAX_KEYS_PER_USER = 20
@@ -61,9 +62,7 @@ class ApiKeyService:
         if len(self.list(user, include_revoked=False)) >= MAX_KEYS_PER_USER:
             raise InvalidRequest(f"You already have {MAX_KEYS_PER_USER} active keys; revoke one first.")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        doc = self.store.insert(
-            API_KEYS,
-            {
+        doc = insert_record(self.store, API_KEYS, {
                 "owner": user,
                 "name": name,
                 "digest": _digest(secret),
@@ -86,7 +85,7 @@ class ApiKeyService:
         if doc is None or doc.get("owner") != user:
             raise InvalidRequest("Unknown API key: it may have been deleted.")
         if not doc.get("revoked"):
-            doc = self.store.update(API_KEYS, doc["id"], {"revoked": now()})
+            doc = update_record(self.store, API_KEYS, doc["id"], {"revoked": now()})
         return _public(doc)
 
     def user_for(self, secret: object) -> str | None:

@@ -20,8 +20,10 @@ from typing import Callable, Iterable
 from studio.services.billing.ledger import CreditsService, InsufficientCredits
 from studio.services.generation.requests import InvalidRequest
 from studio.store.base import Store
+from studio.store.records import insert_record
+from studio.store.records import CREDIT_LIMITS
 
-LIMITS_TABLE = "credit_limits"
+LIMITS_TABLE = CREDIT_LIMITS
 RECENT = 5  # recent spending entries shown per account
 MAX_GRANT = 1_000_000
 
@@ -175,7 +177,7 @@ class AdminService:
             for doc in tx.find(LIMITS_TABLE, owner=user):
                 tx.delete(LIMITS_TABLE, doc["id"])
             if value is not None:
-                tx.insert(LIMITS_TABLE, {"owner": user, "daily_limit": value, "set_by": admin,
+                insert_record(tx, LIMITS_TABLE, {"owner": user, "daily_limit": value, "set_by": admin,
                                          "created": self.clock().isoformat()})
         return self.daily_limit(user)
 

@@ -20,8 +20,10 @@ from datetime import datetime
 from typing import Any, Callable, Literal
 
 from studio.services.common.paging import LEDGER_LIMIT, Page, page_of
+from studio.services.common.validation import InvalidRequest
 from studio.store.base import Doc, Store
 from studio.store.records import LEDGER, LedgerEntry, utc_now
+from studio.store.records import insert_record, update_record
 
 LEDGER_TABLE = LEDGER
 EntryKind = Literal["grant", "take", "charge", "refund"]  # "take": an administrator's debit
@@ -42,13 +44,13 @@ def _credits(n: int) -> str:
 
 def _check_count(value: Any, what: str, *, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what} must be a whole number of at least {minimum}, got {value!r}.")
+        raise InvalidRequest(f"{what} must be a whole number of at least {minimum}, got {value!r}.")
     return value
 
 
 def _check_text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty text.")
+        raise InvalidRequest(f"{what} must be a non-empty text.")
     return value
 
 
@@ -129,16 +131,16 @@ class CreditsService:
         """An administrator's grant (delta > 0) or take (delta < 0), naming the admin in the entry.
         A take can't make the balance negative."""
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
-            raise ValueError("The amount must be a whole number of credits other than 0.")
+            raise InvalidRequest("The amount must be a whole number of credits other than 0.")
         _check_text(reason, "The reason")
         _check_text(admin, "The administrator")
         with self.store.transaction() as tx:
             balance = self._newest(tx, user)["balance_after"]
             if balance + delta < 0:
-                raise ValueError(f"{user} has {_credits(balance)}; you can take at most {balance}.")
+                raise InvalidRequest(f"{user} has {_credits(balance)}; you can take at most {balance}.")
             kind: EntryKind = "grant" if delta > 0 else "take"
             entry = self._append(tx, user, delta, kind, reason, None, balance + delta)
-            return tx.update(LEDGER_TABLE, entry["id"], {"admin": admin})
+            return update_record(tx, LEDGER_TABLE, entry["id"], {"admin": admin})
 
     def users(self) -> list[str]:
         """Everyone with a ledger, in order of first use."""
@@ -189,4 +191,4 @@ class CreditsService:
             created=utc_now(),
             balance_after=balance_after,
         )
-        return tx.insert(LEDGER_TABLE, entry.doc())
+        return insert_record(tx, LEDGER_TABLE, entry.doc())

@@ -33,6 +33,8 @@ __all__ = [
     "is_blank",
     "mib",
     "number",
+    "optional_parameter",
+    "parameter",
     "optional_text",
     "plain_message",
     "required_text",
@@ -168,3 +170,19 @@ def plain_message(text: str, limit: int = 240) -> str:
     if len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
     return text[:1].upper() + text[1:]
+
+
+def parameter(name: str, value: Any, family: str | None = None):
+    """A generation parameter checked against its row in the one table
+    (`pipelines.params`): the same sentence the engine's own guard would give."""
+    from pipelines.params import PARAMS, BadParameter
+
+    try:
+        return PARAMS[name].check(value, family)
+    except BadParameter as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def optional_parameter(name: str, value: Any, family: str | None = None):
+    """Like `parameter`, with None meaning "the default" (kept as None)."""
+    return None if value is None else parameter(name, value, family)

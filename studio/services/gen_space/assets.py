@@ -21,7 +21,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from pipelines.types import MAX_REFERENCES
+from pipelines.params import MAX_REFERENCES
 from studio.services.generation.service import user_subdir
 from studio.services.common.ids import ASSETS, PROJECTS, REFERENCE_LISTS, SHOTS, check_id, check_user, now, owned
 from studio.services.common.paging import DEFAULT_LIMIT, Page, page_of
@@ -30,6 +30,7 @@ from studio.services.gen_space.shots import check_shot_type
 from studio.services.common.uploads import validate_upload
 from studio.store.base import Doc, Store
 from studio.store.images import ImageFiles
+from studio.store.records import insert_record, update_record
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,9 @@ def forget_assets(tx: Store, user: str, asset_ids: set[str]) -> None:
         if any(a in asset_ids for a in history):
             fields["history"] = [a for a in history if a not in asset_ids]
         if fields:
-            tx.update(SHOTS, shot["id"], fields)
+            update_record(tx, SHOTS, shot["id"], fields)
     for ref_list in ref_lists.values():
-        tx.update(REFERENCE_LISTS, ref_list["id"], {"asset_ids": [a for a in ref_list["asset_ids"] if a not in asset_ids]})
+        update_record(tx, REFERENCE_LISTS, ref_list["id"], {"asset_ids": [a for a in ref_list["asset_ids"] if a not in asset_ids]})
     for asset in assets.values():
         fields = {}
         if asset.get("parent_id") in asset_ids:
@@ -86,7 +87,7 @@ def forget_assets(tx: Store, user: str, asset_ids: set[str]) -> None:
         if any(a in asset_ids for a in refs):
             fields["reference_ids"] = [a for a in refs if a not in asset_ids]
         if fields:
-            tx.update(ASSETS, asset["id"], fields)
+            update_record(tx, ASSETS, asset["id"], fields)
 
 
 def remove_files(images: ImageFiles | None, records: list[Doc]) -> None:
@@ -262,9 +263,9 @@ class AssetService:
     @staticmethod
     def _write_references(tx: Store, user: str, project_id: str, ref_list: Doc | None, ids: list[str]) -> list[str]:
         if ref_list is None:
-            tx.insert(REFERENCE_LISTS, {"owner": user, "project_id": project_id, "asset_ids": ids})
+            insert_record(tx, REFERENCE_LISTS, {"owner": user, "project_id": project_id, "asset_ids": ids})
         else:
-            tx.update(REFERENCE_LISTS, ref_list["id"], {"asset_ids": ids})
+            update_record(tx, REFERENCE_LISTS, ref_list["id"], {"asset_ids": ids})
         return ids
 
     # ----- new images: uploads and edits -----------------------------------------
@@ -331,7 +332,7 @@ class AssetService:
         meta = {**record, "asset_id": asset_id}
         rel = self.images.save(image, parameters=parameters, studio_meta=meta, subdir=user_subdir(user))
         try:
-            return self.store.insert(ASSETS, {**record, "id": asset_id, "file": rel})
+            return insert_record(self.store, ASSETS, {**record, "id": asset_id, "file": rel})
         except BaseException:
             self.images.delete(rel)
             raise

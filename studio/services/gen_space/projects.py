@@ -22,6 +22,7 @@ from studio.services.common.ids import ASSETS, PROJECTS, REFERENCE_LISTS, SHOTS,
 from studio.services.generation.requests import InvalidRequest
 from studio.store.base import Doc, Store
 from studio.store.images import ImageFiles
+from studio.store.records import insert_record, update_record
 
 DEFAULT_PROJECT_NAME = "My first project"
 MAX_PROJECT_NAME = 80
@@ -52,14 +53,14 @@ class ProjectService:
         with self.store.transaction() as tx:
             self._check_unique(tx, user, name)
             stamp = now()
-            return tx.insert(PROJECTS, {"owner": user, "name": name, "created": stamp, "updated": stamp})
+            return insert_record(tx, PROJECTS, {"owner": user, "name": name, "created": stamp, "updated": stamp})
 
     def rename(self, user: str, project_id: str, name: str) -> Doc:
         name = check_project_name(name)
         with self.store.transaction() as tx:
             owned(tx, PROJECTS, project_id, user, "project")
             self._check_unique(tx, user, name, ignore_id=project_id)
-            return tx.update(PROJECTS, project_id, {"name": name, "updated": now()})
+            return update_record(tx, PROJECTS, project_id, {"name": name, "updated": now()})
 
     def ensure_default(self, user: str) -> Doc:
         """The user's first project; "My first project" is created if they have none."""
@@ -69,7 +70,7 @@ class ProjectService:
             if existing:
                 return existing[0]
             stamp = now()
-            return tx.insert(PROJECTS, {"owner": user, "name": DEFAULT_PROJECT_NAME, "created": stamp, "updated": stamp})
+            return insert_record(tx, PROJECTS, {"owner": user, "name": DEFAULT_PROJECT_NAME, "created": stamp, "updated": stamp})
 
     def delete(self, user: str, project_id: str, confirm: bool = False) -> None:
         """Remove the project with its shots, reference list and images (files too)."""

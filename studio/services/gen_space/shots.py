@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from pipelines.types import MAX_PROMPT_CHARS
+from pipelines.params import MAX_PROMPT_CHARS
 from studio.services.common import validation as v
 from studio.services.common.ids import ASSETS, PROJECTS, SHOTS, check_id, check_user, now, owned
 from studio.services.generation.requests import InvalidRequest
 from studio.store.base import Doc, Store
+from studio.store.records import insert_record, update_record
 
 SHOT_TYPES = ("character", "scene", "prop")
 MAX_SHOT_NAME = 80
@@ -81,9 +82,7 @@ class ShotService:
             owned(tx, PROJECTS, project_id, user, "project")
             siblings = tx.find(SHOTS, owner=user, project_id=project_id)
             stamp = now()
-            return tx.insert(
-                SHOTS,
-                {
+            return insert_record(tx, SHOTS, {
                     **doc,
                     "project_id": project_id,
                     "order": max((s.get("order", 0) for s in siblings), default=-1) + 1,
@@ -113,7 +112,7 @@ class ShotService:
             owned(tx, SHOTS, shot_id, user, "shot")
             if not fields:
                 return tx.get(SHOTS, shot_id)
-            return tx.update(SHOTS, shot_id, {**fields, "updated": now()})
+            return update_record(tx, SHOTS, shot_id, {**fields, "updated": now()})
 
     def reorder(self, user: str, project_id: str, ordered_ids: list[str]) -> list[Doc]:
         """Put the project's shots in the given order; it must name each shot exactly once."""
@@ -145,7 +144,7 @@ class ShotService:
         with self.store.transaction() as tx:
             owned(tx, SHOTS, shot_id, user, "shot")
             for asset in tx.find(ASSETS, owner=user, shot_id=shot_id):
-                tx.update(ASSETS, asset["id"], {"shot_id": None})
+                update_record(tx, ASSETS, asset["id"], {"shot_id": None})
             tx.delete(SHOTS, shot_id)
 
     def apply_asset(self, user: str, shot_id: str, asset_id: str) -> Doc:
@@ -153,12 +152,12 @@ class ShotService:
         with self.store.transaction() as tx:
             owned(tx, SHOTS, shot_id, user, "shot")
             owned(tx, ASSETS, asset_id, user, "image")
-            return tx.update(SHOTS, shot_id, {"applied_asset_id": asset_id, "updated": now()})
+            return update_record(tx, SHOTS, shot_id, {"applied_asset_id": asset_id, "updated": now()})
 
     def clear_applied(self, user: str, shot_id: str) -> Doc:
         with self.store.transaction() as tx:
             owned(tx, SHOTS, shot_id, user, "shot")
-            return tx.update(SHOTS, shot_id, {"applied_asset_id": None, "updated": now()})
+            return update_record(tx, SHOTS, shot_id, {"applied_asset_id": None, "updated": now()})
 
     def add_to_history(self, user: str, shot_id: str, asset_ids: list[str]) -> Doc:
         """Record images generated for the shot, newest last (re-adding moves one to the end)."""
@@ -170,8 +169,8 @@ class ShotService:
                 owned(tx, ASSETS, asset_id, user, "image")
             new = list(dict.fromkeys(asset_ids))
             history = [a for a in shot.get("history", []) if a not in new] + new
-            return tx.update(SHOTS, shot_id, {"history": history, "updated": now()})
+            return update_record(tx, SHOTS, shot_id, {"history": history, "updated": now()})
 
     @staticmethod
     def _renumber(tx: Store, ids: list[str]) -> list[Doc]:
-        return [tx.update(SHOTS, shot_id, {"order": index}) for index, shot_id in enumerate(ids)]
+        return [update_record(tx, SHOTS, shot_id, {"order": index}) for index, shot_id in enumerate(ids)]

@@ -29,6 +29,7 @@ from studio.store.atomic import TEMP_PREFIX
 from studio.store.base import Store
 from studio.store.images import ImageFiles
 from studio.store.records import ASSETS
+from studio.store.records import update_record
 
 log = logging.getLogger(__name__)
 REAPED_ERROR = "The studio stopped while this job was running."
@@ -67,7 +68,7 @@ def _reap(store: Store, credits: CreditsService, images: ImageFiles, job_id: str
         for asset in assets:
             tx.delete(ASSETS, asset["id"])
         refund = credits.refund(job_id, reason="job failed: the studio stopped while it ran")
-        tx.update(JOBS, job_id, {"status": FAILED, "error": REAPED_ERROR, "recovered": True})
+        update_record(tx, JOBS, job_id, {"status": FAILED, "error": REAPED_ERROR, "recovered": True})
     report.reaped_jobs.append(job_id)
     report.refunded_credits += refund["delta"] if refund else 0
     for asset in assets:

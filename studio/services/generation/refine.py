@@ -31,13 +31,14 @@ from pipelines.masks import extend_canvas, outpaint_amounts, prepare_mask
 from pipelines.params import INPAINT_FILLS, MAX_SEED, PARAMS, RequestRejected
 from pipelines.types import CancelToken, GenerationRequest, ProgressFn, UnknownModel
 from pipelines.upscalers import LANCZOS, check_factor
+from studio.services.common import validation as v
 from studio.services.common.validation import InvalidRequest, plain_message
 from studio.services.generation.jobs import DONE, JOBS, RUNNING, this_runner
 from studio.services.generation.preflight import Preflight, run_preflight
 from studio.services.generation.requests import StudioRequest, check_count, check_model, check_negative, check_user, normalise_seed
 from studio.services.generation.results import SavedImage, StudioResult, user_subdir
 from studio.store.images import format_parameters
-from studio.store.records import ASSETS, utc_now
+from studio.store.records import ASSETS, insert_record, update_record, utc_now
 
 OPERATIONS = ("repaint", "extend", "enlarge", "hires")
 ENLARGE_PIXELS_PER_CREDIT = 4 * 1024 * 1024
@@ -68,11 +69,8 @@ class RefinePlan:
 
 
 def _checked(name: str, value: object, family: str | None = None):
-    """A parameter row's check, as the services' InvalidRequest."""
-    try:
-        return PARAMS[name].check(value, family)
-    except RequestRejected as exc:
-        raise InvalidRequest(str(exc)) from None
+    """A parameter row's check (the one validation module's), as the services' InvalidRequest."""
+    return v.parameter(name, value, family)
 
 
 class RefineService:
@@ -177,7 +175,7 @@ class RefineService:
         """Generate, enlarge, redraw; with a source image (A1111's "sd upscale" script) the
         first step is skipped and the source is enlarged and redrawn."""
         job = self.gen.prepare(request)
-        self.gen.check_engine_request(job, {})
+        self.gen.check_engine_request(job)
         denoise = _checked("hires_denoise", request.hires_denoise)
         given = request.init_image is not None or request.source_id
         source, record = self.source_of(request) if given else (None, None)
@@ -196,7 +194,7 @@ class RefineService:
         cost = job.count * (passes * job.entry.credit_cost + enlarge_cost(*size))
         return RefinePlan(request=replace(request, hires_denoise=denoise), cost=cost, entry=job.entry,
                           source=source, record=record, prompt=job.styled_prompt, negative=job.negative_prompt,
-                          count=job.count, seed=job.seed, out_size=size, engine=self.gen._engine_request(job, {}))
+                          count=job.count, seed=job.seed, out_size=size, engine=self.gen._engine_request(job))
 
     def cost_of(self, request: StudioRequest) -> int:
         return self.prepare(request).cost
@@ -220,8 +218,8 @@ class RefineService:
         label = _LABELS[request.operation]
         with self.gen.store.transaction() as tx:
             self.gen.credits.charge(user, plan.cost, reason=f"{label} · {self._what(plan)}", job_id=job_id)
-            tx.insert(JOBS, {"id": job_id, "owner": user, "status": RUNNING, "kind": request.operation,
-                             "model_id": plan.entry.id if plan.entry else None, "count": plan.count,
+            insert_record(tx, JOBS, {"id": job_id, "owner": user, "status": RUNNING, "kind": request.operation,
+                             "model_id": plan.entry.id if plan.entry else f"upscaler:{request.upscaler}", "count": plan.count,
                              "cost": plan.cost, "prompt": plan.prompt, "created": utc_now(), "runner": this_runner(),
                              "source_id": request.source_id})
         written: list[str] = []
@@ -231,8 +229,8 @@ class RefineService:
             elapsed = time.perf_counter() - started
             with self.gen.store.transaction() as tx:
                 for record in records:
-                    tx.insert(ASSETS, record)
-                tx.update(JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
+                    insert_record(tx, ASSETS, record)
+                update_record(tx, JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
                                          "asset_ids": [r["id"] for r in records]})
         except BaseException as exc:
             self.gen._roll_back(job_id, written, exc)

@@ -7,38 +7,72 @@ so a bad field becomes one `InvalidRequest` whose message is shown as is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
+
 from pipelines.catalog import ASPECTS, Catalog, ModelEntry
-from pipelines.params import PARAMS
+from pipelines.params import MAX_NEGATIVE_CHARS, MAX_PROMPT_CHARS, PARAMS
 from pipelines.upscalers import LANCZOS
-from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
 from studio.services.common import validation as v
 from studio.services.common.validation import InvalidRequest
 
-__all__ = ["InvalidRequest", "StudioRequest", "check_aspect", "check_count", "check_model", "check_negative",
-           "check_enhance", "check_prompt", "check_user", "normalise_seed"]
+__all__ = ["InvalidRequest", "NO_REFERENCES", "References", "ShotTarget", "StudioRequest", "check_aspect",
+           "check_count", "check_model", "check_negative", "check_enhance", "check_prompt", "check_user",
+           "normalise_seed"]
 
-MAX_NEGATIVE_CHARS = 1000
+@dataclass(frozen=True)
+class References:
+    """The pictures that guide a job: Gen Space's library images or a REST dialect's init image.
+
+    `asset_ids` are what the person picked (checked for ownership by the service that
+    owns the library); `images` are the opened pictures the engine gets, filled in by
+    that service (or decoded by a dialect) before the job is prepared."""
+
+    asset_ids: tuple[str, ...] = ()
+    images: tuple[Image.Image, ...] = ()
+    mode: str | None = None  # "ip_adapter" | "img2img"; None: no references reach the engine
+    ip_adapter_scale: Any = PARAMS["ip_adapter_scale"].default
+    strength: Any = PARAMS["strength"].default
+    ignored: int = 0  # picked references this model cannot use (recorded on the images)
+
+
+NO_REFERENCES = References()
+
+
+@dataclass(frozen=True)
+class ShotTarget:
+    """The Gen Space shot a job's images join (its history, its project)."""
+
+    project_id: str
+    shot_id: str
+    shot_type: str
 
 
 @dataclass(frozen=True)
 class StudioRequest:
+    """The one typed request from the click (or REST call) to the engine.
+
+    Fields arrive as the caller sent them (loose JSON from an API is passed through) and
+    are checked once, by `GenerationService.prepare`, before anything costs credits."""
+
     user: str
-    model_id: str
-    style_id: str
-    aspect: str
-    count: int
-    prompt: str
-    enhance: bool = False
-    negative_prompt: str = ""
-    seed: int | None = None  # None: a fresh random seed per image
-    # Gen Space fills these; Image Studio leaves them empty.
-    project_id: str | None = None
-    shot_id: str | None = None
-    reference_ids: tuple[str, ...] = field(default_factory=tuple)
+    model_id: Any
+    prompt: Any
+    count: Any = 1
+    style_id: Any = "auto"
+    aspect: Any = "1:1"
+    enhance: Any = False
+    negative_prompt: Any = ""
+    seed: Any = None  # None or -1: a fresh random seed per image
+    steps: Any = None  # None: the catalog default
+    guidance: Any = None  # None: the catalog default
+    references: References = NO_REFERENCES
+    shot: ShotTarget | None = None  # Gen Space: the shot the images are for
+    parent_id: str | None = None  # an edit: the image this one is made from
+    origin: str | None = None  # a REST dialect ("a1111", "openai") records where a job came from
+    end_user: str | None = None  # the dialect client's own user label (OpenAI's `user`), recorded as is
     # Refining an image (studio/services/generation/refine.py). `operation` "" is plain
     # generation; "repaint", "extend", "enlarge" work on `source_id` (an asset of `user`) or
     # `init_image` (a PIL image an API client sent); "hires" generates, enlarges, redraws.
@@ -67,15 +101,11 @@ def check_user(user: object) -> str:
 
 
 def normalise_seed(seed: object) -> int | None:
-    """None and -1 mean "random"; anything else must be a whole number 0..2^32-1."""
+    """None and -1 mean "random"; anything else must be a whole number in the seed row's range."""
     if seed is None:
         return None
-    if not isinstance(seed, bool) and isinstance(seed, (int, float)) and seed == -1:
-        return None
-    try:
-        return v.whole_number(seed, "Seed", minimum=0, maximum=MAX_SEED)
-    except InvalidRequest:
-        raise InvalidRequest(f"Seed must be a whole number from 0 to {MAX_SEED}, or -1 for random.") from None
+    value = v.parameter("seed", seed)
+    return None if value == -1 else value
 
 
 def check_prompt(prompt: object) -> str:
@@ -83,7 +113,7 @@ def check_prompt(prompt: object) -> str:
 
 
 def check_count(count: object) -> int:
-    return v.whole_number(count, "Number of images", minimum=1, maximum=MAX_IMAGES)
+    return v.parameter("count", count)
 
 
 def check_model(catalog: Catalog, model_id: object) -> ModelEntry:

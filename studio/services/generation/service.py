@@ -19,12 +19,11 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from typing import Callable
 
 from pipelines.catalog import ModelEntry
 from pipelines.generate import draw_seeds
+from pipelines.params import MAX_REFERENCES, MAX_SEED
 from pipelines.types import (
-    MAX_SEED,
     CancelToken,
     GenerationCancelled,
     GenerationRequest,
@@ -39,8 +38,11 @@ from studio.services.billing.ledger import CreditsService
 from studio.services.prompts.enhancer import enhance_prompt
 from studio.services.generation.jobs import CANCELLED, DONE, FAILED, JOBS, RUNNING, this_runner
 from studio.services.generation.preflight import Preflight, run_preflight, unavailable_reason
+from studio.services.common import validation as v
+from studio.services.common.ids import SHOTS
 from studio.services.generation.requests import (
     InvalidRequest,
+    References,
     StudioRequest,
     check_aspect,
     check_count,
@@ -65,11 +67,11 @@ from studio.services.common.validation import plain_message
 from studio.store.base import Store
 from studio.store.images import ImageFiles, format_parameters
 from studio.store.records import ASSETS, utc_now
+from studio.store.records import insert_record, update_record
 
 log = logging.getLogger(__name__)
 
 MAX_COMPARE = 4
-AfterSave = Callable[[Store, list["SavedImage"]], None]
 
 
 class GenerationService:
@@ -113,11 +115,11 @@ class GenerationService:
         except ModelUnavailable as exc:
             raise InvalidRequest(plain_message(str(exc))) from None
 
-    def check_engine_request(self, job: "PreparedJob", extras: dict) -> None:
+    def check_engine_request(self, job: "PreparedJob") -> None:
         """The engine's own refusals that need no model run (a prompt past the encoder's
         token limit, references the family can't use, sizes), asked before any charge."""
         try:
-            self.engine.check(self._engine_request(job, extras))
+            self.engine.check(self._engine_request(job))
         except (RequestRejected, UnknownModel) as exc:
             raise InvalidRequest(plain_message(str(exc))) from None
 
@@ -136,16 +138,34 @@ class GenerationService:
         negative = check_negative(request.negative_prompt)
         seed = normalise_seed(request.seed)
         enhance = check_enhance(request.enhance)
+        steps = v.optional_parameter("steps", request.steps, entry.family)
+        guidance = v.optional_parameter("guidance", request.guidance, entry.family)
+        references = self.check_references(entry, request.references)
         self.check_runnable(entry)
         if enhance:
             prompt = enhance_prompt(prompt, style.id)
         styled, styled_negative = apply_style(style, prompt, negative)
         size = entry.sizes[aspect]
         return PreparedJob(
-            request=replace(request, count=count, seed=seed, enhance=enhance, aspect=aspect),
+            request=replace(request, count=count, seed=seed, enhance=enhance, aspect=aspect, steps=steps,
+                            guidance=guidance, references=references),
             entry=entry, style=style, prompt=prompt, styled_prompt=styled, negative_prompt=styled_negative,
             width=size.width, height=size.height, count=count, seed=seed, cost=entry.credit_cost * count,
         )
+
+    @staticmethod
+    def check_references(entry: ModelEntry, refs: References) -> References:
+        """The reference settings checked against the parameter table and what the model can do.
+        Ownership of library ids is the library's business (Gen Space checks it first)."""
+        scale = v.parameter("ip_adapter_scale", refs.ip_adapter_scale, entry.family)
+        strength = v.parameter("strength", refs.strength, entry.family)
+        picked = max(len(refs.asset_ids) if isinstance(refs.asset_ids, (list, tuple)) else 0, len(refs.images))
+        if picked > MAX_REFERENCES:
+            raise InvalidRequest(f"You can use up to {MAX_REFERENCES} reference images; remove {picked - MAX_REFERENCES} first.")
+        if refs.mode is not None and refs.mode not in entry.reference_modes:
+            raise InvalidRequest(f"{entry.name} cannot start from an image; pick a model that supports image-to-image."
+                                 if refs.mode == "img2img" else f"{entry.name} cannot use reference images that way.")
+        return replace(refs, ip_adapter_scale=scale, strength=strength)
 
     def _cost_hint(self, model_id: object, count: object) -> int:
         try:
@@ -160,7 +180,7 @@ class GenerationService:
         """Cost, balance and the reason this request can't run (None when it can)."""
         def check() -> int:
             job = self.prepare(request)
-            self.check_engine_request(job, {})
+            self.check_engine_request(job)
             return job.cost
 
         return run_preflight(check, lambda: self.balance_of(request.user),
@@ -200,15 +220,11 @@ class GenerationService:
         *,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
-        engine_extras: Callable[[PreparedJob], dict] | None = None,
-        asset_fields: dict | None = None,
-        after_save: AfterSave | None = None,
     ) -> StudioResult:
-        """Run one paid job. `after_save(tx, images)` joins the transaction that records the
-        images (Gen Space adds them to the shot's history there)."""
+        """Run one paid job. A Gen Space job's images join its shot's history in the same
+        transaction that records them."""
         job = self.prepare(request)
-        extras = engine_extras(job) if engine_extras else {}
-        self.check_engine_request(job, extras)
+        self.check_engine_request(job)
         check = run_preflight(lambda: job.cost, lambda: self.balance_of(request.user), lambda: job.cost,
                               limit=self.limit_of(request.user))
         check.raise_if_blocked()
@@ -216,21 +232,20 @@ class GenerationService:
         started = time.perf_counter()
         with self.store.transaction() as tx:
             self.credits.charge(job.request.user, job.cost, reason=f"{job.count} × {job.entry.name}", job_id=job_id)
-            tx.insert(JOBS, self._job_record(job_id, job))
+            insert_record(tx, JOBS, self._job_record(job_id, job))
         written: list[str] = []
         try:
-            result = self.engine.generate(self._engine_request(job, extras), progress=progress, cancel=cancel)
-            records = [self._save_image(job_id, job, result, i, asset_fields or {}, written)
-                       for i in range(len(result.images))]
+            result = self.engine.generate(self._engine_request(job), progress=progress, cancel=cancel)
+            records = [self._save_image(job_id, job, result, i, written) for i in range(len(result.images))]
             saved = [SavedImage(asset_id=r["id"], path=str(self.images.path(r["file"])), seed=r["seed"], details=r)
                      for r in records]
             elapsed = time.perf_counter() - started
             with self.store.transaction() as tx:
                 for record in records:
-                    tx.insert(ASSETS, record)
-                if after_save is not None:
-                    after_save(tx, saved)
-                tx.update(JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
+                    insert_record(tx, ASSETS, record)
+                if job.request.shot is not None:
+                    _join_shot_history(tx, job.request.shot.shot_id, [r["id"] for r in records])
+                update_record(tx, JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
                                          "asset_ids": [r["id"] for r in records]})
         except BaseException as exc:
             self._roll_back(job_id, written, exc)
@@ -272,16 +287,43 @@ class GenerationService:
             raise GenerationFailed(done.message or "No model could make an image.")
         return done
 
-    def _engine_request(self, job: PreparedJob, extras: dict) -> GenerationRequest:
+    @staticmethod
+    def _engine_request(job: PreparedJob) -> GenerationRequest:
+        """The one builder of the engine's request from a prepared job."""
         seeds = None if job.seed is None else tuple((job.seed + i) % (MAX_SEED + 1) for i in range(job.count))
+        refs = job.request.references
+        images = refs.images if refs.mode is not None else ()
         return GenerationRequest(
             model_id=job.entry.id, prompt=job.styled_prompt, negative_prompt=job.negative_prompt,
-            width=job.width, height=job.height, num_images=job.count, seeds=seeds, **extras,
+            width=job.width, height=job.height, num_images=job.count, seeds=seeds,
+            steps=job.request.steps, guidance=job.request.guidance,
+            reference_images=images, reference_mode=refs.mode if images else None,
+            ip_adapter_scale=refs.ip_adapter_scale, strength=refs.strength,
         )
 
-    def _save_image(
-        self, job_id: str, job: PreparedJob, result: GenerationResult, index: int, asset_fields: dict, written: list[str]
-    ) -> dict:
+    @staticmethod
+    def _lineage(job: PreparedJob) -> dict:
+        """What an image records about where it came from: its shot, references, parent, dialect."""
+        request, refs = job.request, job.request.references
+        fields: dict = {}
+        if request.shot is not None:
+            fields.update(project_id=request.shot.project_id, shot_id=request.shot.shot_id,
+                          shot_type=request.shot.shot_type, reference_ids=list(refs.asset_ids),
+                          reference_mode=refs.mode if refs.asset_ids else None,
+                          references_ignored=refs.ignored, parent_id=request.parent_id)
+        elif request.parent_id is not None:
+            fields["parent_id"] = request.parent_id
+        if request.parent_id is not None:
+            fields["kind"] = "edit"
+        if refs.mode == "img2img" and refs.images:
+            fields["strength"] = refs.strength
+        if request.origin is not None:
+            fields["api"] = request.origin
+        if request.end_user:
+            fields["api_end_user"] = request.end_user
+        return fields
+
+    def _save_image(self, job_id: str, job: PreparedJob, result: GenerationResult, index: int, written: list[str]) -> dict:
         """Write one PNG (its metadata names the job, so recovery can tell whose a stray file is)."""
         image = result.images[index]
         seed = result.seeds[index]
@@ -294,7 +336,7 @@ class GenerationService:
             "enhanced": job.request.enhance, "seed": seed, "width": image.width, "height": image.height,
             "steps": result.steps, "guidance": result.guidance, "sampler": result.sampler,
             "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": utc_now(),
-            "prompt_ignored": job.entry.ignores_prompt, **asset_fields,
+            "prompt_ignored": job.entry.ignores_prompt, **self._lineage(job),
         }
         parameters = format_parameters(
             prompt=job.styled_prompt, negative_prompt=job.negative_prompt, steps=result.steps,
@@ -315,7 +357,7 @@ class GenerationService:
                 for asset in tx.find(ASSETS, job_id=job_id):
                     tx.delete(ASSETS, asset["id"])
                 self.credits.refund(job_id, reason=f"job {status}")
-                tx.update(JOBS, job_id, {"status": status, "error": _error_summary(exc)})
+                update_record(tx, JOBS, job_id, {"status": status, "error": _error_summary(exc)})
         except Exception:  # pragma: no cover - logged; start-up recovery refunds the job
             log.exception("could not roll back job %s; recovery will refund it at the next start", job_id)
         for rel in written:
@@ -345,8 +387,17 @@ class GenerationService:
             "id": job_id, "owner": job.request.user, "status": RUNNING, "model_id": job.entry.id,
             "style_id": job.style.id, "aspect": job.request.aspect, "count": job.count, "cost": job.cost,
             "prompt": job.prompt, "created": utc_now(), "runner": this_runner(),
-            "project_id": job.request.project_id, "shot_id": job.request.shot_id,
+            "project_id": job.request.shot.project_id if job.request.shot else None,
+            "shot_id": job.request.shot.shot_id if job.request.shot else None,
         }
+
+
+def _join_shot_history(tx: Store, shot_id: str, asset_ids: list[str]) -> None:
+    """The new images go to the end of their shot's history (inside the job's transaction)."""
+    shot = tx.get(SHOTS, shot_id)
+    if shot is not None:
+        history = [a for a in shot.get("history", []) if a not in asset_ids] + asset_ids
+        update_record(tx, SHOTS, shot_id, {"history": history, "updated": utc_now()})
 
 
 def _error_summary(exc: BaseException) -> str:

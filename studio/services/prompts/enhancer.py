@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from pipelines.types import MAX_PROMPT_CHARS
+from pipelines.params import MAX_PROMPT_CHARS
+from studio.services.common.validation import InvalidRequest
 
 CATEGORIES: tuple[str, ...] = ("detail", "setting", "lighting", "composition", "quality")
 
@@ -171,9 +172,9 @@ def enhance_prompt(prompt: str, style_id: str = "auto") -> str:
     """
     base = prompt.strip().rstrip(",; ") if isinstance(prompt, str) else ""
     if not base:
-        raise ValueError("Write a prompt first")
+        raise InvalidRequest("Write a prompt first")
     if len(base) > MAX_PROMPT_CHARS:
-        raise ValueError(f"The prompt is {len(base)} characters long; the limit is {MAX_PROMPT_CHARS}")
+        raise InvalidRequest(f"The prompt is {len(base)} characters long; the limit is {MAX_PROMPT_CHARS}")
     vocab_id = style_id if style_id in _VOCAB else "auto"
     vocab = _VOCAB[vocab_id]
     text = base

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.types import MAX_IMAGES, MAX_PROMPT_CHARS
+from pipelines.params import MAX_PROMPT_CHARS
 from studio.services.common import validation as v
 from studio.services.common.paging import DEFAULT_LIMIT, Page, page_of
 from studio.services.generation.requests import check_negative, check_prompt, check_user
 from studio.store.base import Doc, Store
 from studio.store.records import SAVED_PROMPTS, utc_now
+from studio.store.records import insert_record
 
 PROMPTS_TABLE = SAVED_PROMPTS
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -67,7 +68,7 @@ class PromptLibrary:
             for existing in tx.find(PROMPTS_TABLE, owner=user):
                 if existing["name"].casefold() == name.casefold():
                     raise v.InvalidRequest(f"You already have a saved prompt named {existing['name']}; pick another name.")
-            return tx.insert(PROMPTS_TABLE, doc)
+            return insert_record(tx, PROMPTS_TABLE, doc)
 
     def list(self, user: str) -> list[Doc]:
         """The user's saved prompts, newest first."""
@@ -94,7 +95,7 @@ class PromptLibrary:
 
     @staticmethod
     def _count(count: Any) -> int:
-        return v.whole_number(count, "Number of images", minimum=1, maximum=MAX_IMAGES)
+        return v.parameter("count", count)
 
     @staticmethod
     def _flag(value: Any) -> bool:

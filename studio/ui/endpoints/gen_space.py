@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.services.gen_space.shot_generation import ShotJob
+from pipelines.params import PARAMS
+from studio.services.generation.requests import References, StudioRequest
 from studio.services.common.paging import DEFAULT_LIMIT
 from studio.services.studio import Studio
 from studio.ui.shared.common import GPU, guard, run_cancellable
@@ -65,14 +66,16 @@ def register_gen_space_api(studio: Studio) -> None:
     @guard
     def generate_for_shot(shot_id: str, model_id: str, count: int, prompt: str, reference_ids: list[str] | None = None,
                           style_id: str = "auto", aspect: str = "1:1", enhance: bool = False, seed: int = -1,
-                          ip_adapter_scale: float = 0.6, strength: float = 0.6, request: gr.Request = None) -> dict:
+                          ip_adapter_scale: float = PARAMS["ip_adapter_scale"].default,
+                          strength: float = PARAMS["strength"].default, request: gr.Request = None) -> dict:
         """Generate 1-4 images for a shot, guided by up to 6 reference asset ids; costs credits."""
         user = user_of(request)
-        job = ShotJob(model_id=model_id, count=count, prompt=prompt, style_id=style_id, aspect=aspect,
-                      enhance=enhance, seed=seed, reference_ids=reference_ids,
-                      ip_adapter_scale=ip_adapter_scale, strength=strength)
+        job = StudioRequest(user=user, model_id=model_id, count=count, prompt=prompt, style_id=style_id,
+                            aspect=aspect, enhance=enhance, seed=seed,
+                            references=References(asset_ids=reference_ids, ip_adapter_scale=ip_adapter_scale,
+                                                  strength=strength))
         result = run_cancellable(studio, request, None, lambda report, token: studio.gen_space.generate_for_shot(
-            user, shot_id, job, cancel=token))
+            shot_id, job, cancel=token))
         return {"job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,
                 "images": [_asset_view(studio, user, img.asset_id) for img in result.images]}
 
@@ -84,10 +87,10 @@ def register_gen_space_api(studio: Studio) -> None:
         described by its own description (prompt stands in for shots without one). The whole
         batch's cost is checked before the first shot runs."""
         user = user_of(request)
-        job = ShotJob(model_id=model_id, count=count, prompt=prompt, style_id=style_id, aspect=aspect, seed=seed,
-                      reference_ids=reference_ids)
+        job = StudioRequest(user=user, model_id=model_id, count=count, prompt=prompt, style_id=style_id, aspect=aspect,
+                            seed=seed, references=References(asset_ids=reference_ids))
         results = run_cancellable(studio, request, None, lambda report, token: studio.gen_space.generate_batch(
-            user, shot_ids, job, cancel=token, prompt_from_shot=True))
+            shot_ids, job, cancel=token, prompt_from_shot=True))
         if results.failures:
             gr.Warning(results.message)
         return [{"shot_id": sid, "job_id": r.job_id, "cost": r.cost, "balance": r.balance,

@@ -11,6 +11,7 @@ import gradio as gr
 
 from studio.services.generation.service import user_subdir
 from studio.ui.shared import formatting as fmt
+from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.gen_space import view
 from studio.ui.shared.common import GPU, guard, run_cancellable
@@ -68,8 +69,7 @@ def layout_image_panel() -> ImagePanel:
                 do_crop = gr.Button("Crop", size="sm", elem_id="do-crop")
                 edit_prompt = gr.Textbox(label="Change it by prompt (image-to-image)", elem_id="edit-prompt",
                                          placeholder="e.g. same character, now wearing a red coat")
-                edit_strength = gr.Slider(0.1, 1.0, value=0.5, step=0.05, label="How much to change",
-                                          elem_id="edit-strength")
+                edit_strength = params.slider("strength", elem_id="edit-strength")
                 do_edit = gr.Button("Edit by prompt", size="sm", variant="primary", interactive=False,
                                     elem_id="edit-by-prompt")
                 edit_reason = gr.Markdown(NO_IMAGE, elem_id="edit-reason")

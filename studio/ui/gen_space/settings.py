@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines.types import MAX_REFERENCES
-from studio.services.gen_space.shot_generation import ShotJob, describe_reference_support, reference_mode
+from pipelines.params import MAX_REFERENCES, PARAMS
+from studio.services.gen_space.shot_generation import describe_reference_support, reference_mode
+from studio.services.generation.requests import References, StudioRequest
 from studio.ui.shared import formatting as fmt
+from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.gen_space import view
 from studio.ui.shared.common import GPU, guard, run_cancellable
@@ -28,7 +30,7 @@ def layout_settings(studio) -> GenerationSettings:
     with gr.Group(elem_id="gen-settings"):
         with gr.Row(equal_height=True, elem_id="gs-main-row"):
             model = gr.Dropdown(models, value=default_model, label="Model", scale=3, min_width=200, elem_id="gs-model")
-            count = gr.Radio([1, 2, 3, 4], value=2, label="Images", scale=2, min_width=170, elem_id="gs-count")
+            count = gr.Radio(PARAMS["count"].choices(), value=PARAMS["count"].default_for("gen_space"), label="Images", scale=2, min_width=170, elem_id="gs-count")
             generate = gr.Button("Generate for shot", variant="primary", scale=2, min_width=170, interactive=False,
                                  elem_id="gs-generate")
             cancel = gr.Button("Cancel", variant="stop", scale=1, min_width=80, elem_id="gs-cancel")
@@ -54,12 +56,10 @@ def layout_settings(studio) -> GenerationSettings:
             enhance = gr.Checkbox(label="Enhance prompt", value=False, elem_id="gs-enhance")
             style = gr.Radio([(s.name, s.id) for s in studio.styles], value="auto", label="Style", elem_id="gs-style")
             aspect = gr.Radio(fmt.ASPECT_CHOICES, value="1:1", label="Aspect ratio", elem_id="gs-aspect")
-            seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, elem_id="gs-seed")
+            seed = params.number("seed", elem_id="gs-seed")
             with gr.Row():
-                scale = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Reference strength (IP-Adapter)",
-                                  elem_id="gs-scale")
-                strength = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="Change from the first reference (img2img)",
-                                     elem_id="gs-strength")
+                scale = params.slider("ip_adapter_scale", elem_id="gs-scale")
+                strength = params.slider("strength", elem_id="gs-strength")
         with gr.Accordion("Same settings for several shots (consistency flow)", open=False, elem_id="batch"):
             gr.Markdown("Generates for each chosen shot from that shot's description (the prompt above stands in "
                         "when a shot has none), with the same model, style and references.")
@@ -83,8 +83,9 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
 
     def cost_state(sid, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength,
                    request: gr.Request):
-        job = job_from(n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength)
-        preflight = studio.gen_space.preflight_for_shot(user_of(request), sid, job)
+        job = job_from(user_of(request), n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale,
+                       img_strength)
+        preflight = studio.gen_space.preflight_for_shot(sid, job)
         button, why = fmt.preflight_button(preflight)
         if not sid:
             button, why = gr.update(value=fmt.generate_label(preflight.cost), interactive=False), NO_SHOT
@@ -94,25 +95,26 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
                        img_strength, request: gr.Request):
         if not ids:
             return gr.update(value="Generate for chosen shots", interactive=False), "Choose shots to see the cost."
-        job = job_from(n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
-                       img_strength)
-        preflight = studio.gen_space.preflight_batch(user_of(request), list(ids), job)
+        job = job_from(user_of(request), n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use,
+                       ip_scale, img_strength)
+        preflight = studio.gen_space.preflight_batch(list(ids), job)
         button, why = fmt.preflight_button(preflight, "Generate for chosen shots")
         return button, why or f"{len(ids)} shot(s) × {n} image(s)."
 
-    def job_from(n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength):
-        return ShotJob(model_id=model_id, count=n, prompt=text, style_id=style_id, aspect=aspect_id,
-                       enhance=bool(enhance_on), seed=seed_value, reference_ids=tuple(ids or ()),
-                       ip_adapter_scale=ip_scale, strength=img_strength)
+    def job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength):
+        return StudioRequest(user=user, model_id=model_id, count=n, prompt=text, style_id=style_id, aspect=aspect_id,
+                             enhance=bool(enhance_on), seed=seed_value,
+                             references=References(asset_ids=tuple(ids or ()), ip_adapter_scale=ip_scale,
+                                                   strength=img_strength))
 
     def run_for_shot(sid, model_id, n, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale,
                      img_strength, request: gr.Request, progress=gr.Progress()):
         user = user_of(request)
         if not sid:
             raise gr.Error(NO_SHOT)
-        job = job_from(n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength)
+        job = job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, ids, ip_scale, img_strength)
         result = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_for_shot(
-            user, sid, job, progress=report, cancel=token))
+            sid, job, progress=report, cancel=token))
         shot = studio.shots.get(user, sid)
         note = f"{len(result.images)} image(s) for **{shot['name']}** · {result.cost} credits"
         if ids and reference_mode(studio.catalog.get(model_id)) is None:
@@ -124,10 +126,10 @@ def wire_settings(studio, q: SpaceQueries, bar: ProjectBar, nav: Navigator, s: G
         user = user_of(request)
         if not ids:
             raise gr.Error("Choose the shots to generate for first.")
-        job = job_from(n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
+        job = job_from(user, n, model_id, text, enhance_on, style_id, aspect_id, seed_value, refs_in_use, ip_scale,
                        img_strength)
         results = run_cancellable(studio, request, progress, lambda report, token: studio.gen_space.generate_batch(
-            user, list(ids), job, progress=report, cancel=token, prompt_from_shot=True))
+            list(ids), job, progress=report, cancel=token, prompt_from_shot=True))
         done = ", ".join(f"{studio.shots.get(user, sid)['name']}: {len(r.images)}" for sid, r in results)
         if getattr(results, "failures", None):
             gr.Warning(results.message)  # what was made stays; the rest was refunded

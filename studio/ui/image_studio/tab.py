@@ -11,9 +11,12 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipelines.params import PARAMS
+
 from studio.services.generation.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
+from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable
 from studio.ui.shared.downloads import named_copy, studio_download_name
@@ -72,7 +75,8 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
             style = style_picker(studio)
             style_info = gr.Markdown(studio.styles[0].description, elem_classes=["hint"], elem_id="style-info")
             aspect = gr.Radio(fmt.ASPECT_CHOICES, value="1:1", label="Aspect ratio", elem_id="aspect")
-            count = gr.Radio([1, 2, 3, 4], value=1, label="Number of images", elem_id="count")
+            count = gr.Radio(PARAMS["count"].choices(), value=PARAMS["count"].default, label=PARAMS["count"].label,
+                             elem_id="count")
         with gr.Column(scale=7, min_width=300, elem_id="studio-right"):
             prompt = gr.Textbox(
                 label="Prompt",
@@ -89,7 +93,7 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
             )
             with gr.Accordion("Advanced", open=False):
                 negative = gr.Textbox(label="Negative prompt", placeholder="What to avoid", elem_id="negative")
-                seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, elem_id="seed")
+                seed = params.number("seed", elem_id="seed")
             with gr.Row():
                 generate = gr.Button(
                     fmt.generate_label(catalog.get(default_model).credit_cost),

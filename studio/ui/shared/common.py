@@ -1,9 +1,11 @@
 """What every tab shares: the GPU concurrency id, user-facing errors, progress wiring.
 
-How a service error reaches a person: `user_message` is the one translation. The
-service's own sentence is shown as is (a KeyError's str() would wrap it in quotes, so
-its first argument is used); anything unexpected is logged and answered with a plain
-sentence, never the exception's class name or text (which may hold a server path).
+How a service error reaches a person: `user_message` is the one translation. Only the
+studio's own refusal types (`USER_ERRORS`) are shown as their sentence (a KeyError's
+str() would wrap it in quotes, so its first argument is used). Anything else is a bug,
+not the person's mistake: it is logged with a short reference id and the person sees
+"Something went wrong (ref …)", never the exception's class name or text (which may
+hold a server path), so a report can be matched to the log line.
 
 Endpoints that people or programs call with typed values take them raw
 (`LOOSE`: `preprocess=False` for widget events; `gr.api` never preprocesses), so the
@@ -15,21 +17,34 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 
 import gradio as gr
 
-from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, Progress
+from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, Progress, RequestRejected, UnknownModel
 from studio.services.billing.ledger import InsufficientCredits
 from studio.services.generation.service import GenerationFailed
 from studio.services.generation.requests import InvalidRequest
 from studio.services.common.validation import plain_message
+from studio.store.tinydb_store import StoreWriteFailed
+from studio.ui.shared.events import NeedsInput
 from studio.ui.shared.session import caller_key
 
 log = logging.getLogger(__name__)
 GPU = "gpu"  # every event that runs a model shares this concurrency_id
-USER_ERRORS = (InvalidRequest, InsufficientCredits, ModelUnavailable, OutOfMemory, GenerationFailed, ValueError)
+# The studio's own refusals: their message is written for the person. Not bare ValueError:
+# a bug that raises one must be logged, not shown as if the person had made a mistake.
+USER_ERRORS = (InvalidRequest, InsufficientCredits, ModelUnavailable, OutOfMemory, GenerationFailed, RequestRejected,
+               UnknownModel, StoreWriteFailed, NeedsInput)
 LOOSE = {"preprocess": False}  # event kwargs: the callback gets the raw JSON values and validates them
 UNEXPECTED = "Something went wrong on the server; it has been logged. Please try again."
+
+
+def unexpected(where: str) -> str:
+    """Log the exception being handled under a short reference id; the sentence to show."""
+    ref = uuid.uuid4().hex[:8]
+    log.exception("unexpected error in %s (ref %s)", where, ref)
+    return f"Something went wrong (ref {ref}). It has been logged; please try again."
 
 
 def user_message(exc: BaseException) -> str:
@@ -56,8 +71,7 @@ def guard(fn):
         except USER_ERRORS as exc:
             raise gr.Error(user_message(exc)) from None
         except Exception:
-            log.exception("unexpected error in %s", getattr(fn, "__name__", "a callback"))
-            raise gr.Error(UNEXPECTED) from None
+            raise gr.Error(unexpected(getattr(fn, "__name__", "a callback"))) from None
 
     return wrapped
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.types import MAX_PROMPT_CHARS
+from pipelines.params import MAX_PROMPT_CHARS
 
 ASPECT_CHOICES = [
     ("▬ 16:9 Landscape", "16:9"),
