@@ -125,7 +125,8 @@ def test_hires_fix_generates_enlarges_and_redraws(studio):
     (dict(operation="repaint", mask=None), "Paint a mask"),
     (dict(operation="repaint", mask=_mask(), model_id="demo-faces"), "can't repaint"),
     (dict(operation="enlarge", upscale_factor=4, upscaler="nope"), "Unknown upscaler"),
-    (dict(operation="extend", extend_sides=("left", "right"), extend_pixels=1024), "works up to"),
+    (dict(operation="extend", init_image=Image.new("RGB", (3000, 64)), extend_sides=("left", "right"),
+          extend_pixels=1024), "works up to"),
     (dict(operation="repaint", mask=_mask(), denoise=3), "Denoise strength"),
     (dict(operation="fly"), "Unknown operation"),
 ])
