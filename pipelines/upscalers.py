@@ -80,14 +80,17 @@ def load_descriptor(path: Path) -> Any:
 
 
 def memory_bound(width: int, height: int, scale: int, channels: int = 64, tile: int = UPSCALE_TILE,
-                 overlap: int = UPSCALE_TILE_OVERLAP, live_tensors: int = 8) -> int:
-    """Bytes an enlargement may add at its peak: the uint8 output canvas, the float input,
-    one tile's working set (`live_tensors` float activations of `channels` channels at the
-    tile's OUTPUT resolution, the largest an ESRGAN-family network makes) and
-    ALLOCATOR_SLACK for the allocator's own arenas. Independent of the picture's size
-    except for the canvas: 1024² at 4× with a 64-channel ESRGAN is about 1.7 GiB."""
+                 overlap: int = UPSCALE_TILE_OVERLAP, live_tensors: int = 12) -> int:
+    """Bytes an enlargement may add at its peak: the uint8 output canvas (3 B/px), the PIL
+    image made from it (4 B/px: PIL keeps RGB in 32 bits), the float input, one tile's
+    working set (`live_tensors` float activations of `channels` channels at the tile's
+    OUTPUT resolution, the largest an ESRGAN-family network makes; 12 also covers the
+    dense blocks' wide concatenations at the input resolution, measured on a tiny net)
+    and ALLOCATOR_SLACK for the allocator's arenas. Only the canvas grows with the
+    picture: 1024² at 4× with a 64-channel ESRGAN is about 2.5 GiB."""
     side = (min(tile, max(width, height)) + 2 * overlap) * scale
-    return (width * scale * height * scale * 3 + width * height * 3 * 4
+    out_px = width * scale * height * scale
+    return (out_px * (3 + 4) + width * height * 3 * 4
             + live_tensors * channels * side * side * 4 + ALLOCATOR_SLACK)
 
 
