@@ -128,7 +128,7 @@ def serve(settings: Settings, *, block: bool = True):
     # One login limiter for the sign-in page and the A1111 dialect's basic auth, so guesses
     # count against an account whichever door they use.
     limiter = LoginLimiter()
-    rest_apis = rest_apis_lifespan(studio, password_check(limiter))
+    rest_apis = rest_apis_lifespan(studio, password_check(limiter), openai_aliases=settings.openai_aliases())
     guards = server_guards(app, data_dir=settings.data_dir, public_dirs=[settings.styles_file.parent / "previews"],
                            accounts=accounts, limiter=limiter, app_kwargs={"lifespan": rest_apis})
     _, local_url, _ = app.launch(

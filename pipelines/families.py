@@ -32,7 +32,10 @@ class FamilyTraits:
     size_multiple: int  # width and height must be multiples (VAE factor × patch size)
     mergeable: bool  # concurrent text-to-image requests may share one pipeline call
     reference_modes: tuple[ReferenceMode, ...]  # what the family can do at all
-    sampler: str  # A1111 sampler name when the scheduler is not in SAMPLER_NAMES (or there is none)
+    sampler: str  # A1111 sampler name when the scheduler is not in pipelines.samplers (or there is none)
+    # which column of pipelines.samplers.SAMPLERS its scheduler swaps from: UNet noise
+    # schedulers ("discrete"), flow matching ("flow_match"), or no scheduler at all ("none")
+    scheduler_kind: Literal["discrete", "flow_match", "none"] = "discrete"
     negative_prompt: bool = True  # the family uses a negative prompt (CFG)
     takes_steps: bool = True  # the pipeline takes num_inference_steps / guidance_scale
     safety_checker: bool = False  # the pipeline class has a safety_checker argument (turned off)
@@ -114,6 +117,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             mergeable=True,  # T5 always pads to 512 tokens, so every prompt has the same shape
             reference_modes=("img2img",),
             sampler="Euler",
+            scheduler_kind="flow_match",
             negative_prompt=False,  # schnell has no classifier-free guidance
         ),
         FamilyTraits(
@@ -128,6 +132,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             mergeable=False,
             reference_modes=(),
             sampler="GAN",
+            scheduler_kind="none",
             negative_prompt=False,
             takes_steps=False,
             ignores_prompt=True,
@@ -137,26 +142,6 @@ FAMILIES: dict[str, FamilyTraits] = {
 }
 
 FAMILY_NAMES: tuple[str, ...] = tuple(FAMILIES)
-
-# Scheduler class → the sampler name A1111/Forge write (and other tools read) in `parameters`.
-SAMPLER_NAMES: dict[str, str] = {
-    "EulerDiscreteScheduler": "Euler",
-    "EulerAncestralDiscreteScheduler": "Euler a",
-    "FlowMatchEulerDiscreteScheduler": "Euler",
-    "DPMSolverMultistepScheduler": "DPM++ 2M",
-    "DPMSolverSinglestepScheduler": "DPM++ SDE",
-    "DPMSolverSDEScheduler": "DPM++ SDE",
-    "KDPM2DiscreteScheduler": "DPM2",
-    "KDPM2AncestralDiscreteScheduler": "DPM2 a",
-    "HeunDiscreteScheduler": "Heun",
-    "LMSDiscreteScheduler": "LMS",
-    "DDIMScheduler": "DDIM",
-    "PNDMScheduler": "PLMS",
-    "UniPCMultistepScheduler": "UniPC",
-    "LCMScheduler": "LCM",
-    "DEISMultistepScheduler": "DEIS",
-}
-
 
 class UnknownFamily(ValueError):
     """A family name that is not in the table; the message lists the known ones."""
@@ -175,15 +160,8 @@ def family_of_pipeline(class_name: str) -> list[str]:
 
 
 def a1111_sampler(family: str, scheduler: object | None) -> str:
-    """The A1111 sampler name for a pipeline's scheduler (`Euler a`, `DPM++ 2M Karras` ...)."""
-    if scheduler is None:
-        return traits(family).sampler
-    name = SAMPLER_NAMES.get(type(scheduler).__name__)
-    if name is None:
-        return traits(family).sampler
-    config = getattr(scheduler, "config", {}) or {}
-    if name == "DPM++ 2M" and "sde" in str(config.get("algorithm_type", "")):
-        name = "DPM++ 2M SDE"
-    if config.get("use_karras_sigmas"):
-        name += " Karras"
-    return name
+    """The A1111 sampler name for a pipeline's scheduler (`Euler a`, `DPM++ 2M Karras` ...),
+    read from the sampler table (pipelines/samplers.py)."""
+    from .samplers import name_of
+
+    return name_of(family, scheduler)

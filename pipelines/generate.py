@@ -31,6 +31,7 @@ from typing import Any
 
 from .catalog import ModelEntry
 from .prompt_encoding import encode_prompts
+from .samplers import use_sampler
 from .references import (
     check_references,
     ensure_ip_adapter,
@@ -100,6 +101,7 @@ def run_generation(
 
     started = time.perf_counter()
     ip_refs = request.reference_images if mode == "ip_adapter" else ()
+    reached = {"step": 0}
     kwargs = build_call(
         pipe,
         entry,
@@ -109,7 +111,7 @@ def run_generation(
         height=request.height,
         steps=call_steps,
         guidance=guidance,
-        callback=_step_callback(denoise_steps, progress, cancel),
+        callback=_step_callback(denoise_steps, progress, cancel, reached),
         ip_refs=ip_refs,
         ip_scale=request.ip_adapter_scale,
     )
@@ -122,12 +124,19 @@ def run_generation(
             if size not in accepted:
                 kwargs.pop(size)
 
-    output = runner(**kwargs)
-    if cancel is not None and cancel.cancelled:
+    # The asked sampler runs on whichever pipeline makes the call, and is recorded from
+    # the scheduler object inside the swap: the PNG says what actually ran.
+    with use_sampler(runner, entry.family, request.sampler, request.schedule):
+        output = runner(**kwargs)
+        ran_sampler = sampler_name(runner, entry.family)
+    interrupted = cancel is not None and cancel.cancelled
+    if interrupted and not (request.keep_partial and reached["step"] > 0):
         raise GenerationCancelled("generation cancelled")
     images = list(output.images)
     report(progress, Progress(stage="done", current=denoise_steps, total=denoise_steps))
     extra: dict[str, Any] = {"family": entry.family}
+    if interrupted:  # kept as far as it got, as A1111 returns an interrupted job
+        extra["interrupted_at"] = reached["step"]
     if mode == "ip_adapter":
         extra.update(reference_mode=mode, reference_count=len(ip_refs), ip_adapter_scale=request.ip_adapter_scale)
     elif mode == "img2img":  # only the first reference is used
@@ -140,7 +149,7 @@ def run_generation(
         height=request.height,
         steps=call_steps,
         guidance=float(guidance),
-        sampler=sampler_name(runner, entry.family),
+        sampler=ran_sampler,
         elapsed_s=time.perf_counter() - started,
         extra=extra,
     )
@@ -219,8 +228,10 @@ def validate_request(entry: ModelEntry, request: GenerationRequest) -> None:
     check_refine(entry, request)
 
 
-def _step_callback(steps: int, progress: ProgressFn | None, cancel: CancelToken | None):
+def _step_callback(steps: int, progress: ProgressFn | None, cancel: CancelToken | None, reached: dict | None = None):
     def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict) -> dict:
+        if reached is not None and not getattr(pipe, "_interrupt", False):
+            reached["step"] = step + 1
         # Some schedulers run more model passes than steps (Heun: two per step); diffusers
         # exposes the real count as `num_timesteps` once the loop has started.
         total = int(getattr(pipe, "num_timesteps", None) or steps)

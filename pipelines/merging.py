@@ -10,7 +10,8 @@ How (opt-in: `PipelineManager(merge_window_ms=N)`, N > 0):
   (its lock held, so the model is never moved or evicted while it runs), waits up to
   the window (counted from the oldest queued request's arrival) for more, then takes the
   oldest request and every queued request compatible with it (up to `max_batch_images`).
-- Compatible = same model, width × height, steps and guidance, no reference images, a
+- Compatible = same model, width × height, steps, guidance, sampler and schedule (the
+  scheduler is swapped for the whole call, see samplers.use_sampler), no reference images, a
   family the table marks `mergeable`, AND the same prompt-embedding token length. The last
   rule keeps results identical to a solo run: padding a 77-token prompt to 154 tokens
   would change what cross-attention sees, so prompts of different chunk counts run apart.
@@ -56,8 +57,11 @@ _CANCEL_POLL_S = 0.05
 
 
 def is_mergeable(entry: ModelEntry, request: GenerationRequest) -> bool:
-    """Requests that may share a pipeline call: text-to-image on a family the table marks mergeable."""
-    return entry.traits.mergeable and not request.reference_images and request.init_image is None
+    """Requests that may share a pipeline call: text-to-image on a family the table marks
+    mergeable. A request that keeps its partial images on cancel runs alone: a merged call
+    drops a leaving caller's images."""
+    return entry.traits.mergeable and not request.reference_images and not request.keep_partial
+            and request.init_image is None
 
 
 @dataclass(eq=False)
@@ -78,7 +82,7 @@ class _Job:
     @property
     def shape_key(self) -> tuple:
         r = self.request
-        return (r.width, r.height, self.steps, self.guidance)
+        return (r.width, r.height, self.steps, self.guidance, r.sampler, r.schedule)
 
     @property
     def key(self) -> tuple:
@@ -263,6 +267,7 @@ class RequestMerger:
         import torch
 
         from .generate import build_call, sampler_name
+        from .samplers import use_sampler
 
         head = batch[0]
         started = time.perf_counter()
@@ -283,7 +288,9 @@ class RequestMerger:
         )
         with self._cond:
             self.calls += 1
-        output = pipe(**kwargs)
+        with use_sampler(pipe, entry.family, head.request.sampler, head.request.schedule):
+            output = pipe(**kwargs)
+            ran_sampler = sampler_name(pipe, entry.family)
         images = list(output.images)
         elapsed = time.perf_counter() - started
         offset = 0
@@ -301,7 +308,7 @@ class RequestMerger:
                 height=job.request.height,
                 steps=job.steps,
                 guidance=job.guidance,
-                sampler=sampler_name(pipe, entry.family),
+                sampler=ran_sampler,
                 elapsed_s=elapsed,
                 extra={"family": entry.family, "merged_requests": len(batch)},
             )

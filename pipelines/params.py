@@ -121,7 +121,7 @@ UPSCALE_TILE_OVERLAP = 16
 
 _ROWS = (
     Param("count", "Number of images", 1, 1, MAX_IMAGES, 1, integer=True, dialect_defaults={"gen_space": 2}),
-    Param("n_iter", "Batches", 1, 1, 4, 1, integer=True,
+    Param("n_iter", "Batches", 1, 1, 8, 1, integer=True,
           info="Batches run one after another, each priced before it starts."),
     Param("seed", "Seed", -1, 0, MAX_SEED, 1, integer=True, special={-1: "random"},
           info="The same seed, prompt and settings give the same picture."),

@@ -76,6 +76,13 @@ class GenerationRequest:
     reference_mode: Literal["ip_adapter", "img2img"] | None = None
     ip_adapter_scale: float = PARAMS["ip_adapter_scale"].default
     strength: float = PARAMS["strength"].default  # img2img: how far from the first reference
+    # A1111 sampler name and schedule id from pipelines.samplers (None: the model's own
+    # scheduler); the REST dialect resolves them, the engine swaps the scheduler per call.
+    sampler: str | None = None
+    schedule: str | None = None
+    # On cancel, return the images as far as they were denoised (A1111's interrupt and
+    # skip) instead of raising GenerationCancelled; `extra["interrupted_at"]` says where.
+    keep_partial: bool = False
     # Refining an image of one's own (pipelines/inpaint.py): `init_image` alone is an
     # image-to-image pass at `denoise` (hires fix); with `mask` (white: repaint) it is a repaint.
     # The result has init_image's size; pixels outside the (feathered) mask are init_image's.

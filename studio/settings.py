@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="run compatible requests that wait for the same model as one batch, waiting up to this long for company (0: off)",
     )
 
+    openai_model_aliases: str = Field(
+        "dall-e-2,dall-e-3,gpt-image-1",
+        description="OpenAI model names the images API accepts, comma-separated; 'alias' names the default model, "
+        "'alias=model-id' a catalog model",
+    )
+
     @field_validator("auth")
     @classmethod
     def _auth_shape(cls, v: str | None) -> str | None:
@@ -76,6 +82,11 @@ class Settings(BaseSettings):
         from studio.accounts import parse_auth
 
         return parse_auth(self.auth, default_file=self.accounts_file())
+
+    def openai_aliases(self) -> dict[str, str | None]:
+        """alias -> catalog id (None: the default model), from --openai-model-aliases."""
+        pairs = (part.strip().partition("=") for part in self.openai_model_aliases.split(","))
+        return {alias.strip().lower(): (model.strip() or None) for alias, _, model in pairs if alias.strip()}
 
     def admin_names(self) -> list[str]:
         return [name.strip() for name in (self.admins or "").split(",") if name.strip()]

@@ -52,7 +52,7 @@ def test_txt2img_demo_model_images_seeds_and_credits(api, ui, app):
     after = ui.predict(api_name="/balance")
     assert after == before - 2 == result.info["balance"] and ledger_sum(ui) == after
     assert len(image_files(data)) == files + 2, "API images land in the caller's history like UI ones"
-    again = api.txt2img(prompt="a sailor", seed=78, override_settings={"sd_model_checkpoint": "demo-faces"})
+    again = api.txt2img(prompt="a sailor", seed=78, width=256, height=256, override_settings={"sd_model_checkpoint": "demo-faces"})
     assert (pixels(again.image) == pixels(result.images[1])).all(), "seed 78 alone gives the batch's second image"
 
 
@@ -65,13 +65,15 @@ def test_model_list_switch_and_tiny_local_model(api, ui):
     result = api.txt2img(prompt="a red boat", seed=5, steps=2, cfg_scale=4.0, width=64, height=32)
     assert result.image.size == (64, 32) and result.info["sd_model_name"] == TINY
     assert result.info["steps"] == 2 and result.info["cfg_scale"] == 4.0
-    assert any("scheduler" in n for n in result.info["studio_notes"]), "the sampler that was not honoured is said"
+    assert result.info["sampler_name"] == "Euler a" and "Sampler: Euler a," in result.info["infotexts"][0]
     same = api.txt2img(prompt="a red boat", seed=5, steps=2, cfg_scale=4.0, width=64, height=32)
     assert (pixels(same.image) == pixels(result.image)).all()
     assert ui.predict(api_name="/balance") == before - 6
-    # A size that is not native is made at the nearest native size, and info says so.
-    wide = api.txt2img(prompt="a red boat", seed=5, width=1024, height=512)
-    assert wide.image.size == (64, 32) and any("native 64x32" in n for n in wide.info["studio_notes"])
+    # Any size on the model's multiple is made exactly; one off it is rounded, and info says so.
+    exact = api.txt2img(prompt="a red boat", seed=5, width=96, height=40)
+    assert exact.image.size == (96, 40) and exact.info["width"] == 96
+    rounded = api.txt2img(prompt="a red boat", seed=5, width=100, height=42)
+    assert rounded.image.size == (96, 40) and any("width 100 was rounded to 96" in n for n in rounded.info["studio_notes"])
     api.util_set_model("demo-faces")
     assert api.util_get_current_model() == "demo-faces"
 
@@ -92,7 +94,7 @@ def test_img2img_starts_from_the_init_image(api, ui):
     assert ui.predict(api_name="/balance") == before - 12
 
 
-def test_interrupt_stops_the_callers_job_and_refunds(api, ui, app):
+def test_interrupt_stops_the_callers_job_and_returns_what_it_had(api, ui, app):
     url, data = app
     before, files = ui.predict(api_name="/balance"), len(image_files(data))
     out = {}
@@ -106,11 +108,14 @@ def test_interrupt_stops_the_callers_job_and_refunds(api, ui, app):
             break
         time.sleep(0.05)
     assert state["sampling_steps"] == 150 and state["job_count"] == 1
-    api.interrupt()
+    assert api.interrupt() == {}
     worker.join(60)
-    assert out["r"].images == [] and out["r"].info["interrupted"] is True
-    assert ui.predict(api_name="/balance") == before and ledger_sum(ui) == before
-    assert len(image_files(data)) == files
+    # As A1111: the images come back as far as they were denoised, and they are kept and paid for.
+    result = out["r"]
+    assert len(result.images) == 4 and result.info["interrupted"] is True
+    assert any("interrupted after step" in n for n in result.info["studio_notes"])
+    assert ui.predict(api_name="/balance") == before - 12 == result.info["balance"] and ledger_sum(ui) == before - 12
+    assert len(image_files(data)) == files + 4
     assert api.get_progress()["state"]["job_count"] == 0
 
 
@@ -125,9 +130,14 @@ BIG = base64.b64encode(png_of(Image.new("RGB", (8000, 6000)))).decode()
     ("txt2img", b"{not json", True, 400, "not valid JSON"),
     ("txt2img", b"[1, 2]", True, 400, "JSON object"),
     ("txt2img", {"prompt": "a cat", "steps": "many"}, False, 422, "steps"),
-    ("txt2img", {"prompt": "a cat", "width": 9000}, False, 422, "Width must be a whole number from 8 to 4096; 9000 is out of range"),
-    ("txt2img", {"prompt": "a cat", "batch_size": 3, "n_iter": 2}, False, 422, "at most 4"),
-    ("txt2img", {"prompt": "a cat", "sampler_name": "Warp drive"}, False, 404, "Sampler not found"),
+    ("txt2img", {"prompt": "a cat", "width": 9000, "override_settings": {"sd_model_checkpoint": TINY}}, False, 422,
+     "Width must be a whole number from 8 to 4096; 9000 is out of range"),
+    ("txt2img", {"prompt": "a cat", "height": 5000, "override_settings": {"sd_model_checkpoint": TINY}}, False, 422,
+     "Height must be a whole number from 8 to 4096"),
+    ("txt2img", {"prompt": "a cat", "batch_size": 5}, False, 422, "at most 4 images per batch"),
+    ("txt2img", {"prompt": "a cat", "n_iter": 9}, False, 422, "Batches must be a whole number from 1 to 8"),
+    ("txt2img", {"prompt": "a cat", "override_settings": {"made_up_option": 1}}, False, 422, "Unknown option 'made_up_option'"),
+    ("txt2img", {"prompt": "a cat", "override_settings": {"send_seed": "yes"}}, False, 422, "send_seed must be bool"),
     ("txt2img", {"prompt": "a cat", "override_settings": {"sd_model_checkpoint": "nope"}}, False, 404, "Unknown model 'nope'"),
     ("txt2img", {"prompt": "   "}, False, 422, "prompt"),
     ("img2img", {"prompt": "a cat", "init_images": ["bm90IGFuIGltYWdl"], "override_settings": {"sd_model_checkpoint": TINY}},
@@ -148,7 +158,7 @@ def test_bad_input_gets_an_a1111_error_and_costs_nothing(app, ui, path, body, ra
     assert response.status_code == status, response.text
     error = response.json()
     assert set(error) == {"error", "detail", "body", "errors"} and words in error["detail"], error
-    assert "/" not in error["detail"].replace("/sdapi/v1/sd-models", ""), "no server path in the message"
+    assert "/" not in re.sub(r"/sdapi/v1/[\w-]+", "", error["detail"]), "no server path in the message"
     assert ui.predict(api_name="/balance") == before and len(image_files(data)) == files
 
 

@@ -86,10 +86,33 @@ BAD = [
     (dict(model="demo-faces", prompt="a cat", size="5000x5000"), openai.BadRequestError, "Unsupported size"),
     (dict(model="demo-faces", prompt="a cat", response_format="gif"), openai.BadRequestError, "response_format"),
     (dict(model="dall-e-9", prompt="a cat"), openai.NotFoundError, "dall-e-9"),
+    (dict(model=TINY, prompt="a cat", size="100x50"), openai.BadRequestError, "multiple of 8"),
+    (dict(model=TINY, prompt="a cat", size="5000x4096"), openai.BadRequestError, "8 to 4096"),
+    (dict(model="demo-faces", prompt="a cat", quality="ultra"), openai.BadRequestError, "'quality' must be one of"),
+    (dict(model="demo-faces", prompt="a cat", style="moody"), openai.BadRequestError, "'style' must be 'vivid' or 'natural'"),
     (dict(model="demo-faces", prompt=" "), openai.BadRequestError, "prompt"),
     (dict(model="demo-faces", prompt="x" * 2001), openai.BadRequestError, "2000"),
     (dict(model="demo-faces", prompt="a cat", n=4, extra_body={"seed": "soon"}), openai.BadRequestError, "Seed"),
 ]
+
+
+def test_openai_model_names_quality_style_exact_sizes_and_user(client, app):
+    import json
+
+    _, data = app
+    for alias in ("dall-e-2", "dall-e-3", "gpt-image-1"):
+        made = client.images.generate(model=alias, prompt="a lighthouse", size="64x32", response_format="b64_json",
+                                      extra_body={"seed": 3})
+        assert decode(made.data[0]).size == (64, 32), alias  # the default model: the tiny SD 1.5 on disk
+    hd = client.images.generate(model="dall-e-3", prompt="a lighthouse", quality="hd", style="natural", size="96x48",
+                                response_format="b64_json", user="end-user-7")
+    assert decode(hd.data[0]).size == (96, 48) and hd.size == "96x48"
+    notes = hd.model_extra["studio_notes"]
+    assert any("quality 'hd' ran 3 steps" in n for n in notes) and any(n.startswith("style was not used") for n in notes)
+    newest = max(image_files(data), key=lambda p: p.stat().st_mtime)
+    with Image.open(newest) as img:
+        record = json.loads(img.text["studio"])
+    assert record["api_end_user"] == "end-user-7" and record["steps"] == 3
 
 
 @pytest.mark.parametrize("ask, error, words", BAD)
@@ -144,7 +167,8 @@ def test_all_three_apis_at_once_keep_credits_exact(app, ui):
 
     jobs = []
     for i in range(3):
-        jobs.append(lambda i=i: a1111.txt2img(prompt="a", seed=i, batch_size=2, override_settings={"sd_model_checkpoint": TINY}))
+        jobs.append(lambda i=i: a1111.txt2img(prompt="a", seed=i, batch_size=2, width=64, height=64,
+                                              override_settings={"sd_model_checkpoint": TINY}))
         jobs.append(lambda i=i: oai.images.generate(model="demo-faces", prompt="b", n=2, response_format="b64_json"))
         jobs.append(lambda i=i: other_ui.predict("demo-faces", "auto", "1:1", 1, "c", False, "", i, api_name="/generate"))
     threads = [threading.Thread(target=run, args=(job,)) for job in jobs]

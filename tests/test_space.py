@@ -70,7 +70,8 @@ def test_space_starts_offline_from_its_folder(space, tmp_path):
                 time.sleep(0.5)
         assert "Image Generation Studio" in page
         api = webuiapi.WebUIApi(baseurl=f"{url}sdapi/v1")
-        result = api.txt2img(prompt="a face", seed=3, override_settings={"sd_model_checkpoint": "demo-faces"})
+        result = api.txt2img(prompt="a face", seed=3, width=256, height=256,
+                             override_settings={"sd_model_checkpoint": "demo-faces"})
         assert result.image.size == (256, 256), "generation runs (under spaces.GPU, a no-op off ZeroGPU)"
         assert (tmp_path / "data" / "studio.json").is_file(), "data lands in STUDIO_DATA_DIR, not the Space folder"
         assert not (space / "data").exists()

@@ -1,18 +1,24 @@
 """The AUTOMATIC1111 dialect: `/sdapi/v1/*`, as `webuiapi`, editor plugins and bots call it.
 
-Masks, the hires fix, the "sd upscale" script and the extras are in a1111_extras.py.
-Fields the original accepts but the studio cannot honour (restore faces, other
-scripts, subseeds…) are ignored the way A1111 ignores unknown ones, and every request
-field that was changed or not used is said in the `info` JSON under `studio_notes`.
+What each request field does is decided in one place, studio/api/fields.py: honoured,
+mapped onto the studio's own, or said in the `info` JSON under `studio_notes` (a field the
+studio cannot honour is never dropped in silence). Samplers and schedules come from
+pipelines/samplers.py; a name that cannot run falls back to the model's own with a note.
+`n_iter` runs as successive jobs, each priced and charged before it starts; `/interrupt`
+and `/skip` return what was made (A1111 returns the images as far as they got).
 Errors come back like A1111's own: `{"error", "detail", "body", "errors"}`.
+
+The lists and utilities (`/prompt-styles`, `/png-info` ...) are in a1111_utilities.py,
+`/options` storage in a1111_options.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-
 import base64
+import io
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request
@@ -20,25 +26,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.params import MAX_IMAGES, PARAMS
+from pipelines import samplers
+from pipelines.generate import draw_seeds
+from pipelines.model_hash import checkpoint_sha256, short_hash
+from pipelines.params import MAX_IMAGES, MAX_SEED, PARAMS, BadParameter
 from pipelines.types import GenerationCancelled
 from studio.accounts import SignInThrottled
-from studio.api import a1111_extras
+from studio.api import a1111_extras, a1111_utilities, fields
+from studio.api.a1111_options import HONOURED, AccountOptions, OptionError
 from studio.api.auth import caller_of
+from studio.api.common import ApiContext, ApiError, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
 from studio.api.errors import a1111_error, service_error
-from studio.api.common import ApiContext, ApiError, check_side, closest_aspect, decode_image, find_model, find_style, read_json_object, png_bytes
+from studio.services.billing.ledger import InsufficientCredits
 from studio.services.generation.requests import NO_REFERENCES, InvalidRequest, References, StudioRequest
-from studio.store.records import insert_record, update_record
-from studio.store.records import API_OPTIONS
 
-OPTIONS_TABLE = API_OPTIONS
-# A1111's sampler names. The studio runs each model with its own scheduler, so a known
-# name is accepted (clients always send one) and the scheduler really used is in `info`.
-SAMPLERS = [
-    "DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE",
-    "Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM fast", "DPM adaptive", "Restart",
-    "DDIM", "DDIM CFG++", "PLMS", "UniPC", "LCM",
-]
 
 
 class _Lax(BaseModel):
@@ -54,12 +55,14 @@ class Txt2Img(_Lax):
     cfg_scale: float | None = None
     width: int = 512
     height: int = 512
-    batch_size: int = 1  # batch_size × n_iter: the count row's range, checked by the service
+    batch_size: int = 1  # batch_size: the count row, n_iter: the n_iter row (checked in prepare)
     n_iter: int = 1
     sampler_name: str | None = None
     sampler_index: str | None = None
+    scheduler: str | None = None
     override_settings: dict | None = None
     denoising_strength: float | None = None
+    send_images: bool = True
 
 
 class Img2Img(Txt2Img):
@@ -75,9 +78,43 @@ def _validation_message(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def fit_size(entry, width: int, height: int) -> tuple[int, int, list[str]]:
+    """The size the model makes for an asked width × height: each side rounded to the
+    family's size multiple (A1111 rounds too; said in a note), then checked against the
+    width/height rows of the parameter table (outside them: refused, saying the range)."""
+    step = entry.traits.size_multiple
+    sides, notes = [], []
+    for name, value in (("width", width), ("height", height)):
+        rounded = max(step, int(round(value / step)) * step)
+        if rounded != value:
+            notes.append(f"{name} {value} was rounded to {rounded}: {entry.name} needs multiples of {step}")
+        try:
+            sides.append(PARAMS[name].check(rounded, entry.family))
+        except BadParameter as exc:
+            raise ApiError(422, f"{entry.name}: {exc} Send a {name} in that range.", code="invalid_size") from None
+    return sides[0], sides[1], notes
+
+
+def encode_image(png: bytes, fmt: str) -> bytes:
+    """An API image in the account's `samples_format` (PNG as written, else re-encoded with
+    the `parameters` text in EXIF UserComment, where A1111 puts it for JPEG and WebP)."""
+    if fmt == "png":
+        return png
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as img:
+        text = img.text.get("parameters", "") if hasattr(img, "text") else ""
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9286] = b"UNICODE\x00" + text.encode("utf-16-be")
+        out = io.BytesIO()
+        img.convert("RGB").save(out, format="JPEG" if fmt in ("jpg", "jpeg") else "WEBP", quality=90, exif=exif)
+        return out.getvalue()
+
+
 def build_router(ctx: ApiContext) -> APIRouter:
     router = APIRouter(prefix="/sdapi/v1")
     studio = ctx.studio
+    options = AccountOptions(studio)
 
     async def caller(request: Request) -> str:
         # Off the event loop: a basic-auth password is an argon2 check (deliberately slow).
@@ -102,19 +139,6 @@ def build_router(ctx: ApiContext) -> APIRouter:
         endpoint.__name__ = handler.__name__
         return endpoint
 
-    # ----- per-user options -------------------------------------------------------
-    def current_model(user: str) -> str:
-        docs = studio.store.find(OPTIONS_TABLE, owner=user)
-        chosen = docs[-1].get("sd_model_checkpoint") if docs else None
-        return chosen if chosen in studio.catalog.ids() else studio.choose_default_model()
-
-    def set_model(user: str, model_id: str) -> None:
-        docs = studio.store.find(OPTIONS_TABLE, owner=user)
-        if docs:
-            update_record(studio.store, OPTIONS_TABLE, docs[-1]["id"], {"sd_model_checkpoint": model_id})
-        else:
-            insert_record(studio.store, OPTIONS_TABLE, {"owner": user, "sd_model_checkpoint": model_id})
-
     def resolve_model(name: object) -> str:
         entry = find_model(studio, name)
         if entry is None:
@@ -122,36 +146,52 @@ def build_router(ctx: ApiContext) -> APIRouter:
                            code="model_not_found")
         return entry.id
 
+    def model_hash(model_id: str, *, known_only: bool = False) -> str | None:
+        engine = studio.engine
+        return short_hash(checkpoint_sha256(studio.catalog.get(model_id), getattr(engine, "cache_dir", None),
+                                            getattr(engine, "models_dir", None), known_only=known_only))
+
+    def checked_options(body: dict) -> dict:
+        try:
+            return options.check(body, resolve_model)
+        except OptionError as exc:
+            raise ApiError(422, str(exc), code="invalid_option") from None
+
     # ----- generation -------------------------------------------------------------
-    def prepare(body: dict, user: str, img2img: bool) -> tuple[StudioRequest, list[str], Txt2Img]:
+    def prepare(body: dict, user: str, img2img: bool):
         try:
             req = (Img2Img if img2img else Txt2Img).model_validate(body)
         except ValidationError as err:
             raise ApiError(422, _validation_message(err)) from None
-        notes: list[str] = []
-        override = req.override_settings or {}
-        model_id = resolve_model(override["sd_model_checkpoint"]) if override.get("sd_model_checkpoint") else current_model(user)
-        if set(override) - {"sd_model_checkpoint"}:
-            notes.append(f"override_settings other than sd_model_checkpoint were ignored: {sorted(set(override) - {'sd_model_checkpoint'})}")
+        rules = fields.A1111_IMG2IMG if img2img else fields.A1111_TXT2IMG
+        refused = fields.refusal(rules, body)
+        if refused:
+            raise ApiError(422, refused, code="not_supported")
+        notes = fields.notes_for(rules, body, dialect="AUTOMATIC1111")
+        override = checked_options(req.override_settings or {})
+        if set(override) - set(HONOURED):
+            notes.append(f"override_settings {', '.join(sorted(set(override) - set(HONOURED)))} do not change how the studio "
+                         f"generates (it honours {', '.join(HONOURED)})")
+        model_id = override.get("sd_model_checkpoint") or options.model(user)
         entry = studio.catalog.get(model_id)
-        sampler = req.sampler_name or req.sampler_index
-        if sampler and sampler not in SAMPLERS:
-            raise ApiError(404, f"Sampler not found: {sampler!r}. Choose one of: {', '.join(SAMPLERS)}.", code="sampler_not_found")
-        if sampler:
-            notes.append(f"sampler_name {sampler!r}: the model's own scheduler was used (see sampler_name)")
-        width, height = check_side(req.width, "width"), check_side(req.height, "height")
-        count = req.batch_size * req.n_iter
-        if count > MAX_IMAGES:
-            raise InvalidRequest(f"batch_size × n_iter is {count}; the studio makes at most {MAX_IMAGES} images per request.")
-        aspect = closest_aspect(entry, width, height)
-        native = entry.sizes[aspect]
-        if (native.width, native.height) != (width, height):
-            notes.append(f"{width}x{height} was made at {entry.name}'s native {native.width}x{native.height} ({aspect})")
+        sampler_asked = req.sampler_name or req.sampler_index or override.get("sampler_name") or options.value(user, "sampler_name")
+        schedule_asked = req.scheduler or override.get("scheduler") or options.value(user, "scheduler")
+        choice = samplers.resolve(sampler_asked, schedule_asked, entry.family)
+        notes += choice.notes
+        width, height, size_notes = fit_size(entry, req.width, req.height)
+        notes += size_notes
+        try:
+            n_iter = PARAMS["n_iter"].check(req.n_iter)
+        except BadParameter as exc:
+            raise ApiError(422, f"n_iter: {exc} Send fewer batches, or several requests.") from None
+        if req.batch_size > MAX_IMAGES:
+            raise ApiError(422, f"batch_size is {req.batch_size}; the studio makes at most {MAX_IMAGES} images per batch. "
+                                "Use n_iter for more batches.")
         style_id = "auto"
         for name in req.styles or []:
             found = find_style(studio, name)
             if found is None:
-                notes.append(f"style {name!r} is not one of the studio's styles and was ignored")
+                notes.append(f"style {name!r} is not one of the studio's styles and was ignored (GET /sdapi/v1/prompt-styles)")
             elif style_id == "auto":
                 style_id = found
             else:
@@ -170,58 +210,97 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 notes.append("only the first of init_images is used")
             references = References(images=(images[0],), mode="img2img", strength=strength)
         study = StudioRequest(
-            user=user, model_id=model_id, style_id=style_id, aspect=aspect, count=count,
-            prompt=req.prompt, negative_prompt=req.negative_prompt or "", seed=req.seed,
+            user=user, model_id=model_id, style_id=style_id, aspect=closest_aspect(entry, width, height),
+            count=req.batch_size, prompt=req.prompt, negative_prompt=req.negative_prompt or "", seed=req.seed,
             steps=req.steps, guidance=req.cfg_scale, references=references, origin="a1111",
+            width=width, height=height, sampler=choice.sampler, schedule=choice.schedule, keep_partial=True,
         )
-        return study, notes, req
+        fmt = override.get("samples_format") or options.value(user, "samples_format")
+        return study, notes, req, n_iter, fmt
 
     async def generate(request: Request, user: str, img2img: bool):
         body = await read_json_object(request)
-        # Decoding images and the job itself block: off the event loop, which keeps serving.
+        # Decoding images and the jobs themselves block: off the event loop, which keeps serving.
         return await run_in_threadpool(generate_now, body, user, img2img)
 
     def generate_now(body: dict, user: str, img2img: bool) -> JSONResponse:
-        study, notes, req = prepare(body, user, img2img)
-        strength = study.references.strength if study.references.images else None
-        refined = a1111_extras.refine_request(studio, body, study, notes, img2img)  # mask, hires, sd upscale
-        if refined is not None:
-            study, strength = refined, refined.denoise if refined.operation == "repaint" else refined.hires_denoise
-        (studio.refine if refined else studio.generation).prepare(study)  # every service check before a credit moves
-        try:
-            result = ctx.jobs.run(study, refine=refined is not None)
-        except GenerationCancelled:  # A1111 answers an interrupted job normally, with what it has
-            info = {"prompt": study.prompt, "all_seeds": [], "interrupted": True,
-                    "studio_notes": notes + ["interrupted: no image was kept and the credits were refunded"]}
-            return JSONResponse({"images": [], "parameters": {}, "info": json.dumps(info)})
-        files = png_bytes(result)
-        first = result.images[0].details
-        infotexts = [_parameters_text(data) for data in files]
+        refining = a1111_extras.wants_refine(body, img2img)  # a mask, the hires fix, the sd upscale script
+        study, notes, req, n_iter, fmt = prepare(a1111_extras.without_refine_fields(body) if refining else body,
+                                                 user, img2img)
+        if refining:  # one refine job (studio/api/a1111_extras.py)
+            refined = a1111_extras.refine_request(studio, body, study, notes, img2img)
+            studio.refine.prepare(refined)  # every service check before a credit moves
+            return respond([ctx.jobs.run(refined, refine=True)], notes, req, refined, 1, fmt, False)
+        studio.generation.prepare(study)  # every service check before a credit moves
+        pending = options.take_pending_note(user)
+        if pending:
+            notes.append(pending)
+        # One seed for the run: batch i starts at seed + i × batch_size, as in A1111.
+        first_seed = study.seed if study.seed is not None and study.seed >= 0 else draw_seeds(1)[0]
+        results, interrupted = [], False
+        with ctx.jobs.batches(user, n_iter) as run:
+            for i in range(n_iter):
+                if run.interrupted:
+                    interrupted = True
+                    notes.append(f"interrupted: batches {i + 1} to {n_iter} were not run and cost nothing")
+                    break
+                run.batch = i
+                batch = replace(study, seed=(first_seed + i * study.count) % (MAX_SEED + 1))
+                try:
+                    result = ctx.jobs.run(batch, run=run)
+                except GenerationCancelled:  # stopped before its first step: refunded, nothing made
+                    interrupted = interrupted or run.interrupted
+                    notes.append(f"batch {i + 1} was {'interrupted' if run.interrupted else 'skipped'} before its first step; "
+                                 "its credits were refunded")
+                    continue
+                except (InsufficientCredits, InvalidRequest) as exc:
+                    if not results:
+                        raise
+                    notes.append(f"batch {i + 1} of {n_iter} was not run: {exc}")
+                    break
+                results.append(result)
+                stopped = result.extra.get("interrupted_at")
+                if stopped:
+                    interrupted = interrupted or run.interrupted
+                    notes.append(f"batch {i + 1} was {'interrupted' if run.interrupted else 'skipped'} after step {stopped}: "
+                                 "its images are returned as far as they were denoised (and were charged)")
+        return respond(results, notes, req, study, n_iter, fmt, interrupted)
+
+    def respond(results, notes, req, study, n_iter, fmt, interrupted) -> JSONResponse:
+        images = [img for r in results for img in r.images]
+        files = [encode_image(png, fmt) for r in results for png in png_bytes(r)]
+        first = images[0].details if images else {}
+        ran, sched = samplers.split_name(first.get("sampler", "")) if first else (None, None)
+        infotexts = [img.details.get("parameters") or _parameters_text(path) for img, path in
+                     zip(images, [i.path for i in images])]
         info = {
-            "prompt": result.prompt,
-            "all_prompts": [result.prompt] * len(files),
-            "negative_prompt": first["negative_prompt"],
-            "all_negative_prompts": [first["negative_prompt"]] * len(files),
-            "seed": result.images[0].seed,
-            "all_seeds": [img.seed for img in result.images],
-            "subseed": -1, "all_subseeds": [-1] * len(files), "subseed_strength": 0,
-            "width": first["width"], "height": first["height"],
-            "sampler_name": first.get("sampler"), "cfg_scale": first.get("guidance"), "steps": first.get("steps"),
-            "batch_size": req.batch_size, "n_iter": req.n_iter,
-            "sd_model_name": result.model_id, "sd_model_hash": None,
-            "denoising_strength": strength,
-            "styles": [first["style_id"]] if first.get("style_id") not in (None, "auto") else [],
+            "prompt": results[0].prompt if results else study.prompt,
+            "all_prompts": [r.prompt for r in results for _ in r.images],
+            "negative_prompt": first.get("negative_prompt", study.negative_prompt),
+            "all_negative_prompts": [first.get("negative_prompt", "")] * len(images),
+            "seed": images[0].seed if images else study.seed,
+            "all_seeds": [img.seed for img in images],
+            "subseed": -1, "all_subseeds": [-1] * len(images), "subseed_strength": 0,
+            "width": first.get("width", study.width), "height": first.get("height", study.height),
+            "sampler_name": ran.name if ran else first.get("sampler"), "scheduler": sched.label if sched else "Automatic",
+            "cfg_scale": first.get("guidance"), "steps": first.get("steps"),
+            "batch_size": req.batch_size, "n_iter": n_iter,
+            "sd_model_name": study.model_id, "sd_model_hash": model_hash(study.model_id),
+            "denoising_strength": study.references.strength if study.references.images else None,
+            "styles": [study.style_id] if study.style_id != "auto" else [],
             "infotexts": infotexts, "index_of_first_image": 0,
             "job_timestamp": datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),
-            "restore_faces": False, "clip_skip": 1, "is_using_inpainting_conditioning": bool(refined and refined.mask),
-            "version": "image-generation-studio",
+            "restore_faces": False, "clip_skip": 1, "is_using_inpainting_conditioning": False,
+            "version": "image-generation-studio", "interrupted": interrupted,
             "studio_notes": notes,
-            "credits_charged": result.cost, "balance": result.balance,
-            "job_id": result.job_id, "asset_ids": [img.asset_id for img in result.images],
+            "credits_charged": sum(r.cost for r in results),
+            "balance": results[-1].balance if results else studio.credits.balance(study.user),
+            "job_id": results[0].job_id if results else None, "job_ids": [r.job_id for r in results],
+            "asset_ids": [img.asset_id for img in images],
         }
         parameters = {k: v for k, v in req.model_dump().items() if k != "init_images"}
         return JSONResponse({
-            "images": [base64.b64encode(data).decode("ascii") for data in files],
+            "images": [base64.b64encode(data).decode("ascii") for data in files] if req.send_images else [],
             "parameters": parameters,
             "info": json.dumps(info),
         })
@@ -234,61 +313,71 @@ def build_router(ctx: ApiContext) -> APIRouter:
 
     # ----- reading and settings ------------------------------------------------------
     async def sd_models(request: Request, user: str):
-        return JSONResponse([
-            {"title": m.id, "model_name": m.id, "hash": None, "sha256": None, "filename": m.id, "config": None,
-             "name": m.name, "downloaded": studio.is_downloaded(m.id), "credit_cost": m.credit_cost}
-            for m in studio.catalog.models
-        ])
+        def listing():
+            out = []
+            for m in studio.catalog.models:
+                sha = checkpoint_sha256(m, getattr(studio.engine, "cache_dir", None),
+                                        getattr(studio.engine, "models_dir", None), known_only=True)
+                out.append({"title": m.id, "model_name": m.id, "hash": short_hash(sha), "sha256": sha, "filename": m.id,
+                            "config": None, "name": m.name, "downloaded": studio.is_downloaded(m.id),
+                            "credit_cost": m.credit_cost})
+            return out
 
-    async def samplers(request: Request, user: str):
-        return JSONResponse([{"name": s, "aliases": [], "options": {}} for s in SAMPLERS])
+        return JSONResponse(await run_in_threadpool(listing))
+
+    async def samplers_list(request: Request, user: str):
+        return JSONResponse(a1111_utilities._sampler_items())
 
     async def scripts(request: Request, user: str):
-        return JSONResponse({"txt2img": [], "img2img": ["sd upscale"]})
+        return JSONResponse({"txt2img": [], "img2img": []})
 
     async def get_options(request: Request, user: str):
-        return JSONResponse({"sd_model_checkpoint": current_model(user), "sd_checkpoint_hash": None, "samples_format": "png"})
+        model = options.model(user)
+        return JSONResponse(options.as_a1111(user, await run_in_threadpool(model_hash, model)))
 
     async def set_options(request: Request, user: str):
         body = await read_json_object(request)
-        if "sd_model_checkpoint" in body:
-            set_model(user, resolve_model(body["sd_model_checkpoint"]))
+        options.write(user, checked_options(body))  # all checked first: a bad key stores nothing
         return JSONResponse(None)
 
     async def progress(request: Request, user: str):
         jobs = ctx.jobs.of(user)
+        runs = ctx.jobs.runs_of(user)
         job = jobs[0] if jobs else None
+        run = runs[0] if runs else None
         fraction = (job.step / job.steps) if job and job.steps else 0.0
+        if run is not None and run.batches > 1:
+            fraction = (run.batch + fraction) / run.batches
         elapsed = (datetime.now(timezone.utc).timestamp() - job.started) if job else 0.0
         eta = (elapsed / fraction - elapsed) if job and fraction else 0.0
         return JSONResponse({
             "progress": round(fraction, 4), "eta_relative": round(eta, 2),
-            "state": {"skipped": False, "interrupted": False, "stopping_generation": False,
-                      "job": job.stage if job else "", "job_count": len(jobs),
+            "state": {"skipped": False, "interrupted": bool(run and run.interrupted), "stopping_generation": False,
+                      "job": job.stage if job else "", "job_count": run.batches if run else len(jobs),
                       "job_timestamp": datetime.fromtimestamp(job.started, timezone.utc).strftime("%Y%m%d%H%M%S") if job else "0",
-                      "job_no": 0, "sampling_step": job.step if job else 0, "sampling_steps": job.steps if job else 0},
+                      "job_no": run.batch if run else 0, "sampling_step": job.step if job else 0,
+                      "sampling_steps": job.steps if job else 0},
             "current_image": None, "textinfo": None,
         })
 
     async def interrupt(request: Request, user: str):
         ctx.jobs.interrupt(user)
-        return JSONResponse(None)
+        return JSONResponse({})
 
     for path, handler, method in [
         ("/txt2img", txt2img, "POST"), ("/img2img", img2img, "POST"),
-        ("/sd-models", sd_models, "GET"), ("/samplers", samplers, "GET"), ("/scripts", scripts, "GET"),
+        ("/sd-models", sd_models, "GET"), ("/samplers", samplers_list, "GET"), ("/scripts", scripts, "GET"),
         ("/options", get_options, "GET"), ("/options", set_options, "POST"),
         ("/progress", progress, "GET"), ("/interrupt", interrupt, "POST"),
     ]:
         router.add_api_route(path, guarded(handler), methods=[method], name=f"a1111_{handler.__name__}")
+    a1111_utilities.add_routes(router, ctx, guarded)
     router.include_router(a1111_extras.build_router(ctx, caller))  # extras, upscalers
     return router
 
 
-def _parameters_text(png: bytes) -> str:
-    import io
-
+def _parameters_text(path: str) -> str:
     from PIL import Image
 
-    with Image.open(io.BytesIO(png)) as img:
+    with Image.open(path) as img:
         return img.text.get("parameters", "") if hasattr(img, "text") else ""

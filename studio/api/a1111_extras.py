@@ -57,6 +57,28 @@ def resolve_upscaler(studio, value: object, notes: list[str], field: str) -> str
     raise InvalidRequest(f"Unknown upscaler {value!r} for {field}. Choose one of: {', '.join(names)}.")
 
 
+_MASK_FIELDS = ("mask", "mask_blur", "mask_blur_x", "mask_blur_y", "mask_round", "inpainting_fill", "inpaint_full_res",
+                "inpaint_full_res_padding", "inpainting_mask_invert")
+_SCRIPT_FIELDS = ("script_name", "script_args")
+
+
+def wants_refine(body: dict, img2img: bool) -> bool:
+    """Whether an A1111 generation request is a refinement this module runs."""
+    if not img2img:
+        return _flag(body, "enable_hr")
+    return bool(body.get("mask")) or str(body.get("script_name") or "").lower() == "sd upscale"
+
+
+def without_refine_fields(body: dict) -> dict:
+    """The request without the fields this module honours, for the plain-request checks
+    of a1111.py/fields.py (which would otherwise refuse or note them as unsupported)."""
+    drop = set(_MASK_FIELDS) | set(_SCRIPT_FIELDS)
+    drop |= {k for k in body if k == "enable_hr" or k.startswith("hr_") or k.startswith("firstphase_")}
+    if not body.get("init_images"):
+        drop.add("denoising_strength")
+    return {k: v for k, v in body.items() if k not in drop}
+
+
 def _flag(body: dict, name: str) -> bool:
     return bool(body.get(name) or False)
 

@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -34,6 +35,8 @@ from studio.services.common.uploads import validate_upload
 MAX_BODY_BYTES = 48 * 1024 * 1024  # a 20 MB image as base64, plus the rest of the request
 MAX_INIT_IMAGE_BYTES = 20 * 1024 * 1024
 URL_LIFETIME_S = 3600
+# OpenAI model names clients send by default -> catalog id (None: the studio's default model)
+DEFAULT_OPENAI_ALIASES: dict[str, str | None] = {"dall-e-2": None, "dall-e-3": None, "gpt-image-1": None}
 
 
 class ApiError(Exception):
@@ -149,25 +152,52 @@ class RunningJob:
     steps: int = 0
     stage: str = "queued"
     count: int = 1
+    run_id: str | None = None
+
+
+@dataclass
+class RestRun:
+    """One REST request's successive batches (A1111's n_iter): `/interrupt` stops the
+    running batch and the ones after it, `/skip` only the running one."""
+
+    user: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    interrupted: bool = False
+    batch: int = 0
+    batches: int = 1
 
 
 class JobTracker:
-    """The REST jobs running now, per account, for A1111's /progress and /interrupt.
+    """The REST jobs running now, per account, for A1111's /progress, /interrupt and /skip.
 
     Cancelling goes through the studio's CancelRegistry, keyed `user:session` like the
-    UI, with one session per REST request: an interrupt stops only the caller's jobs."""
+    UI, with one session per REST batch: an interrupt stops only the caller's jobs."""
 
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
         self._lock = threading.Lock()
         self._jobs: dict[str, RunningJob] = {}
+        self._runs: dict[str, RestRun] = {}
         # As many REST jobs in the engine at once as the UI lets in through its GPU queue.
         self._gpu = threading.BoundedSemaphore(max(1, studio.gpu_concurrency))
 
-    def run(self, request: StudioRequest, *, refine: bool = False) -> StudioResult:
+    @contextmanager
+    def batches(self, user: str, count: int = 1):
+        """Register a request's run of `count` batches while they run."""
+        run = RestRun(user=user, batches=count)
+        with self._lock:
+            self._runs[run.id] = run
+        try:
+            yield run
+        finally:
+            with self._lock:
+                self._runs.pop(run.id, None)
+
+    def run(self, request: StudioRequest, *, run: RestRun | None = None, refine: bool = False) -> StudioResult:
         """One job with progress and interrupt; `refine`: a repaint / extend / enlarge / hires
         request (studio.services.generation.refine) instead of a plain generation."""
-        job = RunningJob(user=request.user, key=f"{request.user}:api-{uuid.uuid4().hex}", count=request.count)
+        job = RunningJob(user=request.user, key=f"{request.user}:api-{uuid.uuid4().hex}", count=request.count,
+                         run_id=run.id if run else None)
 
         def progress(event: Progress) -> None:
             job.stage = event.stage
@@ -178,6 +208,8 @@ class JobTracker:
             self._jobs[job.key] = job
         try:
             with self.studio.cancels.running(job.key) as token, self._gpu:
+                if run is not None and run.interrupted:
+                    token.cancel()
                 if refine:
                     return self.studio.refine.run(request, progress=progress, cancel=token)
                 return self.studio.generation.generate(
@@ -193,7 +225,16 @@ class JobTracker:
         with self._lock:
             return [j for j in self._jobs.values() if j.user == user]
 
+    def runs_of(self, user: str) -> list[RestRun]:
+        with self._lock:
+            return [r for r in self._runs.values() if r.user == user]
+
     def interrupt(self, user: str) -> int:
+        for run in self.runs_of(user):
+            run.interrupted = True
+        return self.skip(user)
+
+    def skip(self, user: str) -> int:
         return sum(self.studio.cancels.cancel(j.key) for j in self.of(user))
 
 
@@ -231,3 +272,4 @@ class ApiContext:
     password_check: Callable[[str, str], bool] | None
     jobs: JobTracker
     links: ImageLinks
+    openai_aliases: dict[str, str | None] = field(default_factory=lambda: dict(DEFAULT_OPENAI_ALIASES))

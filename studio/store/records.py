@@ -127,9 +127,13 @@ class CreditLimit(Record):
 
 
 class ApiOptions(Record):
-    """An account's A1111 `/options`; only the keys the studio honours are kept."""
+    """An account's A1111 `/options` (studio/api/a1111_options.py): the checkpoint, every
+    other option it wrote (`values`, read back as written), and the keys that change
+    nothing, still to be reported in a note on its next job (`pending`)."""
 
     sd_model_checkpoint: str | None = None
+    values: dict = {}
+    pending: list[str] = []
 
 
 MODELS: dict[str, type[Record]] = {

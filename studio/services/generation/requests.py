@@ -73,6 +73,12 @@ class StudioRequest:
     parent_id: str | None = None  # an edit: the image this one is made from
     origin: str | None = None  # a REST dialect ("a1111", "openai") records where a job came from
     end_user: str | None = None  # the dialect client's own user label (OpenAI's `user`), recorded as is
+    # The REST dialects fill these; the UI leaves them unset (its aspect gives the size).
+    width: int | None = None  # with height: this exact size (checked against the width/height rows)
+    height: int | None = None
+    sampler: str | None = None  # A1111 sampler / schedule, already resolved by pipelines.samplers
+    schedule: str | None = None
+    keep_partial: bool = False  # an interrupted job keeps (and pays for) what it had denoised
     # Refining an image (studio/services/generation/refine.py). `operation` "" is plain
     # generation; "repaint", "extend", "enlarge" work on `source_id` (an asset of `user`) or
     # `init_image` (a PIL image an API client sent); "hires" generates, enlarges, redraws.
@@ -120,6 +126,38 @@ def check_model(catalog: Catalog, model_id: object) -> ModelEntry:
     if not isinstance(model_id, str) or model_id not in catalog.ids():
         raise InvalidRequest(f"Unknown model. Choose one of: {', '.join(catalog.ids())}.")
     return catalog.get(model_id)
+
+
+def check_size(entry: ModelEntry, width: object, height: object) -> tuple[int, int]:
+    """An exact width × height for `entry`: each inside its parameter row's limits for the
+    family and a multiple of the family's size multiple."""
+    from pipelines.params import PARAMS, BadParameter
+
+    sides = []
+    for name, value in (("width", width), ("height", height)):
+        try:
+            side = PARAMS[name].check(value, entry.family)
+        except BadParameter as exc:
+            raise InvalidRequest(f"{exc} ({entry.name})") from None
+        step = entry.traits.size_multiple
+        if side % step:
+            raise InvalidRequest(f"{PARAMS[name].label} must be a multiple of {step} for {entry.name}; {side} is not.")
+        sides.append(side)
+    return sides[0], sides[1]
+
+
+def check_sampler(sampler: object, schedule: object) -> None:
+    """A sampler and schedule named as in pipelines.samplers (the dialect resolved them)."""
+    from pipelines import samplers
+
+    for value, lookup, what, listing in ((sampler, samplers.sampler, "sampler", "/sdapi/v1/samplers"),
+                                         (schedule, samplers.schedule, "schedule", "/sdapi/v1/schedulers")):
+        if value is None:
+            continue
+        try:
+            lookup(value) if isinstance(value, str) else lookup("")
+        except KeyError:
+            raise InvalidRequest(f"Unknown {what} {value!r}; use a name from {listing}.") from None
 
 
 def check_aspect(aspect: object) -> str:

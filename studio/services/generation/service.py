@@ -50,6 +50,8 @@ from studio.services.generation.requests import (
     check_model,
     check_negative,
     check_prompt,
+    check_sampler,
+    check_size,
     check_user,
     normalise_seed,
 )
@@ -146,11 +148,15 @@ class GenerationService:
             prompt = enhance_prompt(prompt, style.id)
         styled, styled_negative = apply_style(style, prompt, negative)
         size = entry.sizes[aspect]
+        width, height = size.width, size.height
+        if request.width is not None or request.height is not None:  # an exact size (REST dialects)
+            width, height = check_size(entry, request.width, request.height)
+        check_sampler(request.sampler, request.schedule)
         return PreparedJob(
             request=replace(request, count=count, seed=seed, enhance=enhance, aspect=aspect, steps=steps,
                             guidance=guidance, references=references),
             entry=entry, style=style, prompt=prompt, styled_prompt=styled, negative_prompt=styled_negative,
-            width=size.width, height=size.height, count=count, seed=seed, cost=entry.credit_cost * count,
+            width=width, height=height, count=count, seed=seed, cost=entry.credit_cost * count,
         )
 
     @staticmethod
@@ -253,6 +259,7 @@ class GenerationService:
         return StudioResult(
             job_id=job_id, images=saved, prompt=job.prompt, cost=job.cost,
             balance=self.credits.balance(job.request.user), elapsed_s=elapsed, model_id=job.entry.id,
+            extra={k: result.extra[k] for k in ("interrupted_at",) if k in result.extra},
         )
 
     def compare(
@@ -299,6 +306,7 @@ class GenerationService:
             steps=job.request.steps, guidance=job.request.guidance,
             reference_images=images, reference_mode=refs.mode if images else None,
             ip_adapter_scale=refs.ip_adapter_scale, strength=refs.strength,
+            sampler=job.request.sampler, schedule=job.request.schedule, keep_partial=job.request.keep_partial,
         )
 
     @staticmethod
