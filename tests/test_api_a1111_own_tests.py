@@ -87,8 +87,9 @@ def test_a1111_txt2img(base_url, change, note):
     assert response.status_code == 200, response.text
     out = response.json()
     assert len(out["images"]) == body["batch_size"] * body["n_iter"]
+    scale = 2 if body.get("enable_hr") else 1  # the hires fix really enlarges (hr_scale's default 2)
     with Image.open(io.BytesIO(base64.b64decode(out["images"][0]))) as img:
-        assert img.size == (body["width"], body["height"])
+        assert img.size == (body["width"] * scale, body["height"] * scale)
     notes = _notes(response)
     assert (note is None and notes == []) or any(note in n for n in notes), notes
     if "sampler_index" in change:

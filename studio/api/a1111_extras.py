@@ -52,7 +52,8 @@ def resolve_upscaler(studio, value: object, notes: list[str], field: str) -> str
     low = value.lower()
     if low.startswith("latent") or low in ("lanczos", "nearest"):
         if low != "lanczos":
-            notes.append(f"{field} {value!r} is not available here; {LANCZOS} was used")
+            notes.append(f"{field} {value!r} is not available here; {LANCZOS} was used"
+                         + (" (hires fix)" if field == "hr_upscaler" else ""))
         return LANCZOS
     raise InvalidRequest(f"Unknown upscaler {value!r} for {field}. Choose one of: {', '.join(names)}.")
 
@@ -103,6 +104,10 @@ def refine_request(studio, body: dict, study: StudioRequest, notes: list[str],
         denoise = body.get("denoising_strength")
         if denoise is None:
             denoise = PARAMS["hires_denoise"].default_for("a1111")
+        floor = PARAMS["hires_denoise"].minimum
+        if isinstance(denoise, (int, float)) and 0 <= denoise < floor:
+            notes.append(f"hires fix: denoising_strength {denoise:g} ran as the smallest redraw, {floor:g}")
+            denoise = floor
         return replace(study, operation="hires", upscaler=upscaler, upscale_factor=factor, hires_denoise=denoise)
     image = study.references.images[0] if study.references.images else None
     study = replace(study, references=NO_REFERENCES)  # the picture is the refine's source, not a reference
