@@ -80,6 +80,15 @@ def without_refine_fields(body: dict) -> dict:
     return {k: v for k, v in body.items() if k not in drop}
 
 
+def denoising_strength(study: StudioRequest) -> float | None:
+    """What `info.denoising_strength` reports: the repaint's, the hires pass's, or img2img's."""
+    if study.operation == "repaint":
+        return study.denoise
+    if study.operation == "hires":
+        return study.hires_denoise
+    return study.references.strength if study.references.images else None
+
+
 def _flag(body: dict, name: str) -> bool:
     return bool(body.get(name) or False)
 
