@@ -72,6 +72,7 @@ def build_studio(settings: Settings):
         # the Gradio queue and the REST dialects only cap how many wait there.
         gpu_concurrency=settings.max_queued_jobs,
         admin=admin,
+        refine=_refine_service(generation, settings),
     )
 
 
@@ -140,6 +141,13 @@ def _adapter_library(settings: Settings):
     for problem in library.problems():
         log.warning("%s", problem)
     return library
+
+def _refine_service(generation, settings: Settings):
+    """Repaint / extend / enlarge; upscaler files in <data-dir>/upscalers are read (bad ones named) now."""
+    from pipelines.upscalers import Upscalers
+    from studio.services.generation.refine import RefineService
+
+    return RefineService(generation, Upscalers(settings.data_dir / "upscalers", cache_dir=settings.hf_cache_dir))
 
 
 def _quiet_library_progress_bars() -> None:

@@ -50,6 +50,9 @@ class FamilyTraits:
     takes_embeddings: bool = True  # textual-inversion files (`load_textual_inversion`) fit its CLIP encoder(s)
     # an embedding file with one tensor per text encoder: (file key, text encoder attr, tokenizer attr)
     embedding_parts: tuple[tuple[str, str, str], ...] = ()
+    # its inpainting twin (repaint, extend), built with from_pipe like the img2img one; None: it can't repaint.
+    # A 4-channel UNet works too: diffusers then blends the masked latents at every step.
+    inpaint_pipeline: str | None = None
 
     def dtype_name(self, device: str) -> str:
         kind = "cuda" if device.startswith("cuda") else device
@@ -72,6 +75,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             name="sd15",
             label="a Stable Diffusion 1.5 model",
             checkpoint_marker="cond_stage_model.transformer.",
+            inpaint_pipeline="StableDiffusionInpaintPipeline",
             pipeline="StableDiffusionPipeline",
             img2img_pipeline="StableDiffusionImg2ImgPipeline",
             ip_adapter=True,
@@ -88,6 +92,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             name="sd21",
             label="a Stable Diffusion 2.1 model",
             checkpoint_marker="cond_stage_model.model.",
+            inpaint_pipeline="StableDiffusionInpaintPipeline",
             pipeline="StableDiffusionPipeline",
             img2img_pipeline="StableDiffusionImg2ImgPipeline",
             ip_adapter=True,
@@ -104,6 +109,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             name="sdxl",
             label="an SDXL model",
             checkpoint_marker="conditioner.embedders.1.",
+            inpaint_pipeline="StableDiffusionXLInpaintPipeline",
             pipeline="StableDiffusionXLPipeline",
             img2img_pipeline="StableDiffusionXLImg2ImgPipeline",
             ip_adapter=True,
@@ -120,6 +126,7 @@ FAMILIES: dict[str, FamilyTraits] = {
             name="flux",
             label="a FLUX model",
             checkpoint_marker="double_blocks.",
+            inpaint_pipeline="FluxInpaintPipeline",
             pipeline="FluxPipeline",
             img2img_pipeline="FluxImg2ImgPipeline",
             ip_adapter=False,  # FLUX IP-Adapters take other arguments than the UNet ones

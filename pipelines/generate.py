@@ -73,7 +73,8 @@ def run_generation(
     """Run `request` on the loaded `pipe` for catalog `entry` and return its images.
 
     `img2img_pipe`: the image-to-image twin of `pipe` (the manager keeps one per resident
-    model); built on the spot when an img2img request comes without it.  `cache_dir`: where
+    model); built on the spot when an img2img request comes without it. For a request with
+    an `init_image` it is the refine twin (inpainting with a mask, image-to-image without).  `cache_dir`: where
     a hub IP-Adapter is looked for / downloaded when `pipe` has none loaded yet.
 
     Raises ValueError (bad request or references this model cannot use, nothing run),
@@ -88,6 +89,13 @@ def run_generation(
     call_steps, denoise_steps = image_to_image_steps(steps, request.strength) if mode == "img2img" else (steps, steps)
     if cancel is not None and cancel.cancelled:
         raise GenerationCancelled("cancelled before the model ran")
+    if request.init_image is not None:  # repaint / extend / hires pass: pipelines/inpaint.py
+        from .inpaint import refine_twin, run_refine, twin_kind
+
+        twin = img2img_pipe if img2img_pipe is not None else refine_twin(pipe, entry.family, twin_kind(request))
+        return run_refine(pipe, entry, request, twin=twin, seeds=seeds, steps=steps, guidance=guidance,
+                          build=build_call, callback_for=lambda n: _step_callback(n, progress, cancel),
+                          progress=progress, cancel=cancel)
     if mode == "ip_adapter":
         ensure_ip_adapter(pipe, entry, cache_dir=cache_dir, progress=progress)
 
@@ -215,6 +223,9 @@ def validate_request(entry: ModelEntry, request: GenerationRequest) -> None:
         if limit("seed", seed) == -1:
             raise BadParameter("Seeds sent to the engine must be drawn already; -1 (random) is the studio's to resolve.")
     check_references(entry, request)
+    from .inpaint import check_refine
+
+    check_refine(entry, request)
 
 
 def _step_callback(steps: int, progress: ProgressFn | None, cancel: CancelToken | None, reached: dict | None = None):

@@ -233,6 +233,8 @@ class PipelineManager(ResidentTiers):
                 self._ensure_ip_adapter(request.model_id, pipe, entry, progress)
             elif mode == "img2img":
                 img2img = self._img2img_for(request.model_id, pipe)
+            if request.init_image is not None:  # repaint / extend / hires pass: the resident twin
+                img2img = self._twin_for(request.model_id, pipe, request)
             return run_generation(
                 pipe, entry, request, progress=progress, cancel=cancel, img2img_pipe=img2img, cache_dir=self.cache_dir
             )

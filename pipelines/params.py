@@ -109,6 +109,13 @@ MAX_LORAS = 4
 MAX_SEED = 2**32 - 1  # torch takes 64-bit seeds; A1111-style tools write 32-bit ones
 MAX_SIDE = 4096  # width/height ceiling for any family (pixels), see the size rows
 MAX_UPSCALE_PIXELS = 4096 * 4096  # an enlargement's output may not exceed this many pixels
+# Repaint: what the masked area holds before denoising (A1111's inpainting_fill 1, 2, 3).
+INPAINT_FILLS = ("original", "noise", "blank")
+OUTPAINT_SIDES = ("left", "right", "top", "bottom")
+# Upscaler tiles: input pixels per tile side and the overlap cut away at each seam. A tile's
+# working set is what bounds the memory of an enlargement (see pipelines/upscalers.py).
+UPSCALE_TILE = 192
+UPSCALE_TILE_OVERLAP = 16
 
 _ROWS = (
     Param("count", "Number of images", 1, 1, MAX_IMAGES, 1, integer=True, dialect_defaults={"gen_space": 2}),
@@ -138,8 +145,11 @@ _ROWS = (
           info="Only the masked area: how much context around the mask is repainted with it (pixels)."),
     Param("outpaint_pixels", "Extend by", 128, 8, 1024, 8, integer=True,
           info="How many pixels to add on each chosen side."),
-    Param("upscale_factor", "Enlarge by", 2, 1, 4, 0.5,
+    Param("upscale_factor", "Enlarge by", 2, 1, 4, 0.5, dialect_defaults={"a1111": 2},
           info="Output size as a multiple of the input."),
+    # Hires fix (A1111 enable_hr): the denoise of its image-to-image pass; A1111 documents 0.7 there.
+    Param("hires_denoise", "Hires fix denoise", 0.5, 0.01, 1, 0.01, dialect_defaults={"a1111": 0.7},
+          info="How much the enlarged picture is redrawn in the second pass."),
     Param("lora_weight", "LoRA weight", 1, -2, 2, 0.05,
           info="0 turns the LoRA off; negative weights push away from it."),
 )

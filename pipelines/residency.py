@@ -25,6 +25,7 @@ class _Resident:
     tier: str  # "gpu" (on the accelerator) or "cpu" (in RAM; offloaded models too)
     placement: Placement
     img2img: Any = None  # the image-to-image twin of `pipe`, sharing its modules (built on first use)
+    inpaint: Any = None  # the inpainting twin (repaint, extend), from_pipe too
 
 
 class ResidentTiers:
@@ -47,6 +48,24 @@ class ResidentTiers:
     def entry(self, model_id: str) -> ModelEntry: ...
 
     def placement(self, model_id: str) -> Placement | None: ...
+
+    def _img2img_for(self, model_id: str, pipe: Any) -> Any: ...
+
+    def _twin_for(self, model_id: str, pipe: Any, request: Any) -> Any:
+        """Called with the model's lock held: the twin a refine request runs on (inpainting
+        with a mask, image-to-image without), built once per resident model with from_pipe."""
+        from pipelines.inpaint import refine_twin, twin_kind
+
+        kind = twin_kind(request)
+        if kind == "img2img":
+            return self._img2img_for(model_id, pipe)
+        with self._state:
+            res = self._resident.get(model_id)
+        if res is None or res.pipe is not pipe:
+            return refine_twin(pipe, self.entry(model_id).family, kind)
+        if res.inpaint is None:
+            res.inpaint = refine_twin(pipe, res.entry.family, kind)
+        return res.inpaint
 
     def expected_placement(self, model_id: str) -> Placement | None:
         """How the model runs if used now (for the model card: "runs with CPU offload here"),

@@ -14,6 +14,8 @@ from PIL import Image
 
 from .params import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_REFERENCES, MAX_SEED, PARAMS, RequestRejected  # noqa: F401
 
+InpaintFill = Literal["original", "noise", "blank"]  # params.INPAINT_FILLS
+
 Stage = Literal["queued", "download", "load", "denoise", "decode", "done"]
 
 
@@ -84,6 +86,18 @@ class GenerationRequest:
     keep_partial: bool = False
     # (LoRA name, weight) per LoRA, at most MAX_LORAS; names from the AdapterLibrary
     loras: tuple[tuple[str, float], ...] = ()
+    # Refining an image of one's own (pipelines/inpaint.py): `init_image` alone is an
+    # image-to-image pass at `denoise` (hires fix); with `mask` (white: repaint) it is a repaint.
+    # The result has init_image's size; pixels outside the (feathered) mask are init_image's.
+    init_image: Image.Image | None = None
+    mask: Image.Image | None = None
+    denoise: float = PARAMS["denoise"].default
+    mask_blur: int = PARAMS["mask_blur"].default
+    mask_invert: bool = False  # repaint what is NOT painted (A1111 inpainting_mask_invert)
+    inpainting_fill: InpaintFill = "original"
+    inpaint_only_masked: bool = False  # crop to the mask's box + padding, run at native size, paste back
+    inpaint_padding: int = PARAMS["inpaint_padding"].default
+    feather_inside_only: bool = False  # outpainting: the feather stays in the new area, the original is kept exactly
 
     def __post_init__(self) -> None:
         # Only the request's own shape; value ranges are the table's, checked by the engine's guard.

@@ -3,10 +3,10 @@ real client against the launched app (no accounts: a local studio, as A1111 runs
 result checked: samplers with schedules and aliases, exact sizes, n_iter, skip, options,
 hashes, PNG info and the start-up lists.
 
-Methods for endpoints the studio does not serve: extra_single_image, extra_batch_images,
-get_upscalers (issue 15), get_latent_upscale_modes and get_loras (no hires fix, no LoRA
-list), get_artists/get_artist_categories (gone from A1111), the controlnet_*, prompt_gen
-and extension helpers.
+extra_single_image, extra_batch_images, get_upscalers, get_latent_upscale_modes, inpainting
+and the hires fix are called in tests/test_api_refine.py. Methods for endpoints the studio
+does not serve: get_loras (no LoRA list), get_artists/get_artist_categories (gone from
+A1111), the controlnet_*, prompt_gen and extension helpers.
 """
 
 from __future__ import annotations

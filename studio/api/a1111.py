@@ -32,7 +32,7 @@ from pipelines.model_hash import checkpoint_sha256, short_hash
 from pipelines.params import MAX_IMAGES, MAX_SEED, PARAMS, BadParameter
 from pipelines.types import GenerationCancelled
 from studio.accounts import SignInThrottled
-from studio.api import a1111_utilities, fields
+from studio.api import a1111_extras, a1111_utilities, fields
 from studio.api.a1111_options import HONOURED, AccountOptions, OptionError
 from studio.api.a1111_adapters import adapter_routes
 from studio.api.auth import caller_of
@@ -225,7 +225,13 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return await run_in_threadpool(generate_now, body, user, img2img)
 
     def generate_now(body: dict, user: str, img2img: bool) -> JSONResponse:
-        study, notes, req, n_iter, fmt = prepare(body, user, img2img)
+        refining = a1111_extras.wants_refine(body, img2img)  # a mask, the hires fix, the sd upscale script
+        study, notes, req, n_iter, fmt = prepare(a1111_extras.without_refine_fields(body) if refining else body,
+                                                 user, img2img)
+        if refining:  # one refine job (studio/api/a1111_extras.py)
+            refined = a1111_extras.refine_request(studio, body, study, notes, img2img)
+            studio.refine.prepare(refined)  # every service check before a credit moves
+            return respond([ctx.jobs.run(refined, refine=True)], notes, req, refined, 1, fmt, False)
         studio.generation.prepare(study)  # every service check before a credit moves
         pending = options.take_pending_note(user)
         if pending:
@@ -281,11 +287,11 @@ def build_router(ctx: ApiContext) -> APIRouter:
             "cfg_scale": first.get("guidance"), "steps": first.get("steps"),
             "batch_size": req.batch_size, "n_iter": n_iter,
             "sd_model_name": study.model_id, "sd_model_hash": model_hash(study.model_id),
-            "denoising_strength": study.references.strength if study.references.images else None,
+            "denoising_strength": a1111_extras.denoising_strength(study),
             "styles": [study.style_id] if study.style_id != "auto" else [],
             "infotexts": infotexts, "index_of_first_image": 0,
             "job_timestamp": datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),
-            "restore_faces": False, "clip_skip": 1, "is_using_inpainting_conditioning": False,
+            "restore_faces": False, "clip_skip": 1, "is_using_inpainting_conditioning": study.mask is not None,
             "version": "image-generation-studio", "interrupted": interrupted,
             "studio_notes": notes,
             "credits_charged": sum(r.cost for r in results),
@@ -367,6 +373,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     ] + adapter_routes(studio, options.model):
         router.add_api_route(path, guarded(handler), methods=[method], name=f"a1111_{handler.__name__}")
     a1111_utilities.add_routes(router, ctx, guarded)
+    router.include_router(a1111_extras.build_router(ctx, caller))  # extras, upscalers
     return router
 
 

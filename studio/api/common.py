@@ -197,7 +197,9 @@ class JobTracker:
             with self._lock:
                 self._runs.pop(run.id, None)
 
-    def run(self, request: StudioRequest, *, run: RestRun | None = None) -> StudioResult:
+    def run(self, request: StudioRequest, *, run: RestRun | None = None, refine: bool = False) -> StudioResult:
+        """One job with progress and interrupt; `refine`: a repaint / extend / enlarge / hires
+        request (studio.services.generation.refine) instead of a plain generation."""
         job = RunningJob(user=request.user, key=f"{request.user}:api-{uuid.uuid4().hex}", count=request.count,
                          run_id=run.id if run else None)
 
@@ -212,6 +214,8 @@ class JobTracker:
             with self.studio.cancels.running(job.key) as token, self._gpu:
                 if run is not None and run.interrupted:
                     token.cancel()
+                if refine:
+                    return self.studio.refine.run(request, progress=progress, cancel=token)
                 return self.studio.generation.generate(
                     request,
                     progress=progress,

@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.params import PARAMS
+from studio.api import openai_edits
 from studio.api.auth import caller_of
 from studio.api.errors import openai_error, service_error
 from studio.api import fields as field_rules
@@ -181,6 +182,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return JSONResponse({"id": entry.id, "object": "model", "created": 0, "owned_by": "studio"})
 
     router.add_api_route("/images/generations", generations, methods=["POST"], name="openai_images_generations")
+    openai_edits.add_routes(router, ctx, caller)  # /images/edits: a repaint
     router.add_api_route("/images/files/{asset_id}.png", image_file, methods=["GET"], name="openai_image_file")
     router.add_api_route("/models", models, methods=["GET"], name="openai_models")
     router.add_api_route("/models/{model_id}", model, methods=["GET"], name="openai_model")

@@ -47,6 +47,7 @@ class Studio:
     gpu_concurrency: int = 1
     default_model_id: str | None = None
     admin: object | None = None  # studio.services.admin.AdminService: balances, grants, daily limits
+    refine: object | None = None  # studio.services.generation.refine.RefineService: repaint, extend, enlarge, hires
 
     @property
     def catalog(self):

@@ -59,7 +59,7 @@ class LoraUse(BaseModel):
 
 
 class AssetRecord(Record):
-    kind: Literal["generated", "upload", "edit"]
+    kind: Literal["generated", "upload", "edit", "repaint", "extend", "enlarge", "hires"]  # the last four: refine.py
     file: str
     created: str
     project_id: str | None = None

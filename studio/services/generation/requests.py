@@ -14,6 +14,7 @@ from PIL import Image
 
 from pipelines.catalog import ASPECTS, Catalog, ModelEntry
 from pipelines.params import MAX_NEGATIVE_CHARS, MAX_PROMPT_CHARS, PARAMS
+from pipelines.upscalers import LANCZOS
 from studio.services.common import validation as v
 from studio.services.common.validation import InvalidRequest
 
@@ -79,6 +80,24 @@ class StudioRequest:
     sampler: str | None = None  # A1111 sampler / schedule, already resolved by pipelines.samplers
     schedule: str | None = None
     keep_partial: bool = False  # an interrupted job keeps (and pays for) what it had denoised
+    # Refining an image (studio/services/generation/refine.py). `operation` "" is plain
+    # generation; "repaint", "extend", "enlarge" work on `source_id` (an asset of `user`) or
+    # `init_image` (a PIL image an API client sent); "hires" generates, enlarges, redraws.
+    operation: str = ""
+    source_id: str | None = None
+    init_image: Any = None  # PIL.Image.Image
+    mask: Any = None  # PIL.Image.Image: white (or opaque) = repaint
+    denoise: float = PARAMS["denoise"].default
+    mask_blur: int = PARAMS["mask_blur"].default
+    mask_invert: bool = False
+    inpainting_fill: str = "original"  # pipelines.params.INPAINT_FILLS
+    inpaint_only_masked: bool = False
+    inpaint_padding: int = PARAMS["inpaint_padding"].default
+    extend_sides: tuple[str, ...] = ()  # pipelines.params.OUTPAINT_SIDES
+    extend_pixels: int = PARAMS["outpaint_pixels"].default
+    upscaler: str = LANCZOS
+    upscale_factor: float = PARAMS["upscale_factor"].default
+    hires_denoise: float = PARAMS["hires_denoise"].default
 
 
 def check_user(user: object) -> str:

@@ -19,6 +19,7 @@ from studio.ui.shared.common import GPU, guard, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.shared.paged import NOTHING, Loaded
 from studio.ui.gen_space.widgets import GenerationSettings, ImagePanel, Navigator, ProjectBar, Storyboard
+from studio.ui.shared.refine_panel import layout_refine_panel
 from studio.ui.shared.session import user_of
 
 LIBRARY_FILTERS = [("This project", "project"), ("This shot", "shot"), ("Characters", "character"),
@@ -71,12 +72,13 @@ def layout_image_panel() -> ImagePanel:
                 do_edit = gr.Button("Edit by prompt", size="sm", variant="primary", interactive=False,
                                     elem_id="edit-by-prompt")
                 edit_reason = gr.Markdown(NO_IMAGE, elem_id="edit-reason")
+            refine = layout_refine_panel("gs")
             with gr.Accordion("Details", open=True, elem_id="gs-details-box"):
                 details = gr.Markdown(view.asset_details_markdown(None), elem_id="gs-details")
     return ImagePanel(results, gr.State(NOTHING), library_filter, upload, library, gr.State(NOTHING), library_more,
                       gr.State(None), preview, use_ref, apply, download, confirm_delete,
                       delete, rotate, do_rotate, flip, do_flip, crop, do_crop, edit_prompt, edit_strength, do_edit,
-                      edit_reason, details, results_more)
+                      edit_reason, details, results_more, refine)
 
 
 def layout_storyboard() -> Storyboard:

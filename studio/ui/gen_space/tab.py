@@ -17,6 +17,7 @@ from studio.ui.gen_space import navigator_handlers
 from studio.ui.gen_space.settings import layout_settings, wire_settings
 from studio.ui.gen_space.shots import layout_navigator, layout_project_bar, wire_navigator
 from studio.ui.gen_space.widgets import GenSpace
+from studio.ui.shared.refine_panel import follow_state, wire_refine_panel
 from studio.ui.shared.session import user_of
 
 
@@ -32,7 +33,8 @@ def build_gen_space(studio: Studio, balance: Balance) -> GenSpace:
     gpu_jobs = wire_settings(studio, bar, nav, settings, balance)
     edit_jobs, edit_cost_load = wire_image_panel(studio, bar, nav, settings, panel, board, balance, shot_changed,
                                                  gpu_jobs)
-    space.jobs = gpu_jobs + edit_jobs
+    space.jobs = gpu_jobs + edit_jobs + wire_refine_panel(studio, panel.refine, balance, settings.model)
+    follow_state(panel.refine, panel.selected)
 
     def load_space(project_id, request: gr.Request):
         """Opens the remembered project when it is still there, else the default one."""

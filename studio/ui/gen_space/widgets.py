@@ -76,6 +76,7 @@ class ImagePanel:
     edit_reason: gr.Markdown
     details: gr.Markdown
     results_more: gr.Button  # the shot's results: a page, then "Load more"
+    refine: object = None  # studio.ui.shared.refine_panel.RefinePanel: repaint, extend, enlarge
 
 
 @dataclass

@@ -21,6 +21,7 @@ from studio.ui.image_studio import handlers
 from studio.ui.image_studio.handlers import StudioSettings
 from studio.ui.image_studio.style_picker import style_picker
 from studio.ui.shared.lora_picker import lora_picker
+from studio.ui.shared.refine_panel import follow_gallery, layout_refine_panel, wire_refine_panel
 from studio.ui.shared.session import caller_key, user_of
 
 
@@ -106,6 +107,7 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
             with gr.Row():
                 download = gr.DownloadButton("Download selected PNG", visible=False, elem_id="download")
             details = gr.Markdown(fmt.details_markdown(None), elem_id="details")
+            refine = layout_refine_panel("is")
             result_json = gr.JSON(label="Job", visible=False)
 
     w = StudioWidgets(model, style, aspect, count, prompt, enhance, negative, seed, generate, cancel, counter,
@@ -184,9 +186,11 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
     gen_event.then(request_state, settings_in, state_outputs, api_name="check_request_after_generate", **ui)
     cancel.click(cancel_job, None, cancel_note, api_name="cancel", queue=False)
     gallery.select(select_result, results_state, [details, download], api_name="select_result", **ui)
+    refine_jobs = wire_refine_panel(studio, refine, balance, model)
+    follow_gallery(refine, gallery, results_state, gen_event)
 
     w.request_state = (request_state, settings_in, state_outputs)
-    w.jobs.append(gen_event)
+    w.jobs.extend([gen_event, *refine_jobs])
     w.loads.append((request_state, settings_in, state_outputs, "check_request_on_load"))
     return w
 
