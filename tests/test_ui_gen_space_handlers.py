@@ -55,10 +55,11 @@ def charges(studio) -> list:
 # ----- the inputs are declared once ------------------------------------------------------
 def test_settings_list_their_widgets_once_in_field_order():
     groups = {"settings": SimpleNamespace(model="M", count="C", prompt="P", enhance="E", style="S", aspect="A",
-                                          seed="D", ref_ids="R", scale="I", strength="T", edit_prompt="X"),
+                                          seed="D", ref_ids="R", scale="I", strength="T", edit_prompt="X",
+                                          loras=SimpleNamespace(value="L")),
               "panel": SimpleNamespace(selected="picked", edit_prompt="EP", edit_strength="ES"),
               "nav": SimpleNamespace(shot_id="shot")}
-    assert ShotSettings.inputs(settings=groups["settings"]) == list("MCPESADRIT")
+    assert ShotSettings.inputs(settings=groups["settings"]) == list("MCPESADRITL")
     assert EditSettings.inputs(**groups) == ["picked", "shot", "M", "EP", "ES"]
     values = [f"v{i}" for i in range(len(fields(ShotSettings)))]
     assert list(vars(ShotSettings.from_values(*values)).values()) == values
