@@ -63,8 +63,8 @@ def is_mergeable(entry: ModelEntry, request: GenerationRequest) -> bool:
     """Requests that may share a pipeline call: text-to-image on a family the table marks
     mergeable. A request that keeps its partial images on cancel runs alone: a merged call
     drops a leaving caller's images."""
-    return entry.traits.mergeable and not request.reference_images and not request.keep_partial
-            and request.init_image is None
+    return (entry.traits.mergeable and not request.reference_images and not request.keep_partial
+            and request.init_image is None)
 
 
 @dataclass(eq=False)

@@ -70,7 +70,7 @@ def test_webuiapi_defaults_need_no_note():
 
 @pytest.mark.parametrize("field, value", [
     ("tiling", True), ("restore_faces", True), ("subseed_strength", 0.3), ("alwayson_scripts", {"ControlNet": {"args": []}}),
-    ("enable_hr", True), ("s_churn", 0.5), ("eta", 0.4), ("refiner_checkpoint", "x"), ("infotext", "a cat\nSteps: 3"),
+    ("s_churn", 0.5), ("eta", 0.4), ("refiner_checkpoint", "x"), ("infotext", "a cat\nSteps: 3"),
 ])
 def test_a_field_set_to_something_the_studio_cannot_do_is_noted(field, value):
     notes = fields.notes_for(fields.A1111_TXT2IMG, {"prompt": "a cat", field: value}, dialect="AUTOMATIC1111")
@@ -78,12 +78,15 @@ def test_a_field_set_to_something_the_studio_cannot_do_is_noted(field, value):
 
 
 def test_hires_settings_are_noted_only_with_the_hires_fix_and_unknown_fields_always():
-    body = {"prompt": "x", "hr_scale": 4, "hr_upscaler": "Latent"}
+    body = {"prompt": "x", "hr_second_pass_steps": 4, "hr_cfg": 3}
     assert fields.notes_for(fields.A1111_TXT2IMG, body, dialect="AUTOMATIC1111") == []
     noted = fields.notes_for(fields.A1111_TXT2IMG, {**body, "enable_hr": True, "made_up": 1}, dialect="AUTOMATIC1111")
-    assert any("hires fix" in n for n in noted) and any("'made_up' is not a field" in n for n in noted)
+    assert any(n.startswith("hr_second_pass_steps was not used") for n in noted)
+    assert any("'made_up' is not a field" in n for n in noted)
+    assert fields.A1111_TXT2IMG["enable_hr"].how == fields.A1111_TXT2IMG["hr_scale"].how == "honoured"
 
 
-def test_scripts_and_masks_are_refused_not_ignored():
-    assert "Script not found" in fields.refusal(fields.A1111_TXT2IMG, {"script_name": "sd upscale"})
-    assert "mask" in fields.refusal(fields.A1111_IMG2IMG, {"mask": "aGVsbG8="})
+def test_unknown_scripts_are_refused_and_masks_are_honoured():
+    """A mask and "sd upscale" run as refine jobs (tests/test_api_refine.py shows the pixels)."""
+    assert "Script not found" in fields.refusal(fields.A1111_TXT2IMG, {"script_name": "X/Y/Z plot"})
+    assert fields.A1111_IMG2IMG["mask"].how == "honoured"

@@ -57,7 +57,10 @@ def _n(says: str, *neutral: Any, only_with: str | None = None) -> Rule:
     return Rule("noted", says, (None, *neutral), only_with)
 
 
-_HIRES = "the hires fix (enable_hr) is not supported; the image is made at width x height in one pass"
+# Masks, the hires fix and the "sd upscale" script run as one refine job
+# (studio/api/a1111_extras.py takes them out of the body before these rules are read).
+_REFINE = "honoured by the refine job (studio/api/a1111_extras.py)"
+_HIRES_UNUSED = "this hires-fix setting is not adjustable here; the hires fix upscales by hr_scale with hr_upscaler"
 
 A1111_TXT2IMG: dict[str, Rule] = {
     "prompt": _h("the prompt; compel's weighting syntax ((word)1.2, word++) is live; A1111's (word:1.2) is plain text"),
@@ -83,7 +86,7 @@ A1111_TXT2IMG: dict[str, Rule] = {
     "do_not_save_samples": _n("images are always kept in the account's history (that is what was paid for)", False),
     "do_not_save_grid": _m("the studio never makes grids"),
     "eta": _n("eta is fixed by the sampler (ancestral samplers 1, DDIM 0)", 0, 0.0, 1, 1.0),
-    "denoising_strength": _n(_HIRES, only_with="enable_hr"),
+    "denoising_strength": _h("the hires fix's second pass: how much of the enlarged image is redrawn"),
     "s_min_uncond": _n("negative-guidance minimum sigma is not supported", 0, 0.0),
     "s_churn": _n("sampler noise settings are not adjustable", 0, 0.0),
     "s_tmax": _n("sampler noise settings are not adjustable", 0, 0.0),
@@ -94,26 +97,27 @@ A1111_TXT2IMG: dict[str, Rule] = {
     "refiner_checkpoint": _n("refiner models are not supported"),
     "refiner_switch_at": _n("refiner models are not supported", 0, 0.0, 0.8, only_with="refiner_checkpoint"),
     "disable_extra_networks": _m("the studio has no extra networks in prompts; <lora:...> text stays in the prompt"),
-    "firstpass_image": _n(_HIRES),
+    "firstpass_image": _n(_HIRES_UNUSED),
     "comments": _m("A1111's own comments field; nothing to do"),
-    "enable_hr": _n(_HIRES, False),
-    "firstphase_width": _n(_HIRES, 0, only_with="enable_hr"),
-    "firstphase_height": _n(_HIRES, 0, only_with="enable_hr"),
-    "hr_scale": _n(_HIRES, only_with="enable_hr"),
-    "hr_upscaler": _n(_HIRES, only_with="enable_hr"),
-    "hr_second_pass_steps": _n(_HIRES, only_with="enable_hr"),
-    "hr_resize_x": _n(_HIRES, only_with="enable_hr"),
-    "hr_resize_y": _n(_HIRES, only_with="enable_hr"),
-    "hr_checkpoint_name": _n(_HIRES, only_with="enable_hr"),
-    "hr_sampler_name": _n(_HIRES, only_with="enable_hr"),
-    "hr_scheduler": _n(_HIRES, only_with="enable_hr"),
-    "hr_prompt": _n(_HIRES, only_with="enable_hr"),
-    "hr_negative_prompt": _n(_HIRES, only_with="enable_hr"),
-    "hr_cfg": _n(_HIRES, only_with="enable_hr"),
-    "hr_additional_modules": _n(_HIRES, only_with="enable_hr"),
+    "enable_hr": _h(f"the hires fix: upscale, then an image-to-image pass; {_REFINE}"),
+    "firstphase_width": _n(_HIRES_UNUSED, 0, only_with="enable_hr"),
+    "firstphase_height": _n(_HIRES_UNUSED, 0, only_with="enable_hr"),
+    "hr_scale": _h(_REFINE),
+    "hr_upscaler": _h(_REFINE),
+    "hr_second_pass_steps": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_resize_x": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_resize_y": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_checkpoint_name": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_sampler_name": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_scheduler": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_prompt": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_negative_prompt": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_cfg": _n(_HIRES_UNUSED, only_with="enable_hr"),
+    "hr_additional_modules": _n(_HIRES_UNUSED, only_with="enable_hr"),
     "force_task_id": _m("progress is per account: GET /sdapi/v1/progress reports the caller's running job"),
     # A1111 answers 422 "Script not found" for a script it does not have; so does the studio.
-    "script_name": _r("Script not found: this server runs no scripts (GET /sdapi/v1/scripts lists none)"),
+    # "sd upscale" runs as a refine job (taken out before these rules); any other name is refused.
+    "script_name": _r("Script not found: the only script this server runs is 'sd upscale'"),
     "script_args": _n("scripts are not supported", only_with="script_name"),
     "send_images": _h("false returns no images, only info"),
     "save_images": _m("images are always saved in the account's history"),
@@ -127,17 +131,17 @@ A1111_IMG2IMG: dict[str, Rule] = {
     "denoising_strength": _h("how much of the start image is redrawn"),
     "resize_mode": _m("the start image is resized and centre-cropped to width x height", 0),
     "image_cfg_scale": _n("image CFG is for instruct-pix2pix models, which the studio does not run", 1.5, 0, 1),
-    "mask": _r("Inpainting with a mask is not available on /sdapi/v1/img2img here; send no mask for image-to-image"),
-    "mask_blur": _n("inpainting with a mask is not supported on this endpoint", 4, only_with="mask"),
-    "mask_blur_x": _n("inpainting with a mask is not supported on this endpoint", 4, only_with="mask"),
-    "mask_blur_y": _n("inpainting with a mask is not supported on this endpoint", 4, only_with="mask"),
-    "mask_round": _n("inpainting with a mask is not supported on this endpoint", True, only_with="mask"),
-    "inpainting_fill": _n("inpainting with a mask is not supported on this endpoint", 0, only_with="mask"),
-    "inpaint_full_res": _n("inpainting with a mask is not supported on this endpoint", only_with="mask"),
-    "inpaint_full_res_padding": _n("inpainting with a mask is not supported on this endpoint", 0, only_with="mask"),
-    "inpainting_mask_invert": _n("inpainting with a mask is not supported on this endpoint", 0, False, only_with="mask"),
+    "mask": _h(_REFINE),
+    "mask_blur": _h(_REFINE),
+    "mask_blur_x": _n("one mask_blur is used for both directions", 4, only_with="mask"),
+    "mask_blur_y": _n("one mask_blur is used for both directions", 4, only_with="mask"),
+    "mask_round": _n("the mask is always used as painted (not rounded)", True, only_with="mask"),
+    "inpainting_fill": _h(_REFINE),
+    "inpaint_full_res": _h(_REFINE),
+    "inpaint_full_res_padding": _h(_REFINE),
+    "inpainting_mask_invert": _h(_REFINE),
     "initial_noise_multiplier": _n("the initial noise multiplier is not adjustable", 1, 1.0),
-    "latent_mask": _n("inpainting with a mask is not supported on this endpoint"),
+    "latent_mask": _n("a separate latent mask is not supported; the mask is used for both"),
     "include_init_images": _n("the start image is not returned with the results", False),
 }
 
