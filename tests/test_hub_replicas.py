@@ -129,6 +129,8 @@ def test_a_repo_of_the_wrong_family_is_refused_before_loading(hub_cache, tmp_pat
     shutil.copytree(snapshot, plain, symlinks=False)
     save_as_hub_cache(plain, tmp_path / "cache", "stabilityai/sdxl-turbo")
     manager = PipelineManager(CATALOG, device="cpu", cache_dir=tmp_path / "cache")
-    with pytest.raises(ModelUnavailable, match="StableDiffusionPipeline.*sdxl"):
+    # Read from the folder's model_index.json before any weight is loaded (pipelines/model_files.py).
+    with pytest.raises(ModelUnavailable, match=r"SDXL-Turbo cannot be loaded: its files hold a Stable Diffusion 1\.5 "
+                                               r"model or a Stable Diffusion 2\.1 model, but the catalog says it is an SDXL"):
         manager.generate(GenerationRequest(model_id="sdxl-turbo", prompt="a cat", width=64, height=64))
     assert manager.resident() == []
