@@ -197,7 +197,8 @@ def wire_refine_panel(studio, panel: RefinePanel, balance, model) -> list:
     for op, button in (("repaint", panel.repaint), ("extend", panel.extend), ("enlarge", panel.enlarge)):
         balance.watch(button.click)
         event = button.click(run(op), [*inputs, panel.editor], [panel.result, panel.details, balance.box],
-                             api_name=f"refine_{op}_{panel.editor.elem_id}", concurrency_id=GPU,
+                             api_name=f"refine_{op}_{panel.editor.elem_id}", api_visibility="undocumented",
+                             concurrency_id=GPU,
                              concurrency_limit=studio.gpu_concurrency, show_progress_on=[panel.result])
         events.append(event)
     panel.cancel.click(cancel_refine, None, panel.reason, api_name=f"refine_cancel_{panel.editor.elem_id}",
