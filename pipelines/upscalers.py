@@ -66,7 +66,11 @@ class UpscalerInfo:
 
 def load_descriptor(path: Path) -> Any:
     """A spandrel ImageModelDescriptor for an RGB→RGB upscaler file, else RequestRejected."""
-    from spandrel import ImageModelDescriptor, ModelLoader
+    try:
+        from spandrel import ImageModelDescriptor, ModelLoader
+    except Exception as exc:  # not installed, or its torchvision does not match torch
+        raise RequestRejected(f"{path.name} needs the spandrel package (pip install spandrel==0.4.2 with the "
+                              f"torchvision built for this torch); only the Lanczos resize is available") from exc
 
     try:
         model = ModelLoader(device="cpu").load_from_file(str(path))
