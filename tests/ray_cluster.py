@@ -74,7 +74,16 @@ def replicas(cluster) -> list[dict]:
 
     if not ray.is_initialized():
         ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
-    return serve.get_app_handle(APP_NAME).broadcast("resident").results()
+    # After a node is removed the handle's list of replicas is updated asynchronously: a call
+    # may still reach the dead replica once. Ask again (bounded) rather than read a stale list.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return serve.get_app_handle(APP_NAME).broadcast("resident").results()
+        except ray.exceptions.ActorDiedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def wait_for(predicate, timeout: float, what: str):
