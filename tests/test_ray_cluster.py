@@ -194,8 +194,10 @@ def test_a_node_dying_mid_job_costs_nothing_and_a_joining_node_takes_work(app, c
     assert_books_balance(data)
     cluster.add_node(num_cpus=1, num_gpus=1)
     wait_for(lambda: running_replicas() == 2, 120, "Serve to start the lost replica on the node that joined")
-    after = [r["node_id"] for r in replicas(cluster)]
-    assert busy[0] not in after and len(set(after)) == 2
+    # Serve reports the replica RUNNING before every handle's list of replicas includes it.
+    after = wait_for(lambda: (nodes := [r["node_id"] for r in replicas(cluster)]) and len(set(nodes)) == 2 and nodes,
+                     60, "the handle to reach both replicas")
+    assert busy[0] not in after
     jobs = [("ana", m) for m in ("m1", "m2", "m3", "m1")]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda j: txt2img(url, *j), jobs))
