@@ -35,7 +35,7 @@ from pipelines.types import (
     UnknownModel,
 )
 from studio.services.billing.ledger import CreditsService
-from studio.services.prompts.enhancer import enhance_prompt
+from studio.services.prompts.enhancers import Enhanced, PromptEnhancers
 from studio.services.generation import adapters as lora_rules
 from studio.services.generation.jobs import CANCELLED, DONE, FAILED, JOBS, RUNNING, this_runner
 from studio.services.generation.preflight import ModelCannotRun, Preflight, run_preflight, unavailable_reason
@@ -86,8 +86,10 @@ class GenerationService:
         credits: CreditsService,
         store: Store,
         images: ImageFiles,
+        enhancers: PromptEnhancers | None = None,
     ) -> None:
         self.engine = engine
+        self.enhancers = enhancers or PromptEnhancers(engine.catalog)
         self.styles = {s.id: s for s in styles}
         self.credits = credits
         self.store = store
@@ -126,9 +128,12 @@ class GenerationService:
         except (RequestRejected, UnknownModel) as exc:
             raise InvalidRequest(plain_message(str(exc))) from None
 
-    def enhance(self, prompt: object, style_id: object = "auto") -> str:
+    def enhance(self, prompt: object, style_id: object = "auto", enhancer: object = None,
+                progress=None) -> Enhanced:
+        """The enhanced prompt and which enhancer wrote it (the page shows both)."""
         text = check_prompt(prompt)
-        return enhance_prompt(text, self.style(style_id).id)
+        style = self.style(style_id).id
+        return self.enhancers.enhance(text, style, self.enhancers.check(enhancer), progress)
 
     def prepare(self, request: StudioRequest) -> PreparedJob:
         """Every check that can fail on input, in the order a person would fix them."""
@@ -142,12 +147,14 @@ class GenerationService:
         negative = check_negative(request.negative_prompt)
         seed = normalise_seed(request.seed)
         enhance = check_enhance(request.enhance)
+        enhancer = self.enhancers.check(request.enhancer)
         steps = v.optional_parameter("steps", request.steps, entry.family)
         guidance = v.optional_parameter("guidance", request.guidance, entry.family)
         references = self.check_references(entry, request.references)
         self.check_runnable(entry)
-        if enhance:
-            prompt = enhance_prompt(prompt, style.id)
+        enhanced = self.enhancers.enhance(prompt, style.id, enhancer) if enhance else None
+        if enhanced is not None:
+            prompt = enhanced.prompt
         styled, styled_negative = apply_style(style, prompt, negative)
         size = entry.sizes[aspect]
         width, height = size.width, size.height
@@ -159,6 +166,7 @@ class GenerationService:
                             guidance=guidance, references=references, loras=loras),
             entry=entry, style=style, prompt=prompt, styled_prompt=styled, negative_prompt=styled_negative,
             width=width, height=height, count=count, seed=seed, cost=entry.credit_cost * count,
+            enhancer=enhanced.label if enhanced else "",
         )
 
     @staticmethod
@@ -344,7 +352,7 @@ class GenerationService:
             "model_id": job.entry.id, "model_name": job.entry.name, "style_id": job.style.id,
             "style_name": job.style.name, "aspect": job.request.aspect, "prompt": job.prompt,
             "styled_prompt": job.styled_prompt, "negative_prompt": job.negative_prompt,
-            "enhanced": job.request.enhance, "seed": seed, "width": image.width, "height": image.height,
+            "enhanced": job.request.enhance, **({"enhancer": job.enhancer} if job.enhancer else {}), "seed": seed, "width": image.width, "height": image.height,
             "steps": result.steps, "guidance": result.guidance, "sampler": result.sampler,
             "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": utc_now(),
             "prompt_ignored": job.entry.ignores_prompt, **self._lineage(job), **({"loras": loras} if loras else {}),
