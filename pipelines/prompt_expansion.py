@@ -85,7 +85,7 @@ class PromptExpander:
 
         with self._lock:
             tokenizer, model = self._load(progress)
-            report(progress, Progress(stage="enhance", message=f"{self.entry.name} is writing…"))
+            report(progress, Progress(stage="load", message=f"{self.entry.name} is writing…"))
             encoded = tokenizer(prompt, return_tensors="pt").to(self.device)
             limit = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 1024)
             room = max(0, int(limit) - encoded["input_ids"].shape[1])

@@ -123,8 +123,12 @@ def test_generation_records_which_enhancer_ran_and_an_unknown_one_is_refused_bef
         studio.generation.generate(StudioRequest(user="ana", model_id="demo-faces", prompt="a cat", enhance=True,
                                                  enhancer="gpt-9"))
     assert studio.credits.balance("ana") == before
-    result = studio.generation.generate(StudioRequest(user="ana", model_id="demo-faces", enhance=True, enhancer="tiny-lm",
-                                                      prompt="a city street at midnight in the rain"))
+    asked = StudioRequest(user="ana", model_id="demo-faces", enhance=True, enhancer="tiny-lm",
+                          prompt="a city street at midnight in the rain")
+    assert studio.generation.preflight(asked).ok
+    # The price and can-it-run, asked on every keystroke, never wait for (or download) a language model.
+    assert not studio.generation.enhancers._expanders["tiny-lm"].loaded
+    result = studio.generation.generate(asked)
     details = result.images[0].details
     assert details["enhancer"] == "Tiny prompt LM" and "highly detailed" in details["prompt"]
     plain = studio.generation.generate(StudioRequest(user="ana", model_id="demo-faces", prompt="a cat", enhance=True))

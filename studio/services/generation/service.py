@@ -135,8 +135,10 @@ class GenerationService:
         style = self.style(style_id).id
         return self.enhancers.enhance(text, style, self.enhancers.check(enhancer), progress)
 
-    def prepare(self, request: StudioRequest) -> PreparedJob:
-        """Every check that can fail on input, in the order a person would fix them."""
+    def prepare(self, request: StudioRequest, *, checking: bool = False, progress=None) -> PreparedJob:
+        """Every check that can fail on input, in the order a person would fix them.
+        `checking` (a preflight, a price) skips running the enhancer: its text changes
+        neither the price nor whether the job can run, and a language model costs time."""
         check_user(request.user)
         prompt, tagged = lora_rules.split_lora_tags(check_prompt(request.prompt))
         entry = check_model(self.engine.catalog, request.model_id)
@@ -152,7 +154,7 @@ class GenerationService:
         guidance = v.optional_parameter("guidance", request.guidance, entry.family)
         references = self.check_references(entry, request.references)
         self.check_runnable(entry)
-        enhanced = self.enhancers.enhance(prompt, style.id, enhancer) if enhance else None
+        enhanced = self.enhancers.enhance(prompt, style.id, enhancer, progress) if enhance and not checking else None
         if enhanced is not None:
             prompt = enhanced.prompt
         styled, styled_negative = apply_style(style, prompt, negative)
@@ -195,7 +197,7 @@ class GenerationService:
     def preflight(self, request: StudioRequest) -> Preflight:
         """Cost, balance and the reason this request can't run (None when it can)."""
         def check() -> int:
-            job = self.prepare(request)
+            job = self.prepare(request, checking=True)
             self.check_engine_request(job)
             return job.cost
 
@@ -239,7 +241,7 @@ class GenerationService:
     ) -> StudioResult:
         """Run one paid job. A Gen Space job's images join its shot's history in the same
         transaction that records them."""
-        job = self.prepare(request)
+        job = self.prepare(request, progress=progress)
         self.check_engine_request(job)
         check = run_preflight(lambda: job.cost, lambda: self.balance_of(request.user), lambda: job.cost,
                               limit=self.limit_of(request.user))

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 BUILT_IN = "built-in"
 BUILT_IN_NAME = "Built-in offline enhancer"
 MAX_ADDED_PHRASES = 6
+REMEMBERED = 256  # enhanced prompts kept (a fallback is not kept: the model may work next time)
 _PHRASE = re.compile(r"^[A-Za-z][A-Za-z0-9 '&.-]{1,58}[A-Za-z0-9]$")  # words, not markup, urls or token debris
 
 
@@ -77,6 +80,8 @@ class PromptEnhancers:
         self._entries: dict[str, EnhancerEntry] = {e.id: e for e in catalog.prompt_enhancers}
         self._expanders: dict[str, PromptExpander] = {
             e.id: PromptExpander(e, cache_dir=cache_dir) for e in catalog.prompt_enhancers}
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[tuple[str, str, str], Enhanced] = OrderedDict()
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, id) for a picker: the built-in first, then the catalog's models."""
@@ -97,7 +102,23 @@ class PromptEnhancers:
 
     def enhance(self, prompt: str, style_id: str, enhancer_id: str | None = None,
                 progress: ProgressFn | None = None) -> Enhanced:
-        chosen = self.check(enhancer_id)
+        """The enhanced prompt. Remembered (the last `REMEMBERED` prompts): the page's preview,
+        the API's check and the job itself ask for the same text, and a model answers the
+        same every time, so it runs once."""
+        key = (prompt, style_id, self.check(enhancer_id))
+        with self._lock:
+            done = self._recent.get(key)
+        if done is None:
+            done = self._enhance(*key, progress)
+            if done.note:
+                return done  # a stand-in: the model may be downloadable next time
+            with self._lock:
+                self._recent[key] = done
+                while len(self._recent) > REMEMBERED:
+                    self._recent.popitem(last=False)
+        return done
+
+    def _enhance(self, prompt: str, style_id: str, chosen: str, progress: ProgressFn | None) -> Enhanced:
         if chosen == BUILT_IN:
             return Enhanced(enhance_prompt(prompt, style_id), BUILT_IN, BUILT_IN_NAME)
         entry = self._entries[chosen]

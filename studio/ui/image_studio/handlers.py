@@ -106,13 +106,14 @@ def generate(studio: Studio, user: str, settings: StudioSettings, *, progress=No
     return Generated(shown, job, result.balance, items, first, result.prompt, result.images[0].details.get("enhancer", ""))
 
 
-def preview_enhanced(studio: Studio, on: Any, text: Any, style_id: Any, enhancer: Any = None) -> EnhancedView:
+def preview_enhanced(studio: Studio, on: Any, text: Any, style_id: Any, enhancer: Any = None,
+                     progress=None) -> EnhancedView:
     """What Enhance will send, by which enhancer; an empty or too long prompt shows nothing
     here (the reason line beside Generate already says why)."""
     if not on:
         return EnhancedView(False)
     try:
-        done = studio.generation.enhance(text, style_id, enhancer)
+        done = studio.generation.enhance(text, style_id, enhancer, progress)
     except InvalidRequest:
         return EnhancedView(True)
     return EnhancedView(True, done.prompt, fmt.enhanced_label(done.label))

@@ -15,7 +15,7 @@ from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
-from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable
+from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, progress_reporter, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.image_studio import handlers
 from studio.ui.image_studio.handlers import StudioSettings
@@ -134,13 +134,13 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         return state.counter, gr.update(value=state.button.label, interactive=state.button.enabled), \
             state.button.note
 
-    def preview_enhanced(on, text, style_id, enhancer_id):
-        view = handlers.preview_enhanced(studio, on, text, style_id, enhancer_id)
+    def preview_enhanced(on, text, style_id, enhancer_id, progress=gr.Progress()):
+        view = handlers.preview_enhanced(studio, on, text, style_id, enhancer_id, progress_reporter(progress))
         return gr.update(visible=view.visible, value=view.value, **({"label": view.label} if view.label else {}))
 
-    def enhance_prompt(text, style_id, enhancer_id):
-        try:
-            return studio.generation.enhance(text, style_id, enhancer_id).prompt
+    def enhance_prompt(text, style_id, enhancer_id, progress=gr.Progress()):
+        try:  # a language model's first use downloads it: its bytes show on the prompt box
+            return studio.generation.enhance(text, style_id, enhancer_id, progress_reporter(progress)).prompt
         except USER_ERRORS as exc:
             raise gr.Error(str(exc)) from None
 
