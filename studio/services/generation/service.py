@@ -349,6 +349,7 @@ class GenerationService:
         seed = result.seeds[index]
         asset_id = uuid.uuid4().hex
         loras = lora_rules.lora_records(self.engine, job.request.loras)
+        embeddings = lora_rules.embedding_records(self.engine, job.entry.family, (job.styled_prompt, job.negative_prompt))
         details = {
             "asset_id": asset_id, "job_id": job_id, "owner": job.request.user, "kind": "generated",
             "model_id": job.entry.id, "model_name": job.entry.name, "style_id": job.style.id,
@@ -358,11 +359,15 @@ class GenerationService:
             "steps": result.steps, "guidance": result.guidance, "sampler": result.sampler,
             "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": utc_now(),
             "prompt_ignored": job.entry.ignores_prompt, **self._lineage(job), **({"loras": loras} if loras else {}),
+            **({"embeddings": embeddings} if embeddings else {}),
         }
-        hashes = lora_rules.lora_hashes(loras)
+        extras = {k: v for k, v in (("Lora hashes", lora_rules.lora_hashes(loras)),
+                                    ("TI hashes", lora_rules.ti_hashes(embeddings))) if v}
         parameters = format_parameters(
-            prompt=lora_rules.prompt_with_tags(job.styled_prompt, loras), extras={"Lora hashes": hashes} if hashes else None,
-            hashes={f"lora:{r['name']}": r["hash"] for r in loras if r["hash"]} or None, negative_prompt=job.negative_prompt, steps=result.steps,
+            prompt=lora_rules.prompt_with_tags(job.styled_prompt, loras), extras=extras or None,
+            hashes={**{f"lora:{r['name']}": r["hash"] for r in loras if r["hash"]},
+                    **{f"embed:{r['name']}": r["hash"] for r in embeddings}} or None,
+            negative_prompt=job.negative_prompt, steps=result.steps,
             sampler=result.sampler, guidance=result.guidance, seed=seed, width=image.width,
             height=image.height, model=job.entry.id,
         )

@@ -91,6 +91,7 @@ def details_markdown(details: dict | None) -> str:
         ("Steps / guidance", f"{details['steps']} / {details['guidance']}"),
         ("Sampler", details["sampler"]),
         *([("LoRAs", lora_summary(details["loras"]))] if details.get("loras") else []),
+        *([("Embeddings", ", ".join(r["name"] for r in details["embeddings"]))] if details.get("embeddings") else []),
         *([("Prompt enhanced by", details["enhancer"])] if details.get("enhancer") else []),
         ("Time", f"{details['elapsed_s']:.2f} s for the batch"),
         ("Cost", f"{_credits(details['cost'])} per image"),
