@@ -103,7 +103,8 @@ def build_engine(settings: Settings, catalog, adapters=None):
             env={k: v for k, v in os.environ.items() if k in _REPLICA_ENV}, app_name=settings.ray_app_name,
             deploy=settings.ray_deploy,
         )
-        return FairDispatcher(connect(options, catalog), slots=options.capacity(), per_user=settings.max_running_per_user)
+        return FairDispatcher(connect(options, catalog, adapters=adapters), slots=options.capacity(),
+                              per_user=settings.max_running_per_user)
     from pipelines.manager import PipelineManager
 
     engine = PipelineManager(
