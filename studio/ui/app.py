@@ -17,7 +17,7 @@ from studio.ui.shared import formatting as fmt
 from studio.ui.admin.tab import build_admin
 from studio.ui.admin.api_keys import build_api_keys
 from studio.ui.shared.balance import layout_balance
-from studio.ui.shared.common import USER_ERRORS, guard
+from studio.ui.shared.common import USER_ERRORS, guard, guard_events
 from studio.ui.shared.events import UI
 from studio.ui.gen_space.tab import build_gen_space
 from studio.ui.endpoints.gen_space import register_gen_space_api
@@ -133,6 +133,7 @@ def create_app(studio: Studio, *, browser_secret: str | None = None) -> gr.Block
         _remember_place(app, memory, tabs, (studio_tab, space_tab), space, who)
         _register_api(studio)
         register_gen_space_api(studio)
+    guard_events(app)  # a refusal on the page: a toast, never Gradio's error state (shared/common.py)
     return app
 
 
