@@ -91,3 +91,38 @@ def test_prompt_library_refusals_leave_the_dropdown_usable(page):
     refused(page, "Choose a saved prompt first.")
     page.locator("#saved-prompts input").click(timeout=10_000)  # the dropdown still opens
     page.keyboard.press("Escape")
+
+
+# ----- a way forward at zero credits ------------------------------------------------------------
+def test_zero_credits_without_accounts_says_how_and_grants_from_the_page(tmp_path):
+    """No --auth: the local user runs their own studio, so the refusal names the Grant control and
+    the CLI, and a grant from the Admin tab brings the balance and Generate back. Before: "This
+    costs 1 credit; you have 0." and no Admin tab."""
+    with launched_app(tmp_path / "data", "--starting-credits", "0") as url, chromium_page(1280, 800) as page:
+        page.goto(url)
+        expect(page.locator("#balance")).to_contain_text("Balance: 0")
+        page.locator("#count").get_by_text("1", exact=True).click()
+        type_into(page, "prompt", "a lighthouse")
+        reason = page.locator("#reason")
+        expect(reason).to_contain_text("you have 0. Add credits with Grant in the Admin tab")
+        expect(reason).to_contain_text("python -m studio.cli.credits grant local 50")
+        expect(page.locator("#generate")).to_be_disabled()
+        page.get_by_role("tab", name="Admin").click()
+        type_into(page, "admin-account", "local")
+        type_into(page, "admin-reason", "top-up")
+        page.click("#admin-grant")
+        expect(page.locator("#admin-status")).to_contain_text("Granted 10 credits: local now has 10.")
+        expect(page.locator("#balance")).to_contain_text("Balance: 10")
+        page.get_by_role("tab", name="Image Studio").click()
+        expect(page.locator("#generate")).to_be_enabled()
+
+
+def test_zero_credits_with_accounts_says_whom_to_ask(tmp_path):
+    from tests.test_admin import sign_in
+
+    with launched_app(tmp_path / "data", "--starting-credits", "0", "--auth", "root:pw-root,ana:pw-ana",
+                      "--admins", "root") as url, chromium_page(1280, 800) as page:
+        sign_in(page, url, "ana", "pw-ana")
+        type_into(page, "prompt", "a lighthouse")
+        expect(page.locator("#reason")).to_contain_text("Ask an administrator of the studio (root) for more credits.")
+        expect(page.get_by_role("tab", name="Admin")).to_have_count(0)
