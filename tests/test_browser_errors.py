@@ -64,6 +64,7 @@ def test_api_key_create_and_revoke_refusals_leave_the_panel_usable(page):
     page.locator("#api-key-pick input").click(timeout=10_000)
     page.get_by_role("option").filter(has_text="laptop script").first.click()
     page.click("#api-key-revoke")
+    page.click("#confirm-revoke-key-yes")
     expect(page.locator("#api-key-list")).to_contain_text("revoked")
     expect(page.locator(ERROR_BADGE)).to_have_count(0)
 

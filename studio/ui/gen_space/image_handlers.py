@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from studio.services.gen_space import deletions
 from studio.services.generation.service import user_subdir
 from studio.services.studio import Studio
 from studio.ui.gen_space import view
@@ -143,8 +144,13 @@ def apply_to_shot(studio: Studio, user: str, project_id: str | None, shot_id: st
     return ShotCards(cards, ids, view.shot_header(shot))
 
 
+def image_deletion(studio: Studio, user: str, asset_id: str | None):
+    """What deleting the picked image takes with it (asked before the person confirms)."""
+    return deletions.image_deletion(studio.store, user, need(asset_id, NO_IMAGE))
+
+
 def delete_picked(studio: Studio, user: str, asset_id: str | None, confirmed: bool) -> PickedImage:
-    """Delete the picked image (only with "Confirm delete" ticked); nothing is picked after."""
+    """Delete the picked image (only once confirmed); nothing is picked after."""
     studio.assets.delete(user, need(asset_id, NO_IMAGE), confirm=bool(confirmed))
     return NOTHING_PICKED
 
