@@ -13,6 +13,8 @@ the saved-prompts dropdown (clicking into them timed out on the overlay) and sta
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser import box, chromium_page, close_toasts, expect, open_accordion
@@ -127,3 +129,85 @@ def test_zero_credits_with_accounts_says_whom_to_ask(tmp_path):
         type_into(page, "prompt", "a lighthouse")
         expect(page.locator("#reason")).to_contain_text("Ask an administrator of the studio (root) for more credits.")
         expect(page.get_by_role("tab", name="Admin")).to_have_count(0)
+
+
+# ----- the smaller items of issue 20 (same page as the panels above) ------------------------------
+def test_details_table_has_a_header_not_an_empty_row(page):
+    """Before: `| | |` drew an empty header bar above the image's details."""
+    page.locator("#count").get_by_text("1", exact=True).click()
+    type_into(page, "prompt", "a lighthouse at dusk")
+    page.click("#generate")
+    expect(page.locator("#results .thumbnail-item")).to_have_count(1)
+    expect(page.locator("#details th").first).to_have_text("Detail")
+    expect(page.locator("#details th").nth(1)).to_have_text("Value")
+
+
+def test_gen_space_hint_empty_storyboard_and_edited_download_name(page):
+    page.get_by_role("tab", name="Gen Space").click()
+    expect(page.locator("#project input")).to_have_value("My first project")
+    open_accordion(page, "new-shot", "#create-shot")
+    type_into(page, "new-shot-name", "Mira")
+    page.click("#create-shot")
+    expect(page.locator("#shot-header")).to_contain_text("Mira")
+    page.locator("#shot-cards .thumbnail-item").first.click()
+    expect(page.locator("#shot-header")).to_contain_text("Mira")
+    prompt = box(page, "gs-prompt")  # the shot has no description: the hint shows, and must be true
+    expect(prompt).to_have_value("")
+    expect(prompt).to_have_attribute("placeholder", re.compile(r"^(?!.*Select a shot)"))
+
+    open_accordion(page, "storyboard", "#export-storyboard")
+    page.click("#export-storyboard")  # no shot has an image: a warning, not a ZIP of grey tiles
+    refused(page, "No shot has an image yet")
+    expect(page.locator("#storyboard-zip")).not_to_contain_text(".zip")
+
+    type_into(page, "gs-prompt", "a young sailor")
+    page.locator("#gs-count").get_by_text("1", exact=True).click()
+    page.click("#gs-generate")
+    expect(page.locator("#gs-results .thumbnail-item")).to_have_count(1)
+    page.locator("#gs-results .thumbnail-item").first.click()
+    download = page.locator("#gs-download")
+    with page.expect_download() as original:
+        download.click()
+    open_accordion(page, "edit-image", "#do-rotate")
+    page.click("#do-rotate")
+    expect(page.locator("#gs-details")).to_contain_text("rotate 90")
+    with page.expect_download() as edited:
+        download.click()
+    first, second = original.value.suggested_filename, edited.value.suggested_filename
+    assert first.startswith("my-first-project_mira_seed") and "_rotate-" not in first
+    assert second.startswith(first[:-4] + "_rotate-") and second != first
+
+
+def test_long_error_text_keeps_its_advice_whole():
+    """A library's long reason is shortened inside its own sentence; the advice after it is
+    never cut ("…internet access;…" was shown before)."""
+    from studio.services.common.validation import plain_message
+
+    advice = ("It downloads by itself the first time it is used on a machine with internet access; "
+              "or pick a model that is already on this machine.")
+    text = f"could not download SD-Turbo from the Hugging Face Hub: {'connection refused by host ' * 12}. {advice}"
+    shown = plain_message(text)
+    assert len(shown) <= 240 and shown.endswith(advice) and shown.startswith("Could not download SD-Turbo")
+    assert "…" in shown
+
+
+def test_history_and_billing_fit_a_phone(tmp_path):
+    """390×844: the history's third column and the credit history stay on the screen."""
+    from tests.browser import no_horizontal_overflow
+
+    with launched_app(tmp_path / "data", "--starting-credits", "5") as url, chromium_page(390, 844) as page:
+        page.goto(url)
+        expect(page.locator("#balance")).to_contain_text("Balance: 5")
+        page.locator("#count").get_by_text("3", exact=True).click()
+        type_into(page, "prompt", "a lighthouse at dusk")
+        page.click("#generate")
+        expect(page.locator("#results .thumbnail-item")).to_have_count(3)
+        open_accordion(page, "history", "#history-gallery")
+        expect(page.locator("#history-gallery .thumbnail-item")).to_have_count(3)
+        open_accordion(page, "billing", "#ledger")
+        expect(page.locator("#ledger")).to_contain_text("charge")
+        for selector in ("#history-gallery .thumbnail-item", "#ledger"):
+            page.locator(selector).last.scroll_into_view_if_needed()
+            page.wait_for_function(f"""() => [...document.querySelectorAll({selector!r})].every(
+                e => e.getBoundingClientRect().right <= document.documentElement.clientWidth + 1)""")
+        no_horizontal_overflow(page)

@@ -205,8 +205,16 @@ def storyboard(studio: Studio, user: str, project_id: str | None) -> list:
     return view.storyboard_items(studio, user, studio.shots.list(user, pid))
 
 
+NOTHING_TO_EXPORT = ("No shot has an image yet, so the export would be empty grey tiles. Pick an image and "
+                     "click Apply to shot first.")
+
+
 def export_storyboard(studio: Studio, user: str, project_id: str | None) -> Exported:
+    """The ZIP and contact sheet; refused (a toast) while no shot has an applied image."""
     pid = SpaceQueries(studio).project(user, project_id)
+    shots = studio.shots.list(user, pid)
+    if shots and not any(s.get("applied_asset_id") for s in shots):
+        need(None, NOTHING_TO_EXPORT)
     zip_path, sheet = studio.storyboard.export_storyboard(user, pid, out_dir=studio.exports_dir / user_subdir(user))
     return Exported(str(zip_path), str(sheet), storyboard(studio, user, pid))
 
