@@ -14,6 +14,7 @@ the saved-prompts dropdown (clicking into them timed out on the overlay) and sta
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 
@@ -33,6 +34,16 @@ def page(tmp_path_factory):
         expect(page.locator("#balance")).to_contain_text("Balance: 20")  # the page has loaded
         page.app_url = url
         yield page
+
+
+@contextmanager
+def another_page(page, width: int = 1280, height: int = 800):
+    """A fresh page in the module's browser (one Playwright per process), for another app."""
+    context = page.context.browser.new_context(viewport={"width": width, "height": height})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def refused(page, text: str) -> None:
@@ -97,11 +108,11 @@ def test_prompt_library_refusals_leave_the_dropdown_usable(page):
 
 
 # ----- a way forward at zero credits ------------------------------------------------------------
-def test_zero_credits_without_accounts_says_how_and_grants_from_the_page(tmp_path):
+def test_zero_credits_without_accounts_says_how_and_grants_from_the_page(page, tmp_path):
     """No --auth: the local user runs their own studio, so the refusal names the Grant control and
     the CLI, and a grant from the Admin tab brings the balance and Generate back. Before: "This
     costs 1 credit; you have 0." and no Admin tab."""
-    with launched_app(tmp_path / "data", "--starting-credits", "0") as url, chromium_page(1280, 800) as page:
+    with launched_app(tmp_path / "data", "--starting-credits", "0") as url, another_page(page) as page:
         page.goto(url)
         expect(page.locator("#balance")).to_contain_text("Balance: 0")
         page.locator("#count").get_by_text("1", exact=True).click()
@@ -120,11 +131,11 @@ def test_zero_credits_without_accounts_says_how_and_grants_from_the_page(tmp_pat
         expect(page.locator("#generate")).to_be_enabled()
 
 
-def test_zero_credits_with_accounts_says_whom_to_ask(tmp_path):
+def test_zero_credits_with_accounts_says_whom_to_ask(page, tmp_path):
     from tests.test_admin import sign_in
 
     with launched_app(tmp_path / "data", "--starting-credits", "0", "--auth", "root:pw-root,ana:pw-ana",
-                      "--admins", "root") as url, chromium_page(1280, 800) as page:
+                      "--admins", "root") as url, another_page(page) as page:
         sign_in(page, url, "ana", "pw-ana")
         type_into(page, "prompt", "a lighthouse")
         expect(page.locator("#reason")).to_contain_text("Ask an administrator of the studio (root) for more credits.")
@@ -191,11 +202,11 @@ def test_long_error_text_keeps_its_advice_whole():
     assert "…" in shown
 
 
-def test_history_and_billing_fit_a_phone(tmp_path):
+def test_history_and_billing_fit_a_phone(page, tmp_path):
     """390×844: the history's third column and the credit history stay on the screen."""
     from tests.browser import no_horizontal_overflow
 
-    with launched_app(tmp_path / "data", "--starting-credits", "5") as url, chromium_page(390, 844) as page:
+    with launched_app(tmp_path / "data", "--starting-credits", "5") as url, another_page(page, 390, 844) as page:
         page.goto(url)
         expect(page.locator("#balance")).to_contain_text("Balance: 5")
         page.locator("#count").get_by_text("3", exact=True).click()
@@ -206,8 +217,13 @@ def test_history_and_billing_fit_a_phone(tmp_path):
         expect(page.locator("#history-gallery .thumbnail-item")).to_have_count(3)
         open_accordion(page, "billing", "#ledger")
         expect(page.locator("#ledger")).to_contain_text("charge")
-        for selector in ("#history-gallery .thumbnail-item", "#ledger"):
+        # Every history image and every column of the credit history lies inside the screen
+        # (before: the gallery scrolled sideways, its first column cut at the left edge, and the
+        # ledger showed two and a half of its five columns).
+        for selector in ("#history-gallery .thumbnail-item", "#ledger th"):
             page.locator(selector).last.scroll_into_view_if_needed()
-            page.wait_for_function(f"""() => [...document.querySelectorAll({selector!r})].every(
-                e => e.getBoundingClientRect().right <= document.documentElement.clientWidth + 1)""")
+            page.wait_for_function(f"""() => [...document.querySelectorAll({selector!r})].every(e => {{
+                const r = e.getBoundingClientRect();
+                return r.left >= -1 && r.right <= document.documentElement.clientWidth + 1; }})""", timeout=15_000)
         no_horizontal_overflow(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-history-billing.png"), full_page=True)
