@@ -49,14 +49,15 @@ class SpendingCheck:
     """What the preflight asks the credits about one user: called with a cost, why a spending
     limit refuses it (or None); `how_to_get_more()` for the sentence when the balance is short."""
 
-    def __init__(self, credits, user: str) -> None:
-        self.credits, self.user = credits, user
+    def __init__(self, credits, user: object, check_user=lambda user: user) -> None:
+        # the user is checked when asked, as the balance is: a blank one is the balance's refusal
+        self.credits, self.user, self.check_user = credits, user, check_user
 
     def __call__(self, cost: int) -> str | None:
-        return self.credits.limit_reason(self.user, cost)
+        return self.credits.limit_reason(self.check_user(self.user), cost)
 
     def how_to_get_more(self) -> str:
-        return self.credits.how_to_get_more(self.user)
+        return self.credits.how_to_get_more(self.check_user(self.user))
 
 
 def run_preflight(check: Callable[[], int], balance: Callable[[], int], cost_hint: Callable[[], int],

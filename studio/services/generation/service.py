@@ -208,7 +208,7 @@ class GenerationService:
 
     def limit_of(self, user: object):
         """The spending-limit question for the preflight: cost -> why it is refused, or None."""
-        return SpendingCheck(self.credits, check_user(user))
+        return SpendingCheck(self.credits, user, check_user)
 
     def preflight_compare(self, request: StudioRequest, model_ids: object) -> Preflight:
         """A comparison runs only if EVERY chosen model can run and the whole of it is affordable."""
