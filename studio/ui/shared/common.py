@@ -124,6 +124,8 @@ def _shown_on_page(fn, event_id: int, after: int | None):
         except gr.Error as exc:
             if not asked_by_page():
                 raise
+            if len(_refused_events) > 10_000:  # sessions that left: forget them rather than grow
+                _refused_events.clear()
             _refused_events.add((session, event_id))
             gr.Warning(exc.message, title=exc.title if exc.title != "Error" else "Not done")
             return gr.skip()
