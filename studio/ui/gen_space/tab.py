@@ -29,7 +29,7 @@ def build_gen_space(studio: Studio, balance: Balance) -> GenSpace:
     board = layout_storyboard()
     space = GenSpace(bar, nav, panel, settings, board)
 
-    shot_changed = wire_navigator(studio, bar, nav, settings.prompt)
+    shot_changed = wire_navigator(studio, bar, nav, settings)
     gpu_jobs = wire_settings(studio, bar, nav, settings, balance)
     edit_jobs, edit_cost_load = wire_image_panel(studio, bar, nav, settings, panel, board, balance, shot_changed,
                                                  gpu_jobs)
