@@ -13,6 +13,7 @@ from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.gen_space import selection, view
+from studio.ui.gen_space.hover_actions import layout_hover_actions, wire_hover_actions
 from studio.ui.gen_space import image_handlers as handlers
 from studio.ui.gen_space.image_handlers import NO_IMAGE, NOTHING_PICKED, EditSettings, PickedImage
 from studio.ui.shared.common import GPU, guard, run_cancellable
@@ -34,6 +35,7 @@ def layout_image_panel() -> ImagePanel:
                     results = gr.Gallery(fit_columns=False, columns=4, height="auto", allow_preview=False, object_fit="contain",
                                          format="png", show_label=False, elem_id="gs-results", buttons=[])
                     results_more = gr.Button("Load more", size="sm", visible=False, elem_id="results-more")
+                    results_hover = layout_hover_actions("gs-results")
                 with gr.Tab("Asset library", id="gs-library-tab", elem_id="gs-library-tab"):
                     with gr.Row(equal_height=True):
                         library_filter = gr.Radio(LIBRARY_FILTERS, value="project", show_label=False, scale=4,
@@ -43,6 +45,7 @@ def layout_image_panel() -> ImagePanel:
                     library = gr.Gallery(fit_columns=False, columns=6, height="auto", allow_preview=False, object_fit="contain",
                                          format="png", show_label=False, elem_id="gs-library", buttons=[])
                     library_more = gr.Button("Load more", size="sm", visible=False, elem_id="library-more")
+                    library_hover = layout_hover_actions("gs-library")
         with gr.Column(scale=4, min_width=260, elem_id="image-panel"):
             preview = gr.Image(label="Picked image", type="filepath", interactive=False, height=220,
                                buttons=["fullscreen"], elem_id="picked-image")
@@ -78,7 +81,7 @@ def layout_image_panel() -> ImagePanel:
     return ImagePanel(results, gr.State(NOTHING), library_filter, upload, library, gr.State(NOTHING), library_more,
                       gr.State(None), preview, use_ref, apply, download, confirm_delete,
                       delete, rotate, do_rotate, flip, do_flip, crop, do_crop, edit_prompt, edit_strength, do_edit,
-                      edit_reason, details, results_more, refine)
+                      edit_reason, details, results_more, refine, (results_hover, library_hover))
 
 
 def layout_storyboard() -> Storyboard:
@@ -202,6 +205,11 @@ def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSetti
         refresh_after(job, f"ui_after_job_{i}")
 
     # Actions on the picked image.
+    # The same two actions on the hovered (or tapped) image, beside the side panel's.
+    for hover, gallery, held in zip(p.hover, (p.results, p.library), (p.results_shown, p.library_shown)):
+        wire_hover_actions(studio, hover, gallery, held, project=project, shot_id=shot_id, shot_filter=nav.filter,
+                           nav_outs=[nav.cards, nav.ids, nav.header], ref_outs=[s.refs, s.ref_ids],
+                           picked_outs=picked_outs, to_widgets=_picked)
     p.use_ref.click(use_as_reference, [project, p.selected], [s.refs, s.ref_ids], api_name="ui_use_as_reference", **UI)
     p.apply.click(apply_to_shot, [project, shot_id, p.selected, nav.filter], [nav.cards, nav.ids, nav.header],
                   api_name="ui_apply_to_shot", **UI)
