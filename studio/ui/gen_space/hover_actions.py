@@ -31,22 +31,30 @@ HOVERED_GALLERIES = ("gs-results", "gs-library")
 # `window.studioHoverIndex(galleryId)`: that thumbnail's position in its gallery.
 HOVER_JS = """
 () => {
-  const galleries = %s, hovered = {};
+  const galleries = %s, hovered = {}, thumbs = {};
   window.studioHoverIndex = (id) => (id in hovered ? hovered[id] : null);
-  const show = (id, thumb) => {
-    const bar = document.getElementById(id + '-hover');
-    const items = [...document.querySelectorAll('#' + id + ' .thumbnail-item')];
-    const index = items.indexOf(thumb);
-    if (!bar || index < 0) return;
-    hovered[id] = index;
-    bar.classList.add('show');
+  const place = (id) => {
+    const bar = document.getElementById(id + '-hover'), thumb = thumbs[id];
+    if (!bar || !thumb || !thumb.isConnected) return;
     const parent = bar.offsetParent || document.body;
     const t = thumb.getBoundingClientRect(), p = parent.getBoundingClientRect();
     bar.style.left = (t.left - p.left + parent.scrollLeft + 4) + 'px';
-    bar.style.width = Math.max(t.width - 8, 120) + 'px';
-    bar.style.top = (t.bottom - p.top + parent.scrollTop - bar.offsetHeight - 4) + 'px';
+    bar.style.width = (t.width - 8) + 'px';
+    bar.style.top = (t.top - p.top + parent.scrollTop + 4) + 'px';  // its top edge: the middle stays clickable
   };
+  const show = (id, thumb) => {
+    const bar = document.getElementById(id + '-hover');
+    const index = [...document.querySelectorAll('#' + id + ' .thumbnail-item')].indexOf(thumb);
+    if (!bar || index < 0) return;
+    hovered[id] = index;
+    thumbs[id] = thumb;
+    bar.dataset.show = '1';  // not a class: Svelte rewrites the row's class attribute
+    place(id);
+  };
+  // A mouse shows the toolbar on hover and hides it when it leaves; a finger shows it on a
+  // tap and hides it on a tap elsewhere (after a tap the browser sends stray mouseovers).
   const follow = (e) => {
+    if (e.type === 'pointerover' && e.pointerType !== 'mouse') return;
     const target = e.target && e.target.closest ? e.target : null;
     if (!target) return;
     for (const id of galleries) {
@@ -54,11 +62,12 @@ HOVER_JS = """
       const thumb = target.closest('#' + id + ' .thumbnail-item');
       if (thumb) { show(id, thumb); continue; }
       const bar = document.getElementById(id + '-hover');
-      if (bar) bar.classList.remove('show');
+      if (bar) delete bar.dataset.show;
     }
   };
-  document.addEventListener('mouseover', follow, true);
+  document.addEventListener('pointerover', follow, true);
   document.addEventListener('pointerdown', follow, true);
+  new ResizeObserver(() => galleries.forEach(place)).observe(document.body);
 }
 """ % list(HOVERED_GALLERIES)
 

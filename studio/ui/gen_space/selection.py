@@ -23,10 +23,13 @@ def index_of(ids, selected_id) -> int | None:
 
 
 def highlighted(items: list, ids, selected_id):
-    """A gallery update: these items, with the selected one (if shown) highlighted."""
-    return gr.update(value=list(items), selected_index=index_of(ids, selected_id))
+    """A gallery update: these items, with the selected one (if shown) highlighted.
+
+    A Gallery, not gr.update: Gradio strips None from a gr.update, so "highlight
+    nothing" would never reach the page; a component's own arguments keep it."""
+    return gr.Gallery(value=list(items), selected_index=index_of(ids, selected_id))
 
 
 def highlight_only(ids, selected_id):
     """The highlight moved, the items did not (e.g. a hover action picked another image)."""
-    return gr.update(selected_index=index_of(ids, selected_id))
+    return gr.Gallery(selected_index=index_of(ids, selected_id))
