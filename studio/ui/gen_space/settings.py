@@ -162,8 +162,11 @@ def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings
 # On a phone the bar opens compact (model, count, Generate, Cancel, prompt: under a third
 # of the screen); "More" shows the references and the counter, "Less" folds them again.
 TOGGLE_BAR_JS = """() => {
-  const button = document.querySelector('#gs-bar-toggle');
-  const open = document.body.classList.toggle('gs-bar-expanded');  // Gradio repeats the id on an inner div
+  const button = document.querySelector('#gs-bar-toggle'), bars = document.querySelectorAll('#gen-settings');
+  const open = bars[0].dataset.expanded !== '1';
+  // A data attribute, not a class (Svelte rewrites class attributes); on every element
+  // Gradio gave the id; the stylesheet's rules only reach inside the app's container.
+  bars.forEach((bar) => { bar.dataset.expanded = open ? '1' : '0'; });
   button.textContent = open ? 'Less ▴' : 'More ▾';
   button.setAttribute('aria-expanded', String(open));
 }"""
