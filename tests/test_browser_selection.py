@@ -29,7 +29,8 @@ SELECTED = re.compile(r"\bselected\b")
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """Harbour: three shots, two results for Mira (both references), one for Pier. Lighthouse: one shot,
-    no references."""
+    no references. Moves: three shots for the test that adds, moves and deletes (so the
+    other tests' lists do not depend on it)."""
     data = tmp_path_factory.mktemp("selection") / "data"
     with launched_app(data, "--starting-credits", "100") as url:
         client = Client(url, verbose=False)
@@ -42,6 +43,9 @@ def app_url(tmp_path_factory):
         client.predict(shots[2]["id"], "demo-faces", 1, "Pier", api_name="/generate_for_shot")
         lighthouse = client.predict("Lighthouse", api_name="/create_project")["id"]
         client.predict(lighthouse, "prop", "Lamp", "Lamp, painted", api_name="/create_shot")
+        moves = client.predict("Moves", api_name="/create_project")["id"]
+        for kind, name in (("character", "Ann"), ("character", "Ben"), ("scene", "Cove")):
+            client.predict(moves, kind, name, f"{name}, painted", api_name="/create_shot")
         yield url
 
 
@@ -79,7 +83,7 @@ def card(page, caption: str):
 
 def test_shot_actions_move_the_highlight_with_the_shot(app_url):
     with chromium_page(1400, 1000) as page:
-        open_project(page, app_url, "Harbour", 3)
+        open_project(page, app_url, "Moves", 3)
         shows_selected(page, None)
         # A new shot is selected and highlighted.
         open_accordion(page, "new-shot", "#create-shot")
@@ -93,21 +97,21 @@ def test_shot_actions_move_the_highlight_with_the_shot(app_url):
 
         # Move up / down: the highlight goes with the shot, not the position.
         open_accordion(page, "edit-shot", "#move-up")
-        card(page, "Tom · Character").click()
-        shows_selected(page, "Tom · Character", prompt="Tom, painted")
+        card(page, "Ben · Character").click()
+        shows_selected(page, "Ben · Character", prompt="Ben, painted")
         page.click("#move-up")
-        expect(page.locator("#shot-cards .caption-label").first).to_have_text("Tom · Character")
+        expect(page.locator("#shot-cards .caption-label").first).to_have_text("Ben · Character")
         expect(page.locator("#shot-cards .thumbnail-item").first).to_have_class(SELECTED)
-        shows_selected(page, "Tom · Character")
+        shows_selected(page, "Ben · Character")
         page.click("#move-down")
-        expect(page.locator("#shot-cards .caption-label").nth(1)).to_have_text("Tom · Character")
+        expect(page.locator("#shot-cards .caption-label").nth(1)).to_have_text("Ben · Character")
         expect(page.locator("#shot-cards .thumbnail-item").nth(1)).to_have_class(SELECTED)
-        shows_selected(page, "Tom · Character")
+        shows_selected(page, "Ben · Character")
 
         # Delete: no card stays highlighted, the header says so, the prompt is emptied.
         page.click("#delete-shot")
         expect(page.locator("#shot-cards .thumbnail-item")).to_have_count(3)
-        expect(page.locator("#shot-cards")).not_to_contain_text("Tom")
+        expect(page.locator("#shot-cards")).not_to_contain_text("Ben")
         shows_selected(page, None)
 
 
