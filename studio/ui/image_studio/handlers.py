@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from studio.services.common.validation import InvalidRequest
 from studio.services.generation.requests import StudioRequest
 from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
@@ -34,10 +35,11 @@ class StudioSettings(PanelInputs):
     negative_prompt: Any = widget_field("panel.negative")
     seed: Any = widget_field("panel.seed")
     loras: Any = widget_field("loras.value", default=())  # the LoRA picker's (name, weight) pairs
+    enhancer: Any = widget_field("panel.enhancer", default=None)  # None: the studio's default enhancer
 
     def request(self, user: str) -> StudioRequest:
         return StudioRequest(user=user, model_id=self.model_id, style_id=self.style_id, aspect=self.aspect,
-                             count=self.count, prompt=self.prompt, enhance=self.enhance,
+                             count=self.count, prompt=self.prompt, enhance=self.enhance, enhancer=self.enhancer,
                              negative_prompt=self.negative_prompt, seed=self.seed, loras=self.loras or ())
 
 
@@ -67,6 +69,16 @@ class Generated:
     items: list  # each image's details with its path, for picking
     picked: Picked  # the first image, picked
     prompt: str  # what was sent (the enhanced prompt when enhancing)
+    enhancer: str = ""  # which enhancer wrote it ("" when not enhanced)
+
+
+@dataclass(frozen=True)
+class EnhancedView:
+    """The enhanced-prompt box: shown while Enhance is on, labelled with the enhancer that ran."""
+
+    visible: bool
+    value: str = ""
+    label: str = ""
 
 
 def download_for(studio: Studio, user: str, item: dict) -> str:
@@ -91,7 +103,20 @@ def generate(studio: Studio, user: str, settings: StudioSettings, *, progress=No
     items = [img.details | {"path": img.path} for img in result.images]
     shown = [(img.path, fmt.image_caption(img.details)) for img in result.images]
     first = Picked(fmt.details_markdown(result.images[0].details), download_for(studio, user, items[0]))
-    return Generated(shown, job, result.balance, items, first, result.prompt)
+    return Generated(shown, job, result.balance, items, first, result.prompt, result.images[0].details.get("enhancer", ""))
+
+
+def preview_enhanced(studio: Studio, on: Any, text: Any, style_id: Any, enhancer: Any = None,
+                     progress=None) -> EnhancedView:
+    """What Enhance will send, by which enhancer; an empty or too long prompt shows nothing
+    here (the reason line beside Generate already says why)."""
+    if not on:
+        return EnhancedView(False)
+    try:
+        done = studio.generation.enhance(text, style_id, enhancer, progress)
+    except InvalidRequest:
+        return EnhancedView(True)
+    return EnhancedView(True, done.prompt, fmt.enhanced_label(done.label))
 
 
 def select_result(studio: Studio, user: str, items: list | None, index: int | None) -> Picked:
