@@ -19,6 +19,7 @@ from studio.ui.admin.api_keys import build_api_keys
 from studio.ui.shared.balance import layout_balance
 from studio.ui.shared.common import USER_ERRORS, guard, guard_events
 from studio.ui.shared.events import UI
+from studio.ui.gen_space.hover_actions import HOVER_JS
 from studio.ui.gen_space.tab import build_gen_space
 from studio.ui.endpoints.gen_space import register_gen_space_api
 from studio.ui.image_studio.tab import build_image_studio
@@ -50,7 +51,8 @@ KEYS_JS = """
 
 def launch_options() -> dict:
     """Theme, CSS and the page script go to launch() in Gradio 6; tests and app.py share them."""
-    return {"theme": gr.themes.Soft(primary_hue="violet"), "css_paths": [CSS_PATH], "js": KEYS_JS}
+    return {"theme": gr.themes.Soft(primary_hue="violet"), "css_paths": [CSS_PATH],
+            "js": f"() => {{ ({KEYS_JS})(); ({HOVER_JS})(); }}"}
 
 
 def _register_api(studio: Studio) -> None:

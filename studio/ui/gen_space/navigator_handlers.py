@@ -52,12 +52,18 @@ class Cards:
 
 @dataclass(frozen=True)
 class Opened:
-    """The navigator after the open shot changed: the cards, the shot (None: none open) and
-    its header."""
+    """The navigator after the open shot changed: the cards, the shot (None: none open),
+    its header, and (when the project was opened) that project's reference strip, so the
+    strip never keeps the previous project's references."""
 
     cards: Cards
     shot: dict | None
     header: str
+    references: tuple | None = None  # (thumbnail paths, ids); None: the project did not change
+
+    @property
+    def shot_id(self) -> str | None:
+        return self.shot["id"] if self.shot else None
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,10 @@ def _cards(studio: Studio, user: str, project_id: str, shot_filter: str | None) 
 
 
 def open_project(studio: Studio, user: str, project_id: str | None, shot_filter: str | None) -> Opened:
-    pid = SpaceQueries(studio).project(user, project_id)
-    return Opened(_cards(studio, user, pid, shot_filter), None, view.shot_header(None))
+    """The project as it opens: its cards, no shot selected, and its own references."""
+    q = SpaceQueries(studio)
+    pid = q.project(user, project_id)
+    return Opened(_cards(studio, user, pid, shot_filter), None, view.shot_header(None), tuple(q.references(user, pid)))
 
 
 def _projects(studio: Studio, user: str, value: str) -> Projects:
@@ -133,6 +141,7 @@ def move_shot(studio: Studio, user: str, project_id: str | None, shot_id: str | 
 
 def delete_shot(studio: Studio, user: str, project_id: str | None, shot_id: str | None,
                 shot_filter: str | None) -> Opened:
+    """The shot goes; nothing is selected after (its applied image may have been a reference)."""
     studio.shots.delete(user, need(shot_id, NO_SHOT))
     return open_project(studio, user, project_id, shot_filter)
 

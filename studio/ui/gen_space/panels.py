@@ -12,7 +12,8 @@ import gradio as gr
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
-from studio.ui.gen_space import view
+from studio.ui.gen_space import selection, view
+from studio.ui.gen_space.hover_actions import layout_hover_actions, wire_hover_actions
 from studio.ui.gen_space import image_handlers as handlers
 from studio.ui.gen_space.image_handlers import NO_IMAGE, NOTHING_PICKED, EditSettings, PickedImage
 from studio.ui.shared.common import GPU, guard, run_cancellable
@@ -35,6 +36,7 @@ def layout_image_panel() -> ImagePanel:
                     results = gr.Gallery(fit_columns=False, columns=4, height="auto", allow_preview=False, object_fit="contain",
                                          format="png", show_label=False, elem_id="gs-results", buttons=[])
                     results_more = gr.Button("Load more", size="sm", visible=False, elem_id="results-more")
+                    results_hover = layout_hover_actions("gs-results")
                 with gr.Tab("Asset library", id="gs-library-tab", elem_id="gs-library-tab"):
                     with gr.Row(equal_height=True):
                         library_filter = gr.Radio(LIBRARY_FILTERS, value="project", show_label=False, scale=4,
@@ -44,6 +46,7 @@ def layout_image_panel() -> ImagePanel:
                     library = gr.Gallery(fit_columns=False, columns=6, height="auto", allow_preview=False, object_fit="contain",
                                          format="png", show_label=False, elem_id="gs-library", buttons=[])
                     library_more = gr.Button("Load more", size="sm", visible=False, elem_id="library-more")
+                    library_hover = layout_hover_actions("gs-library")
         with gr.Column(scale=4, min_width=260, elem_id="image-panel"):
             preview = gr.Image(label="Picked image", type="filepath", interactive=False, height=220,
                                buttons=["fullscreen"], elem_id="picked-image")
@@ -78,7 +81,7 @@ def layout_image_panel() -> ImagePanel:
     return ImagePanel(results, gr.State(NOTHING), library_filter, upload, library, gr.State(NOTHING), library_more,
                       gr.State(None), preview, use_ref, apply, download, confirm_delete,
                       delete, rotate, do_rotate, flip, do_flip, crop, do_crop, edit_prompt, edit_strength, do_edit,
-                      edit_reason, details, results_more, refine)
+                      edit_reason, details, results_more, refine, (results_hover, library_hover))
 
 
 def layout_storyboard() -> Storyboard:
@@ -104,19 +107,20 @@ def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSetti
     picked_outs = [p.selected, p.preview, p.details, p.download]
     edit_in = EditSettings.inputs(panel=p, nav=nav, settings=s)
 
-    def galleries(project_id, sid, how, results_shown, library_shown, request: gr.Request):
+    def galleries(project_id, sid, how, results_shown, library_shown, asset_id, request: gr.Request):
         shown = handlers.galleries(studio, user_of(request), project_id, sid, how, results_shown, library_shown)
-        return (*_list(shown.results), *_list(shown.library), shown.header)
+        return (*_list(shown.results, asset_id), *_list(shown.library, asset_id), shown.header)
 
-    gallery_ins = [project, shot_id, p.library_filter, p.results_shown, p.library_shown]
+    # The picked image (`p.selected`) is the one truth for both galleries' highlight.
+    gallery_ins = [project, shot_id, p.library_filter, p.results_shown, p.library_shown, p.selected]
     gallery_outs = [p.results, p.results_shown, p.results_more, p.library, p.library_shown, p.library_more,
                     nav.header]
 
-    def more_results(sid, shown, request: gr.Request):
-        return _list(handlers.more_results(studio, user_of(request), sid, shown))
+    def more_results(sid, shown, asset_id, request: gr.Request):
+        return _list(handlers.more_results(studio, user_of(request), sid, shown), asset_id)
 
-    def more_library(project_id, sid, how, shown, request: gr.Request):
-        return _list(handlers.more_library(studio, user_of(request), project_id, sid, how, shown))
+    def more_library(project_id, sid, how, shown, asset_id, request: gr.Request):
+        return _list(handlers.more_library(studio, user_of(request), project_id, sid, how, shown), asset_id)
 
     @guard
     def pick(shown, evt: gr.SelectData, request: gr.Request):
@@ -130,7 +134,7 @@ def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSetti
     @guard
     def apply_to_shot(project_id, sid, asset_id, filter_value, request: gr.Request):
         shot = handlers.apply_to_shot(studio, user_of(request), project_id, sid, asset_id, filter_value)
-        return shot.cards, shot.ids, shot.header
+        return selection.highlighted(shot.cards, shot.ids, sid), shot.ids, shot.header
 
     @guard
     def delete_picked(asset_id, confirmed, request: gr.Request):
@@ -179,9 +183,9 @@ def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSetti
         done = handlers.export_storyboard(studio, user_of(request), project_id)
         return done.zip_path, done.sheet_path, done.board
 
-    def navigator_and_refs(project_id, filter_value, request: gr.Request):
+    def navigator_and_refs(project_id, sid, filter_value, request: gr.Request):
         shots, strip = handlers.after_delete(studio, user_of(request), project_id, filter_value)
-        return shots.cards, shots.ids, strip.paths, strip.ids
+        return selection.highlighted(shots.cards, shots.ids, sid), shots.ids, strip.paths, strip.ids
 
     def refresh_after(event, name):
         return event.then(galleries, gallery_ins, gallery_outs, api_name=name, **UI)
@@ -189,26 +193,33 @@ def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSetti
     # Picking and the shot's galleries.
     p.results.select(pick, p.results_shown, picked_outs, api_name="ui_select_result", **UI)
     p.library.select(pick, p.library_shown, picked_outs, api_name="ui_select_library", **UI)
+    # Unpick first, then list: the galleries' highlight follows the (now empty) pick.
     for i, event in enumerate(shot_changed):
-        event.then(galleries, gallery_ins, gallery_outs, api_name=f"ui_shot_changed_{i}", **UI).then(
-            _nothing_picked, None, picked_outs, api_name=f"ui_unpick_{i}", **UI)
+        event.then(_nothing_picked, None, picked_outs, api_name=f"ui_unpick_{i}", **UI).then(
+            galleries, gallery_ins, gallery_outs, api_name=f"ui_shot_changed_{i}", **UI)
     p.library_filter.change(galleries, gallery_ins, gallery_outs, api_name="ui_refresh_galleries", **UI)
     # "Load more" follows the store's cursor: the page after the last one shown, however far.
-    p.library_more.click(more_library, [project, shot_id, p.library_filter, p.library_shown],
+    p.library_more.click(more_library, [project, shot_id, p.library_filter, p.library_shown, p.selected],
                          [p.library, p.library_shown, p.library_more], api_name="ui_library_more", **UI)
-    p.results_more.click(more_results, [shot_id, p.results_shown], [p.results, p.results_shown, p.results_more],
+    p.results_more.click(more_results, [shot_id, p.results_shown, p.selected],
+                         [p.results, p.results_shown, p.results_more],
                          api_name="ui_results_more", **UI)
     for i, job in enumerate(jobs):
         refresh_after(job, f"ui_after_job_{i}")
 
     # Actions on the picked image.
+    # The same two actions on the hovered (or tapped) image, beside the side panel's.
+    for hover, gallery, held in zip(p.hover, (p.results, p.library), (p.results_shown, p.library_shown)):
+        wire_hover_actions(studio, hover, gallery, held, project=project, shot_id=shot_id, shot_filter=nav.filter,
+                           nav_outs=[nav.cards, nav.ids, nav.header], ref_outs=[s.refs, s.ref_ids],
+                           picked_outs=picked_outs, to_widgets=_picked)
     p.use_ref.click(use_as_reference, [project, p.selected], [s.refs, s.ref_ids], api_name="ui_use_as_reference", **UI)
     p.apply.click(apply_to_shot, [project, shot_id, p.selected, nav.filter], [nav.cards, nav.ids, nav.header],
                   api_name="ui_apply_to_shot", **UI)
     deleted = wire_confirm(p.confirm_delete, p.delete, ask_delete, [p.selected], delete_picked,
                            [p.selected, p.confirm_delete.confirmed], picked_outs, api_name="ui_delete_asset")
     refresh_after(deleted, "ui_after_delete").then(
-        navigator_and_refs, [project, nav.filter], [nav.cards, nav.ids, s.refs, s.ref_ids],
+        navigator_and_refs, [project, shot_id, nav.filter], [nav.cards, nav.ids, s.refs, s.ref_ids],
         api_name="ui_after_delete_refresh", **UI)
     for button, fn, inputs in ((p.do_rotate, rotate, [p.rotate]), (p.do_flip, flip, [p.flip]),
                                (p.do_crop, crop, p.crop)):
@@ -232,9 +243,10 @@ def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSetti
     return [edited], (*edit_check, "ui_edit_cost_on_load")
 
 
-def _list(shown: Loaded) -> tuple:
-    """A paged gallery's widgets: its items, what it holds, and Load more while there is more."""
-    return list(shown.items), shown, gr.update(visible=shown.has_more)
+def _list(shown: Loaded, picked_id: str | None) -> tuple:
+    """A paged gallery's widgets: its items (the picked image highlighted where it is
+    shown), what it holds, and Load more while there is more."""
+    return selection.highlighted(shown.items, shown.ids, picked_id), shown, gr.update(visible=shown.has_more)
 
 
 def _picked(image: PickedImage) -> tuple:

@@ -34,6 +34,8 @@ def layout_settings(studio) -> GenerationSettings:
             generate = gr.Button("Generate for shot", variant="primary", scale=2, min_width=170, interactive=False,
                                  elem_id="gs-generate")
             cancel = gr.Button("Cancel", variant="stop", scale=1, min_width=80, elem_id="gs-cancel")
+            # Only on a phone (studio.css): the compact bar's way to its references and counter.
+            expand = gr.Button("More ▾", size="sm", scale=0, min_width=0, elem_id="gs-bar-toggle")
         with gr.Row(equal_height=False, elem_id="gs-prompt-row"):
             with gr.Column(scale=5, min_width=260):
                 prompt = gr.Textbox(label="Prompt", lines=2, max_lines=6, elem_id="gs-prompt",
@@ -74,7 +76,7 @@ def layout_settings(studio) -> GenerationSettings:
                 batch_run = gr.Button("Generate for chosen shots", interactive=False, elem_id="batch-run")
     return GenerationSettings(model, count, prompt, counter, enhance, style, aspect, seed, support, refs, ref_ids,
                               selected_ref, remove_ref, clear_refs, scale, strength, generate, cancel, reason, status,
-                              batch_type, batch_shots, batch_cost, batch_run, loras)
+                              batch_type, batch_shots, batch_cost, batch_run, loras, expand)
 
 
 def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings, balance: Balance) -> list:
@@ -152,7 +154,22 @@ def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings
         api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
         show_progress_on=[s.status])
     s.cancel.click(cancel_job, None, s.status, api_name="ui_cancel_shot_job", queue=False)
+    # In the browser only: nothing to ask the server, so no endpoint (and nothing queued).
+    s.expand.click(None, None, None, js=TOGGLE_BAR_JS, queue=False)
     return [gen_event, batch_event]
+
+
+# On a phone the bar opens compact (model, count, Generate, Cancel, prompt: under a third
+# of the screen); "More" shows the references and the counter, "Less" folds them again.
+TOGGLE_BAR_JS = """() => {
+  const button = document.querySelector('#gs-bar-toggle'), bars = document.querySelectorAll('#gen-settings');
+  const open = bars[0].dataset.expanded !== '1';
+  // A data attribute, not a class (Svelte rewrites class attributes); on every element
+  // Gradio gave the id; the stylesheet's rules only reach inside the app's container.
+  bars.forEach((bar) => { bar.dataset.expanded = open ? '1' : '0'; });
+  button.textContent = open ? 'Less ▴' : 'More ▾';
+  button.setAttribute('aria-expanded', String(open));
+}"""
 
 
 def _paid(button: PaidButton) -> tuple:

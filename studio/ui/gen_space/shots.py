@@ -14,7 +14,8 @@ from studio.ui.gen_space.navigator_handlers import NewShot, ShotEdit
 from studio.ui.shared.common import guard
 from studio.ui.shared.confirm import layout_confirm, wire_confirm
 from studio.ui.shared.events import UI
-from studio.ui.gen_space.widgets import Navigator, ProjectBar
+from studio.ui.gen_space import selection
+from studio.ui.gen_space.widgets import GenerationSettings, Navigator, ProjectBar
 from studio.ui.shared.session import user_of
 
 TYPE_CHOICES = [(v, k) for k, v in view.TYPE_LABEL.items()]
@@ -66,10 +67,14 @@ def layout_navigator() -> Navigator:
                      edit_type, edit_name, edit_desc, save, up, down, delete, confirm_delete)
 
 
-def wire_navigator(studio, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) -> list:
+def wire_navigator(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings) -> list:
     """Wires the project bar and the navigator; returns the events after which the open
     shot (or project) changed, so the other panels can refresh on them. The callbacks
-    translate widgets to the handlers in navigator_handlers and their results back."""
+    translate widgets to the handlers in navigator_handlers and their results back.
+
+    `nav.shot_id` is the one source of truth for the selected shot: the card highlight,
+    the header, the edit form and the prompt are all written from it in the same event
+    (see selection.py), and opening a project also writes that project's references."""
 
     @guard
     def open_project(project_id, filter_value, request: gr.Request):
@@ -96,36 +101,37 @@ def wire_navigator(studio, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) 
     @guard
     def select_shot(ids, evt: gr.SelectData, request: gr.Request):
         shot = handlers.select_shot(studio, user_of(request), ids, evt.index)
-        return (shot["id"], view.shot_header(shot), shot["type"], shot["name"], shot["description"],
-                shot["description"])
+        return (selection.highlight_only(ids, shot["id"]), shot["id"], view.shot_header(shot), *_form(shot),
+                shot["description"], "")
 
     @guard
     def add_shot(request: gr.Request, *values):
         made = handlers.create_shot(studio, user_of(request), NewShot.from_values(*values))
-        shot = made.shot
-        return (made.cards.cards, made.cards.ids, shot["id"], made.header, shot["description"], *BLANK_FORM,
-                shot["type"], shot["name"], shot["description"])
+        return (*_shown(made), *BLANK_FORM)
 
     @guard
     def edit_shot(request: gr.Request, *values):
         edited = handlers.update_shot(studio, user_of(request), ShotEdit.from_values(*values))
-        return edited.cards.cards, edited.cards.ids, edited.header
+        return _cards(edited.cards, edited.shot_id) + (edited.header,)
 
     def mover(direction):
         @guard
         def move(project_id, sid, filter_value, request: gr.Request):
-            return _cards(handlers.move_shot(studio, user_of(request), project_id, sid, direction, filter_value))
+            return _cards(handlers.move_shot(studio, user_of(request), project_id, sid, direction, filter_value), sid)
         return move
 
     @guard
     def drop_shot(project_id, sid, filter_value, request: gr.Request):
-        return _opened(handlers.delete_shot(studio, user_of(request), project_id, sid, filter_value))
+        return _shown(handlers.delete_shot(studio, user_of(request), project_id, sid, filter_value))
 
     @guard
-    def filter_shots(project_id, filter_value, request: gr.Request):
-        return _cards(handlers.filter_shots(studio, user_of(request), project_id, filter_value))
+    def filter_shots(project_id, sid, filter_value, request: gr.Request):
+        return _cards(handlers.filter_shots(studio, user_of(request), project_id, filter_value), sid)
 
-    opened = [nav.cards, nav.ids, nav.shot_id, nav.header, nav.edit_name, nav.edit_desc, nav.edit_type]
+    # What a change of the selected shot writes, always together (see _shown).
+    shown = [nav.cards, nav.ids, nav.shot_id, nav.header, nav.edit_type, nav.edit_name, nav.edit_desc, s.prompt,
+             s.status]
+    opened = [*shown, s.refs, s.ref_ids, s.selected_ref]
     switched = bar.project.input(open_project, [bar.project, nav.filter], opened, api_name="ui_switch_project", **UI)
     created_project = bar.create.click(make_project, bar.name, [bar.project, bar.name, nav.header],
                                        api_name="ui_create_project", **UI).success(
@@ -136,32 +142,49 @@ def wire_navigator(studio, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) 
                                    api_name="ui_delete_project")
     deleted_project = deleted_project.success(open_project, [bar.project, nav.filter], opened,
                                               api_name="ui_after_delete_project", **UI)
-    nav.filter.change(filter_shots, [bar.project, nav.filter], [nav.cards, nav.ids], api_name="ui_filter_shots", **UI)
-    selected = nav.cards.select(select_shot, nav.ids, [nav.shot_id, nav.header, nav.edit_type, nav.edit_name,
-                                                        nav.edit_desc, prompt], api_name="ui_select_shot", **UI)
-    created = nav.create.click(add_shot, NewShot.inputs(bar=bar, nav=nav),
-                               [nav.cards, nav.ids, nav.shot_id, nav.header, prompt, nav.new_name, nav.new_desc,
-                                nav.edit_type, nav.edit_name, nav.edit_desc], api_name="ui_create_shot", **UI)
+    nav.filter.change(filter_shots, [bar.project, nav.shot_id, nav.filter], [nav.cards, nav.ids],
+                      api_name="ui_filter_shots", **UI)
+    selected = nav.cards.select(select_shot, nav.ids, [nav.cards, *shown[2:]], api_name="ui_select_shot", **UI)
+    created = nav.create.click(add_shot, NewShot.inputs(bar=bar, nav=nav), [*shown, nav.new_name, nav.new_desc],
+                               api_name="ui_create_shot", **UI)
     nav.save.click(edit_shot, ShotEdit.inputs(nav=nav), [nav.cards, nav.ids, nav.header], api_name="ui_update_shot",
                    **UI)
     for button, direction in ((nav.move_up, "up"), (nav.move_down, "down")):
         button.click(mover(direction), [bar.project, nav.shot_id, nav.filter], [nav.cards, nav.ids],
                      api_name=f"ui_move_shot_{direction}", **UI)
     deleted = wire_confirm(nav.confirm_delete, nav.delete, ask_shot, [nav.shot_id], drop_shot,
-                           [bar.project, nav.shot_id, nav.filter], opened, api_name="ui_delete_shot")
+                           [bar.project, nav.shot_id, nav.filter], shown, api_name="ui_delete_shot")
     return [switched, created_project, deleted_project, selected, created, deleted]
 
 
 BLANK_FORM = ("", "")  # the New shot form emptied; plain values: Gradio drops value="" from a gr.update
 
 
-def _cards(cards: handlers.Cards) -> tuple:
-    return cards.cards, cards.ids
+def _form(shot: dict | None) -> tuple:
+    """The edit form for the selected shot (type, name, description), blank with none."""
+    if shot is None:
+        return "character", "", ""
+    return shot["type"], shot["name"], shot["description"]
+
+
+def _cards(cards: handlers.Cards, shot_id: str | None) -> tuple:
+    """The cards, with the selected shot's card highlighted (wherever it moved)."""
+    return selection.highlighted(cards.cards, cards.ids, shot_id), cards.ids
+
+
+def _shown(opened: handlers.Opened) -> tuple:
+    """Everything that shows the selected shot, from the one shot: card highlight, id,
+    header, edit form and prompt (its description; empty with none). The status line is
+    emptied: "4 image(s) for Mira" is not true of the shot shown next."""
+    shot = opened.shot
+    return (*_cards(opened.cards, opened.shot_id), opened.shot_id, opened.header, *_form(shot),
+            shot["description"] if shot else "", "")
 
 
 def _opened(opened: handlers.Opened) -> tuple:
-    """The navigator with no shot open: the edit form back to its blank state."""
-    return (*_cards(opened.cards), None, opened.header, "", "", "character")
+    """A project opened: no shot selected, and the strip shows this project's references."""
+    paths, ids = opened.references
+    return (*_shown(opened), paths, ids, None)
 
 
 def _projects(projects: handlers.Projects):

@@ -29,7 +29,7 @@ def build_gen_space(studio: Studio, balance: Balance) -> GenSpace:
     board = layout_storyboard()
     space = GenSpace(bar, nav, panel, settings, board)
 
-    shot_changed = wire_navigator(studio, bar, nav, settings.prompt)
+    shot_changed = wire_navigator(studio, bar, nav, settings)
     gpu_jobs = wire_settings(studio, bar, nav, settings, balance)
     refine_jobs = wire_refine_panel(studio, panel.refine, balance, settings.model)
     # Every job that makes images refreshes the shot's results and the library after it.

@@ -78,6 +78,7 @@ class ImagePanel:
     details: gr.Markdown
     results_more: gr.Button  # the shot's results: a page, then "Load more"
     refine: object = None  # studio.ui.shared.refine_panel.RefinePanel: repaint, extend, enlarge
+    hover: tuple = ()  # hover_actions.HoverActions for the results and the library, in that order
 
 
 @dataclass
@@ -109,6 +110,7 @@ class GenerationSettings:
     batch_cost: gr.Markdown
     batch_run: gr.Button
     loras: Any = None  # studio.ui.shared.lora_picker.LoraPicker: its `value` is the job's LoRAs
+    expand: Any = None  # the phone's "More ▾" toggle of the compact bar
 
 
 @dataclass
