@@ -110,6 +110,7 @@ def test_shot_actions_move_the_highlight_with_the_shot(app_url):
 
         # Delete: no card stays highlighted, the header says so, the prompt is emptied.
         page.click("#delete-shot")
+        page.click("#confirm-delete-shot-yes")  # deletes ask first (tests/test_browser_confirm.py)
         expect(page.locator("#shot-cards .thumbnail-item")).to_have_count(3)
         expect(page.locator("#shot-cards")).not_to_contain_text("Ben")
         shows_selected(page, None)
@@ -164,8 +165,8 @@ def test_library_highlights_the_picked_image_after_edit_and_delete(app_url):
         expect(library).to_have_count(count + 1)
         expect(page.locator("#gs-library .thumbnail-item.selected")).to_have_count(1)
         expect(library.first).to_have_class(SELECTED)
-        page.locator("#confirm-delete input").check()
         page.click("#gs-delete")
+        page.click("#confirm-delete-yes")
         expect(library).to_have_count(count)
         expect(page.locator("#gs-details")).to_contain_text("Select an image")
         expect(page.locator("#gs-library .thumbnail-item.selected")).to_have_count(0)
