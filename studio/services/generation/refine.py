@@ -233,8 +233,8 @@ class RefineService:
                 update_record(tx, JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
                                          "asset_ids": [r["id"] for r in records]})
         except BaseException as exc:
-            self.gen._roll_back(job_id, written, exc)
-            raise self.gen._user_error(exc, plan.cost) from exc
+            returned = self.gen._roll_back(job_id, written, exc)
+            raise self.gen._user_error(exc, plan.cost, asked=plan.count, returned=returned) from exc
         saved = [SavedImage(asset_id=r["id"], path=str(self.gen.images.path(r["file"])), seed=r["seed"], details=r)
                  for r in records]
         return StudioResult(job_id=job_id, images=saved, prompt=plan.prompt, cost=plan.cost,

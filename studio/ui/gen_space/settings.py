@@ -15,7 +15,7 @@ from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.gen_space import bar_handlers
 from studio.ui.gen_space.bar_handlers import ShotSettings
-from studio.ui.shared.common import GPU, guard, run_cancellable
+from studio.ui.shared.common import GPU, clear_note_on, guard, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.shared.lora_picker import lora_picker
 from studio.ui.shared.inputs import PaidButton
@@ -136,6 +136,7 @@ def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings
     s.remove_ref.click(unref, [project, s.ref_ids, s.selected_ref], strip_out, api_name="ui_remove_reference", **UI)
     s.clear_refs.click(clear, project, strip_out, api_name="ui_clear_references", **UI)
     balance.watch(s.generate.click)  # before the job's own event: see shared/balance.py
+    clear_note_on(s.generate.click, s.status)  # the last job's line goes when the next one starts
     gen_event = s.generate.click(
         run_for_shot, [nav.shot_id, *settings_in], [s.status, balance.box], api_name="ui_generate_for_shot",
         api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
@@ -147,6 +148,7 @@ def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings
     gr.on([s.batch_shots.change, s.model.change, s.count.change, s.ref_ids.change, s.loras.value.change], batch_estimate,
           [s.batch_shots, *settings_in], [s.batch_run, s.batch_cost], api_name="ui_batch_cost", **UI)
     balance.watch(s.batch_run.click)
+    clear_note_on(s.batch_run.click, s.status)
     batch_event = s.batch_run.click(
         run_batch, [s.batch_shots, *settings_in], [s.status, balance.box], api_name="ui_generate_batch",
         api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from studio.services.generation.requests import StudioRequest
+from studio.services.generation.stopping import JobStopped, Stopped, outcome_message
 from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared.downloads import named_copy, studio_download_name
 from studio.ui.shared.inputs import PaidButton, PanelInputs, widget_field
 
-CANCELLING = "Cancelling… credits will be refunded."
-NOTHING_RUNNING = "Nothing is running."
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,8 @@ class StudioSettings(PanelInputs):
     def request(self, user: str) -> StudioRequest:
         return StudioRequest(user=user, model_id=self.model_id, style_id=self.style_id, aspect=self.aspect,
                              count=self.count, prompt=self.prompt, enhance=self.enhance,
-                             negative_prompt=self.negative_prompt, seed=self.seed, loras=self.loras or ())
+                             negative_prompt=self.negative_prompt, seed=self.seed, loras=self.loras or (),
+                             image_by_image=True)  # a Cancel keeps the images already made
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class Generated:
     items: list  # each image's details with its path, for picking
     picked: Picked  # the first image, picked
     prompt: str  # what was sent (the enhanced prompt when enhancing)
+    stopped: Stopped | None = None  # a Cancel ended it part-way
+    note: str = ""  # the line under Cancel: what a cancel did ("" clears the last one)
 
 
 def download_for(studio: Studio, user: str, item: dict) -> str:
@@ -82,8 +84,13 @@ def request_state(studio: Studio, user: str, settings: StudioSettings) -> Reques
 
 
 def generate(studio: Studio, user: str, settings: StudioSettings, *, progress=None, cancel=None) -> Generated:
-    """Run the job (charged first, refunded on failure by the service)."""
-    result = studio.generation.generate(settings.request(user), progress=progress, cancel=cancel)
+    """Run the job (charged first, refunded on failure by the service). A Cancel keeps the
+    images already made (shown) and says how many and what came back."""
+    try:
+        result = studio.generation.generate(settings.request(user), progress=progress, cancel=cancel)
+    except JobStopped as exc:  # nothing made, all refunded: an empty result that says so
+        return Generated([], {}, studio.credits.balance(user), [], Picked(fmt.details_markdown(None), None),
+                         str(settings.prompt or ""), exc.stopped, exc.stopped.message)
     job = {
         "job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,
         "elapsed_s": round(result.elapsed_s, 3), "images": [img.details for img in result.images],
@@ -91,7 +98,8 @@ def generate(studio: Studio, user: str, settings: StudioSettings, *, progress=No
     items = [img.details | {"path": img.path} for img in result.images]
     shown = [(img.path, fmt.image_caption(img.details)) for img in result.images]
     first = Picked(fmt.details_markdown(result.images[0].details), download_for(studio, user, items[0]))
-    return Generated(shown, job, result.balance, items, first, result.prompt)
+    note = outcome_message(result.stopped, cancel is not None and cancel.cancelled)
+    return Generated(shown, job, result.balance, items, first, result.prompt, result.stopped, note)
 
 
 def select_result(studio: Studio, user: str, items: list | None, index: int | None) -> Picked:
@@ -102,7 +110,8 @@ def select_result(studio: Studio, user: str, items: list | None, index: int | No
 
 
 def cancel_job(studio: Studio, caller: str) -> str:
-    return CANCELLING if studio.cancels.cancel(caller) else NOTHING_RUNNING
+    """Stop this caller's job; the answer is what the stop did (see CancelRegistry.stop)."""
+    return studio.cancels.stop(caller)
 
 
 def describe_model(studio: Studio, model_id: str) -> str:

@@ -15,7 +15,7 @@ from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
-from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, run_cancellable
+from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, clear_note_on, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.image_studio import handlers
 from studio.ui.image_studio.handlers import StudioSettings
@@ -150,7 +150,7 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         done = run_cancellable(studio, request, progress, lambda report, token: handlers.generate(
             studio, user_of(request), settings, progress=report, cancel=token))
         return (done.shown, done.job, fmt.balance_text(done.balance), done.items, *_picked(done.picked),
-                gr.update(value=done.prompt, visible=bool(enhance_on)))
+                gr.update(value=done.prompt, visible=bool(enhance_on)), done.note)
 
     def select_result(items, evt: gr.SelectData, request: gr.Request):
         return _picked(handlers.select_result(studio, user_of(request), items, evt.index))
@@ -173,10 +173,11 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         request_state, settings_in, state_outputs, api_name="check_request_after_enhance", **ui
     )
     balance.watch(generate.click)  # before the job's own event: see shared/balance.py
+    clear_note_on(generate.click, cancel_note)  # the last cancel's line goes with the next job
     gen_event = generate.click(
         generate_images,
         settings_in,
-        [gallery, result_json, balance.box, results_state, details, download, enhanced_view],
+        [gallery, result_json, balance.box, results_state, details, download, enhanced_view, cancel_note],
         api_name="generate",
         concurrency_id=GPU,
         concurrency_limit=studio.gpu_concurrency,
