@@ -33,7 +33,6 @@ from pipelines.types import (
     GenerationResult,
     ModelUnavailable,
     OutOfMemory,
-    Progress,
     ProgressFn,
     RequestRejected,
     UnknownModel,
@@ -69,6 +68,7 @@ from studio.services.generation.results import (
     credits_returned,
     user_subdir,
 )
+from studio.services.generation.image_by_image import run_images
 from studio.services.generation.stopping import JobStopped, Stopped
 from studio.services.prompts.styles import Style, apply_style
 from studio.services.common.validation import plain_message
@@ -249,7 +249,8 @@ class GenerationService:
         written: list[str] = []
         stopped = None
         try:
-            result = self._run_engine(job, progress, cancel)
+            result = run_images(self.engine, self._engine_request(job), one_by_one=job.request.image_by_image,
+                                progress=progress, cancel=cancel)
             records = [self._save_image(job_id, job, result, i, written) for i in range(len(result.images))]
             saved = [SavedImage(asset_id=r["id"], path=str(self.images.path(r["file"])), seed=r["seed"], details=r)
                      for r in records]
@@ -280,62 +281,6 @@ class GenerationService:
         entry = self.credits.refund(job_id, reason=f"stopped: {unmade} of {job.count} image(s) not made",
                                     amount=unmade * job.entry.credit_cost)
         return Stopped(made=made, asked=job.count, returned=entry["delta"] if entry else 0)
-
-    def _run_engine(self, job: PreparedJob, progress: ProgressFn | None,
-                    cancel: CancelToken | None) -> GenerationResult:
-        """The job's images: one pipeline call for all of them (fastest on a GPU), or for an
-        `image_by_image` request one call per image, ending early at a Cancel with the images
-        already made (none made: GenerationCancelled, as for a single call). Image i has
-        seed i either way, so the pictures are the same as one batched call's."""
-        request = self._engine_request(job)
-        if not job.request.image_by_image or job.count == 1:
-            return self.engine.generate(request, progress=progress, cancel=cancel)
-        seeds = list(request.seeds) if request.seeds is not None else draw_seeds(job.count)
-        parts: list[GenerationResult] = []
-        for index, seed in enumerate(seeds):
-            if cancel is not None and cancel.cancelled and parts:
-                break
-            try:
-                parts.append(self.engine.generate(replace(request, num_images=1, seeds=(seed,)), cancel=cancel,
-                                                  progress=_image_progress(progress, index, job.count)))
-            except GenerationCancelled:
-                if not parts:
-                    raise
-                break
-        return replace(parts[0], images=[im for p in parts for im in p.images], seeds=[s for p in parts for s in p.seeds],
-                       elapsed_s=sum(p.elapsed_s for p in parts))
-
-    def compare(
-        self,
-        request: StudioRequest,
-        model_ids: list[str],
-        *,
-        progress: ProgressFn | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Outcome:
-        """One prompt across 2-4 models with the same seed, each model charged as its own job.
-
-        Every model is checked (input, and that it can run here) and the whole comparison
-        priced before the first one runs, so a bad pick or a short balance costs nothing.
-        A model that fails later is refunded and reported; what the others made is kept."""
-        jobs = self._prepare_compare(request, model_ids)
-        total = sum(j.cost for j in jobs)
-        run_preflight(lambda: total, lambda: self.balance_of(request.user), lambda: total,
-                      limit=self.limit_of(request.user)).raise_if_blocked()
-        done = Outcome(results=[])
-        for job in jobs:
-            if cancel is not None and cancel.cancelled and done.results:
-                done.failures.append((job.entry.name, "Cancelled before it started; nothing was charged."))
-                continue
-            try:
-                done.results.append(self.generate(job.request, progress=progress, cancel=cancel))
-            except (GenerationFailed, GenerationCancelled, InvalidRequest) as exc:
-                if not done.results and (job is jobs[-1] or isinstance(exc, GenerationCancelled)):
-                    raise
-                done.failures.append((job.entry.name, str(exc)))
-        if not done.results:
-            raise GenerationFailed(done.message or "No model could make an image.")
-        return done
 
     @staticmethod
     def _engine_request(job: PreparedJob) -> GenerationRequest:
@@ -457,23 +402,6 @@ def _join_shot_history(tx: Store, shot_id: str, asset_ids: list[str]) -> None:
     if shot is not None:
         history = [a for a in shot.get("history", []) if a not in asset_ids] + asset_ids
         update_record(tx, SHOTS, shot_id, {"history": history, "updated": utc_now()})
-
-
-def _image_progress(progress: ProgressFn | None, index: int, count: int) -> ProgressFn | None:
-    """Image `index` of `count`'s steps as steps of the whole job, so one bar fills once
-    (only the last image's end reports "decode")."""
-    if progress is None:
-        return None
-
-    def report(p: Progress) -> None:
-        if p.stage == "denoise" and p.total:
-            progress(replace(p, current=index * p.total + p.current, total=count * p.total))
-        elif p.stage in ("decode", "done") and index < count - 1:
-            return
-        else:
-            progress(p)
-
-    return report
 
 
 def _error_summary(exc: BaseException) -> str:
