@@ -160,8 +160,6 @@ class CreditsService:
             back = -charge["delta"] if amount is None else _check_count(amount, "Refund amount")
             if back > -charge["delta"]:
                 raise ValueError(f"Job {job_id!r} was charged {-charge['delta']}; cannot refund {back}.")
-            if back == 0:
-                return None
             user = charge["owner"]
             balance = self._newest(tx, user)["balance_after"]
             return self._append(tx, user, back, "refund", reason, job_id, balance + back)

@@ -282,6 +282,38 @@ class GenerationService:
                                     amount=unmade * job.entry.credit_cost)
         return Stopped(made=made, asked=job.count, returned=entry["delta"] if entry else 0)
 
+    def compare(
+        self,
+        request: StudioRequest,
+        model_ids: list[str],
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Outcome:
+        """One prompt across 2-4 models with the same seed, each model charged as its own job.
+
+        Every model is checked (input, and that it can run here) and the whole comparison
+        priced before the first one runs, so a bad pick or a short balance costs nothing.
+        A model that fails later is refunded and reported; what the others made is kept."""
+        jobs = self._prepare_compare(request, model_ids)
+        total = sum(j.cost for j in jobs)
+        run_preflight(lambda: total, lambda: self.balance_of(request.user), lambda: total,
+                      limit=self.limit_of(request.user)).raise_if_blocked()
+        done = Outcome(results=[])
+        for job in jobs:
+            if cancel is not None and cancel.cancelled and done.results:
+                done.failures.append((job.entry.name, "Cancelled before it started; nothing was charged."))
+                continue
+            try:
+                done.results.append(self.generate(job.request, progress=progress, cancel=cancel))
+            except (GenerationFailed, GenerationCancelled, InvalidRequest) as exc:
+                if not done.results and (job is jobs[-1] or isinstance(exc, GenerationCancelled)):
+                    raise
+                done.failures.append((job.entry.name, str(exc)))
+        if not done.results:
+            raise GenerationFailed(done.message or "No model could make an image.")
+        return done
+
     @staticmethod
     def _engine_request(job: PreparedJob) -> GenerationRequest:
         """The one builder of the engine's request from a prepared job."""
