@@ -187,3 +187,4 @@ def test_a_partial_refund_is_bounded_and_once(studio):
 
 def test_one_word_for_one_image():
     assert Stopped(made=0, asked=1, returned=1).message == "Stopped: 0 of 1 image made, 1 credit returned."
+
