@@ -29,6 +29,7 @@ def build_studio(settings: Settings):
     from studio.services.billing.admin import AdminService
     from studio.services.billing.ledger import CreditsService
     from studio.services.generation.service import GenerationService
+    from studio.services.prompts.enhancers import PromptEnhancers
     from studio.services.prompts.library import PromptLibrary
     from studio.services.generation.recovery import recover
     from studio.services.studio import Studio
@@ -39,7 +40,8 @@ def build_studio(settings: Settings):
     catalog = load_catalog(settings.models_file)
     user_models = settings.resolved_user_models_file()
     if user_models is not None:
-        catalog = catalog.with_models(load_catalog(user_models).models)
+        added = load_catalog(user_models)
+        catalog = catalog.with_models(added.models).with_enhancers(added.prompt_enhancers, added.default_enhancer)
     styles = load_styles(settings.styles_file)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.data_dir)
@@ -49,7 +51,9 @@ def build_studio(settings: Settings):
     credits = CreditsService(store, settings.starting_credits)
     recover(store, credits, images)  # jobs a killed process left running: failed, refunded once, files swept
     admin = AdminService(store, credits, admins=settings.admin_names(), default_daily_limit=settings.daily_limit)
-    generation = GenerationService(engine=engine, styles=styles, credits=credits, store=store, images=images)
+    enhancers = PromptEnhancers(catalog, cache_dir=settings.hf_cache_dir)
+    generation = GenerationService(engine=engine, styles=styles, credits=credits, store=store, images=images,
+                                   enhancers=enhancers)
     projects, shots, assets = ProjectService(store, images), ShotService(store), AssetService(store, images)
     return Studio(
         engine=engine,
@@ -99,7 +103,8 @@ def build_engine(settings: Settings, catalog, adapters=None):
             env={k: v for k, v in os.environ.items() if k in _REPLICA_ENV}, app_name=settings.ray_app_name,
             deploy=settings.ray_deploy,
         )
-        return FairDispatcher(connect(options, catalog), slots=options.capacity(), per_user=settings.max_running_per_user)
+        return FairDispatcher(connect(options, catalog, adapters=adapters), slots=options.capacity(),
+                              per_user=settings.max_running_per_user)
     from pipelines.manager import PipelineManager
 
     engine = PipelineManager(

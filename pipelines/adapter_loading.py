@@ -29,7 +29,6 @@ from .catalog import ModelEntry
 from .types import ModelUnavailable, Progress, ProgressFn, RequestRejected, report
 
 MAX_LOADED_LORAS = 8  # per resident model; a few MB each for SD, more for SDXL/FLUX
-_WORD = re.compile(r"[\w.+-]+")
 
 
 @dataclass
@@ -116,12 +115,9 @@ def _evict(pipe: Any, state: PipeAdapters, keep: set[str]) -> None:
 
 def _ensure_embeddings(pipe: Any, entry: ModelEntry, texts: tuple[str, ...], library: AdapterLibrary,
                        progress: ProgressFn | None) -> None:
-    words = set(_WORD.findall(" ".join(texts)))
-    if not words:
-        return
     state = adapters_of(pipe)
-    for emb in library.embeddings_for(entry.family):
-        if emb.name not in words or state.embeddings.get(emb.name) == emb.short_hash:
+    for emb in library.embeddings_called(entry.family, texts):
+        if state.embeddings.get(emb.name) == emb.short_hash:
             continue
         report(progress, Progress("load", message=f"Loading embedding {emb.name}…"))
         try:

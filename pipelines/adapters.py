@@ -47,6 +47,7 @@ LoraRequest = tuple[tuple[str, float], ...]  # (name, weight) per LoRA, in the o
 Kind = Literal["lora", "embedding"]
 
 FAMILY_LABELS = {"sd15": "SD 1.x", "sd21": "SD 2.x", "sdxl": "SDXL", "flux": "FLUX", "demo": "the demo model"}
+EMBEDDING_WORD = re.compile(r"[\w.+-]+")  # how a prompt's words are read when looking for embedding names
 _NAME = re.compile(r"^[\w][\w .+-]*$")  # what `<lora:NAME:…>` can carry (no ':' '<' '>' or path parts)
 
 
@@ -193,11 +194,21 @@ def embedding_family(shapes: dict[str, list[int]]) -> tuple[str, int, int]:
     return ("sd21" if width == 1024 else "sd15"), vectors, width
 
 
+def file_hash(path: Path) -> str:
+    """The hash A1111 writes in `TI hashes` for an embedding: sha256 of the whole file,
+    first 12 hex digits (its `shorthash`)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
 def read_embedding(path: Path) -> EmbeddingFile:
     shapes, _ = _header(path)
     family, vectors, width = embedding_family(shapes)
     return EmbeddingFile(name=path.stem, path=path, family=family, vectors=vectors, width=width,
-                         short_hash=addnet_hash(path))
+                         short_hash=file_hash(path))
 
 
 class AdapterLibrary:
@@ -309,6 +320,12 @@ class AdapterLibrary:
         if family not in FAMILIES or not traits(family).takes_embeddings:
             return []
         return [e for e in self.embeddings() if traits(family).fits_adapter(e.family)]
+
+    def embeddings_called(self, family: str, texts: Iterable[str]) -> list[EmbeddingFile]:
+        """The embeddings a prompt and negative prompt call by name (as A1111: the file's
+        name as a word), among those this family uses: what the job loads and the image records."""
+        words = set(EMBEDDING_WORD.findall(" ".join(texts)))
+        return [e for e in self.embeddings_for(family) if e.name in words] if words else []
 
     def check(self, family: str, model_name: str, loras: LoraRequest) -> LoraRequest:
         """The request's LoRAs as (name, float weight), or RequestRejected saying what to fix:

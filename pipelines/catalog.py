@@ -125,6 +125,24 @@ class ModelEntry(_Strict):
         return self.traits.ignores_prompt
 
 
+class EnhancerEntry(_Strict):
+    """A small causal language model that writes the rest of a prompt (MagicPrompt-style
+    GPT-2), downloaded and cached like an image model (pipelines/prompt_expansion.py)."""
+
+    id: str = Field(pattern=MODEL_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field(min_length=1, max_length=500)
+    source: Source
+    max_new_tokens: Annotated[int, _row("enhancer_tokens")] = PARAMS["enhancer_tokens"].default
+    license: str | None = None
+
+    @model_validator(mode="after")
+    def _loadable(self) -> "EnhancerEntry":
+        if self.source.kind not in ("hub", "folder"):
+            raise ValueError("a prompt enhancer comes from the hub or a local folder")
+        return self
+
+
 class CatalogError(ValueError):
     """A preset file that cannot be used; the message names the file and the key."""
 
@@ -132,6 +150,8 @@ class CatalogError(ValueError):
 class Catalog(_Strict):
     models: list[ModelEntry]
     default_model: str | None = None
+    prompt_enhancers: list[EnhancerEntry] = Field(default_factory=list)
+    default_enhancer: str | None = None  # None: the built-in offline enhancer
 
     @model_validator(mode="after")
     def _unique(self) -> "Catalog":
@@ -142,6 +162,11 @@ class Catalog(_Strict):
             seen.add(m.id)
         if self.default_model is not None and self.default_model not in seen:
             raise ValueError(f"default_model {self.default_model!r} is not in models")
+        enhancers = [e.id for e in self.prompt_enhancers]
+        if len(set(enhancers)) != len(enhancers):
+            raise ValueError("duplicate prompt enhancer id")
+        if self.default_enhancer is not None and self.default_enhancer not in enhancers:
+            raise ValueError(f"default_enhancer {self.default_enhancer!r} is not in prompt_enhancers")
         return self
 
     def get(self, model_id: str) -> ModelEntry:
@@ -158,7 +183,22 @@ class Catalog(_Strict):
         by_id = {m.id: m for m in self.models}
         for m in extra:
             by_id[m.id] = m
-        return Catalog(models=list(by_id.values()), default_model=self.default_model)
+        return self.model_copy(update={"models": list(by_id.values())})
+
+    def with_enhancers(self, extra: list[EnhancerEntry], default: str | None = None) -> "Catalog":
+        """A catalog with user-added prompt enhancers (later ids replace earlier ones) and,
+        when given, their default."""
+        by_id = {e.id: e for e in self.prompt_enhancers}
+        for e in extra:
+            by_id[e.id] = e
+        return Catalog(models=self.models, default_model=self.default_model, prompt_enhancers=list(by_id.values()),
+                       default_enhancer=default if default is not None else self.default_enhancer)
+
+    def enhancer(self, enhancer_id: str) -> EnhancerEntry:
+        for e in self.prompt_enhancers:
+            if e.id == enhancer_id:
+                return e
+        raise KeyError(enhancer_id)
 
 
 def format_validation_error(path: Path, err: ValidationError) -> str:

@@ -152,6 +152,9 @@ _ROWS = (
           info="How much the enlarged picture is redrawn in the second pass."),
     Param("lora_weight", "LoRA weight", 1, -2, 2, 0.05,
           info="0 turns the LoRA off; negative weights push away from it."),
+    # A language-model prompt enhancer's catalog entry (pipelines/prompt_expansion.py).
+    Param("enhancer_tokens", "Words the enhancer may add (tokens)", 40, 8, 200, 1, integer=True,
+          info="How much a language-model enhancer writes after the prompt."),
 )
 
 PARAMS: dict[str, Param] = {p.name: p for p in _ROWS}

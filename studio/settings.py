@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     ray_cpu_threads: int | None = Field(None, ge=1, description="torch threads per replica (default: torch's choice)")
     ray_allow_cpu: bool = Field(False, description="on a cluster without GPUs, run replicas on CPUs instead of refusing to start")
     ray_models_per_replica: int = Field(3, ge=1, description="models a replica keeps loaded (least recently used goes first)")
-    ray_models_dir: str | None = Field(None, description="where each replica converts the demo model (default: ~/.cache/studio-models on its node)")
+    ray_models_dir: str | None = Field(None, description="where each replica converts the demo model and keeps the LoRA and embedding files the studio sends it (default: ~/.cache/studio-models on its node)")
     ray_deploy: bool = Field(True, description="deploy the engine on the cluster; off: use the one a RayService already runs")
     ray_app_name: str = Field("studio-engine", description="the Serve application's name (two studios sharing a cluster need two)")
     max_running_per_user: int | None = Field(

@@ -85,7 +85,8 @@ def test_tiles_match_the_untiled_output_at_the_seams(upscalers):
 
 
 def _peak(model: Path, tile: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]  # keep a caller's own package paths
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "OMP_NUM_THREADS": "2"}
     out = subprocess.run([sys.executable, "-m", "pipelines.testing.upscale_memory", str(model), "--side", "256",
                           "--tile", str(tile)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -5,6 +5,7 @@ before any charge, with nothing written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.testing.tiny_lora import build_tiny_lora
+from pipelines.testing.tiny_lora import build_tiny_embedding, build_tiny_lora
 from studio.services.generation import adapters as lora_rules
 from studio.services.generation.requests import InvalidRequest, StudioRequest
 from tests.studio_factory import image_files, make_studio
@@ -27,6 +28,8 @@ def studio(sd15, sdxl, tmp_path_factory):
     build_tiny_lora(sd15, data / "loras" / "hero_face.safetensors", key_format="kohya", seed=7)
     build_tiny_lora(sdxl, data / "loras" / "xl_style.safetensors", key_format="kohya", seed=2)
     (data / "loras" / "damaged.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{oops")
+    build_tiny_embedding(sd15, data / "embeddings" / "inkwash.safetensors", seed=5)
+    build_tiny_embedding(sd15, data / "embeddings" / "badhands.safetensors", seed=3)
     sizes = {a: {"width": 64, "height": 64} for a in ("16:9", "1:1", "9:16")}
     common = {"description": "tiny", "default_steps": 2, "default_guidance": 5.0, "sizes": sizes,
               "credit_cost": 1, "speed": "fast", "quality": "draft"}
@@ -77,6 +80,23 @@ def test_picker_and_prompt_tags_give_the_same_image_recorded_the_a1111_way(studi
     assert info.metadata["Hashes"] == {"lora:ink_style": digest}
     text = Image.open(by_tag.images[0].path).text["parameters"]
     assert f'Lora hashes: "ink_style: {digest}"' in text
+
+
+def test_the_embeddings_a_prompt_calls_are_recorded_the_a1111_way(studio):
+    studio, data = studio
+    made = studio.generation.generate(StudioRequest(user="ana", model_id="tiny-sd15", prompt="a fox, inkwash", seed=9,
+                                                    negative_prompt="badhands, blurry"))
+    digests = {name: hashlib.sha256((data / "embeddings" / f"{name}.safetensors").read_bytes()).hexdigest()[:12]
+               for name in ("inkwash", "badhands")}  # A1111's `shorthash`: the whole file's sha256
+    details = made.images[0].details
+    assert {r["name"]: r["hash"] for r in details["embeddings"]} == digests and len(details["embeddings"]) == 2
+    text = Image.open(made.images[0].path).text["parameters"]
+    assert re.search(r'TI hashes: "(inkwash|badhands): [0-9a-f]{12}, (inkwash|badhands): [0-9a-f]{12}"', text), text
+    info = sd_parsers.ParserManager().parse(made.images[0].path)
+    assert info.metadata["Hashes"] == {f"embed:{n}": h for n, h in digests.items()}
+    plain = _ask(studio, prompt="an inkwashed fox")  # a longer word is not the embedding's name
+    assert "embeddings" not in plain.images[0].details
+    assert "TI hashes" not in Image.open(plain.images[0].path).text["parameters"]
 
 
 def test_two_loras_are_recorded_in_order(studio):

@@ -11,7 +11,10 @@ them is most of the time); the node-killing test runs last.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
+import io
+import json
 import subprocess
 import sys
 import threading
@@ -19,7 +22,10 @@ import time
 
 import httpx
 import pytest
+from PIL import Image
 
+from pipelines.adapters import addnet_hash, file_hash
+from pipelines.testing.tiny_lora import build_tiny_embedding, build_tiny_lora
 from studio.store import open_store
 from studio.store.records import ASSETS, JOBS, LEDGER
 from tests.launched_app import REPO, free_port, launched_app
@@ -55,12 +61,15 @@ def app(cluster, tmp_path_factory):
         model_entry("m1", folder), model_entry("m2", folder), model_entry("m3", folder),
         model_entry("slow", folder, steps=60, sizes=BIG_SIZES), model_entry("broken", broken),
     ])
+    build_tiny_lora(folder, data / "loras" / "ink.safetensors", seed=1)
+    build_tiny_embedding(folder, data / "embeddings" / "inkwash.safetensors", seed=5)
     auth = ",".join(f"{u}:pw-{u}" for u in USERS)
     # Three jobs may wait on one replica (default 1: a busy model spills over to a free replica),
     # more than the two the fair queue lets in, so a job for a busy model always queues on the
     # replica that holds it: routing stays exact, and a lost replica has a job that never started.
     with launched_app(data, "--engine", "ray", "--ray-address", cluster.address, "--ray-replicas", "2",
-                      "--ray-cpu-threads", "1", "--ray-max-ongoing-requests", "3", "--auth", auth, "--starting-credits", "200", timeout=240) as url:
+                      "--ray-cpu-threads", "1", "--ray-max-ongoing-requests", "3", "--auth", auth,
+                      "--ray-models-dir", str(root / "replica-side"), "--starting-credits", "200", timeout=240) as url:
         yield url, data
 
 
@@ -73,6 +82,11 @@ def txt2img(url: str, user: str, model: str, **body) -> httpx.Response:
 
 def progress(url: str, user: str) -> dict:
     return httpx.get(f"{url}sdapi/v1/progress", auth=(user, f"pw-{user}"), timeout=30).json()
+
+
+def pixels_of(png_base64: str) -> bytes:
+    """An answer's image pixels (its PNG text differs per job: ids, times)."""
+    return Image.open(io.BytesIO(base64.b64decode(png_base64))).convert("RGB").tobytes()
 
 
 def app_log(url: str, data) -> str:
@@ -142,6 +156,27 @@ def test_a_model_that_cannot_load_is_refunded_and_the_replica_keeps_serving(app)
     # The replica checks the files before loading (pipelines/model_files.py) and says what is wrong in words.
     assert detail.startswith("Broken cannot be loaded:") and "credit was returned" in detail, detail
     assert txt2img(url, "cy", "m1").status_code == 200, "the replica still serves its other models"
+    assert_books_balance(data)
+
+
+def test_loras_and_embeddings_travel_once_to_the_replica_that_runs_the_job(app, cluster):
+    url, data = app
+    plain = txt2img(url, "cy", "m1", seed=11, prompt="a red boat, inkwash")
+    styled = txt2img(url, "cy", "m1", seed=11, prompt="a red boat <lora:ink:0.8>, inkwash")
+    again = txt2img(url, "cy", "m1", seed=11, prompt="a red boat <lora:ink:0.8>, inkwash")
+    assert [r.status_code for r in (plain, styled, again)] == [200] * 3, styled.text[:300]
+    pixels = [pixels_of(r.json()["images"][0]) for r in (plain, styled, again)]
+    assert pixels[1] != pixels[0], "the LoRA changed the picture on the replica"
+    assert pixels[2] == pixels[1], "the same LoRA, seed and prompt: the same picture"
+    lora_hash = addnet_hash(data / "loras" / "ink.safetensors")
+    ti_hash = file_hash(data / "embeddings" / "inkwash.safetensors")
+    text = json.loads(styled.json()["info"])["infotexts"][0]
+    assert f'Lora hashes: "ink: {lora_hash}"' in text and f'TI hashes: "inkwash: {ti_hash}"' in text, text
+    # Sent through the object store the first time the replica met them, not again on the next job.
+    received = sorted(f for r in replicas(cluster) for f in r["adapter_files"])
+    assert received == [f"embedding:inkwash:{ti_hash}", f"lora:ink:{lora_hash}"], received
+    unknown = txt2img(url, "cy", "m1", prompt="a red boat <lora:inq:0.8>")
+    assert unknown.status_code == 422 and "Did you mean: ink" in unknown.text, unknown.text[:300]
     assert_books_balance(data)
 
 

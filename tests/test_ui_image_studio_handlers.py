@@ -34,8 +34,8 @@ def settings(**change) -> StudioSettings:
 
 def test_the_panel_lists_its_widgets_once_in_field_order():
     panel = SimpleNamespace(model="M", style="S", aspect="A", count="C", prompt="P", enhance="E", negative="N",
-                            seed="D", generate="not an input")
-    assert StudioSettings.inputs(panel=panel, loras=SimpleNamespace(value="L")) == list("MSACPENDL")
+                            seed="D", enhancer="H", generate="not an input")
+    assert StudioSettings.inputs(panel=panel, loras=SimpleNamespace(value="L")) == list("MSACPENDLH")
 
 
 def test_request_state_prices_generate_and_says_why_not(studio):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pipelines.catalog import Catalog, ModelEntry
 from pipelines.serve import wire
+from pipelines.serve.adapter_files import HostFiles
 from pipelines.serve.settings import DEPLOYMENT_NAME, NAMESPACE, ServeOptions
 from pipelines.types import (
     CancelToken,
@@ -85,8 +86,10 @@ def check_reachable(address: str, timeout_s: float = 3.0) -> None:
 class RayEngine:
     """The Serve deployment behind the PipelineManager's interface (see the module docstring)."""
 
-    def __init__(self, catalog: Catalog, options: ServeOptions, handle, host_checker) -> None:
+    def __init__(self, catalog: Catalog, options: ServeOptions, handle, host_checker, adapters=None) -> None:
         self._catalog = catalog
+        self.adapters = adapters  # the host's LoRA and embedding files: checked and listed here, sent per job
+        self._files = HostFiles(adapters)
         self.options = options
         self._handle = handle
         self._checker = host_checker  # a PipelineManager on the host that never loads a model
@@ -154,8 +157,9 @@ class RayEngine:
     # ----- the job ------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest, progress: ProgressFn | None = None,
                  cancel: CancelToken | None = None) -> GenerationResult:
-        self.check(request)
-        payload = {**wire.encode_request(request), "job_id": uuid.uuid4().hex}
+        entry = self.check(request)
+        payload = {**wire.encode_request(request), "job_id": uuid.uuid4().hex,
+                   "adapter_files": self._files.needed(request, entry.family)}
         runs, deadline, pause = 0, time.monotonic() + _REACH_TIMEOUT_S, 0.25
         while True:
             reached, started = [False], [False]
@@ -236,7 +240,7 @@ def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, (TaskCancelledError, asyncio.CancelledError, concurrent.futures.CancelledError))
 
 
-def connect(options: ServeOptions, catalog: Catalog, *, startup_timeout_s: float = 180.0) -> RayEngine:
+def connect(options: ServeOptions, catalog: Catalog, *, adapters=None, startup_timeout_s: float = 180.0) -> RayEngine:
     """Join the cluster, deploy (or update) the engine, wait for a first replica; raises
     ClusterUnavailable with the address named when the cluster cannot be used."""
     import ray
@@ -275,7 +279,7 @@ def connect(options: ServeOptions, catalog: Catalog, *, startup_timeout_s: float
         _run(app, name=options.app_name, route_prefix=None, _blocking=False)
     _wait_for_a_replica(options.address, options.app_name, startup_timeout_s)
     handle = serve.get_app_handle(options.app_name)
-    return RayEngine(catalog, options, handle, PipelineManager(catalog, device="cpu"))
+    return RayEngine(catalog, options, handle, PipelineManager(catalog, device="cpu", adapters=adapters), adapters)
 
 
 def _wait_for_a_replica(address: str, app_name: str, timeout_s: float) -> None:

@@ -18,7 +18,9 @@ box or on twenty. What the shell adds:
 - Health. `check_health` fails when the replica's CUDA context is broken (a tiny kernel
   and a synchronize), so Serve replaces the replica instead of routing jobs to it.
 
-Replicas never see the studio's store or data directory: requests in, PNG bytes out.
+Replicas never see the studio's store or data directory: requests in, PNG bytes out. The
+LoRA and embedding files a job needs come with it through the object store, once per file
+version per replica (adapter_files.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from ray import serve
 
 from pipelines.serve import wire
+from pipelines.serve.adapter_files import ReplicaFiles
 from pipelines.serve.settings import DEPLOYMENT_NAME
 from pipelines.types import CancelToken, GenerationCancelled
 
@@ -74,7 +77,10 @@ class StudioEngine:
 
             torch.set_num_threads(int(threads))
         models_dir = options.pop("models_dir", None) or Path.home() / ".cache" / "studio-models"
-        self.manager = PipelineManager(Catalog.model_validate(catalog), models_dir=Path(models_dir), **options)
+        # LoRAs and embeddings the host sent (adapter_files.py); "_" never starts a model id.
+        self.files = ReplicaFiles(Path(models_dir) / "_adapters")
+        self.manager = PipelineManager(Catalog.model_validate(catalog), models_dir=Path(models_dir),
+                                       adapters=self.files.library, **options)
         # One thread per job the replica accepts: a job blocked on one model's lock never
         # holds up another model's job.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="studio-job")
@@ -105,6 +111,8 @@ class StudioEngine:
             if model_id and model_id != request.model_id:
                 raise ValueError(f"routed as {model_id!r} but asks for {request.model_id!r}")
             await self._register(request.model_id)
+            for file in self.files.missing(payload.get("adapter_files") or []):
+                self.files.store(file, await file["ref"])  # first time this replica meets this file version
         except Exception as exc:
             yield ("error", wire.encode_error(exc))
             return
@@ -162,7 +170,8 @@ class StudioEngine:
         return self.node_id
 
     def resident(self) -> dict:
-        return {"node_id": self.node_id, "pid": os.getpid(), "models": self.manager.resident(), "loads": list(self.loads)}
+        return {"node_id": self.node_id, "pid": os.getpid(), "models": self.manager.resident(), "loads": list(self.loads),
+                "adapter_files": list(self.files.received)}
 
     def is_downloaded(self, model_id: str) -> bool:
         return bool(self.manager.is_downloaded(model_id))

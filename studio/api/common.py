@@ -147,6 +147,29 @@ def png_bytes(result: StudioResult) -> list[bytes]:
     return with_files
 
 
+def openai_images_body(result: StudioResult, pngs: list[bytes] | None, base_url: str, links, notes: list[str]) -> dict:
+    """OpenAI's images answer (generations and edits alike): base64 PNGs when `pngs` are
+    given, else signed links under `base_url` (the public address), with the studio's notes
+    and what the job cost."""
+    if pngs is not None:
+        data = [{"b64_json": base64.b64encode(png).decode("ascii"), "revised_prompt": result.prompt} for png in pngs]
+    else:
+        data = [{"url": f"{base_url}/v1/images/files/{img.asset_id}.png?{links.query(img.asset_id)}",
+                 "revised_prompt": result.prompt} for img in result.images]
+    first = result.images[0].details
+    return {"created": int(time.time()), "data": data, "output_format": "png",
+            "size": f"{first['width']}x{first['height']}",
+            "usage": {"credits_charged": result.cost, "balance": result.balance}, "studio_notes": notes}
+
+
+def public_base_url(request, path: str) -> str:
+    """The public address as Gradio computes it for its own file links (X-Forwarded-Host
+    behind a Space's proxy or another reverse proxy), not the address uvicorn sees."""
+    from gradio.route_utils import get_root_url
+
+    return get_root_url(request, path, request.scope.get("root_path") or None)
+
+
 @dataclass
 class RunningJob:
     user: str

@@ -10,9 +10,7 @@ in the notes, never silently obeyed or dropped.
 
 from __future__ import annotations
 
-import base64
 import io
-import time
 
 import numpy as np
 from fastapi import Request
@@ -21,7 +19,7 @@ from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.types import MAX_IMAGES
-from studio.api.common import ApiError, find_model, png_bytes
+from studio.api.common import ApiError, find_model, openai_images_body, png_bytes, public_base_url
 from studio.api.errors import openai_error, service_error
 from studio.services.common.uploads import validate_upload
 from studio.services.generation.requests import StudioRequest
@@ -115,17 +113,7 @@ def add_routes(router, ctx, caller) -> None:
                 pngs = await run_in_threadpool(png_bytes, result)
         except Exception as exc:
             return openai_error(service_error(exc, invalid_status=400))
-        if fmt == "b64_json":
-            data = [{"b64_json": base64.b64encode(p).decode("ascii"), "revised_prompt": result.prompt} for p in pngs]
-        else:
-            from gradio.route_utils import get_root_url
-
-            base = get_root_url(request, "/v1/images/edits", request.scope.get("root_path") or None)
-            data = [{"url": f"{base}/v1/images/files/{img.asset_id}.png?{ctx.links.query(img.asset_id)}",
-                     "revised_prompt": result.prompt} for img in result.images]
-        first = result.images[0].details
-        return JSONResponse({"created": int(time.time()), "data": data, "output_format": "png",
-                             "size": f"{first['width']}x{first['height']}", "studio_notes": notes,
-                             "usage": {"credits_charged": result.cost, "balance": result.balance}})
+        return JSONResponse(openai_images_body(result, pngs if fmt == "b64_json" else None,
+                                               public_base_url(request, "/v1/images/edits"), ctx.links, notes))
 
     router.add_api_route("/images/edits", edits, methods=["POST"], name="openai_images_edits")

@@ -11,9 +11,7 @@ honour (style, background …) are listed in `studio_notes` of the answer.
 
 from __future__ import annotations
 
-import base64
 import re
-import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -24,7 +22,8 @@ from studio.api import openai_edits
 from studio.api.auth import caller_of
 from studio.api.errors import openai_error, service_error
 from studio.api import fields as field_rules
-from studio.api.common import ApiContext, ApiError, closest_aspect, find_model, read_json_object, png_bytes
+from studio.api.common import (ApiContext, ApiError, closest_aspect, find_model, openai_images_body, png_bytes,
+                               public_base_url, read_json_object)
 from studio.services.generation.service import ASSETS
 from studio.services.generation.requests import InvalidRequest, StudioRequest, check_size
 
@@ -135,25 +134,8 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 pngs = await run_in_threadpool(png_bytes, result)
         except Exception as exc:
             return openai_error(service_error(exc, invalid_status=400))
-        if fmt == "b64_json":
-            data = [{"b64_json": base64.b64encode(png).decode("ascii"), "revised_prompt": result.prompt} for png in pngs]
-        else:
-            # The public address as Gradio computes it for its own file links (X-Forwarded-Host
-            # behind a Space's proxy or another reverse proxy), not the address uvicorn sees.
-            from gradio.route_utils import get_root_url
-
-            base = get_root_url(request, "/v1/images/generations", request.scope.get("root_path") or None)
-            data = [{"url": f"{base}/v1/images/files/{img.asset_id}.png?{ctx.links.query(img.asset_id)}",
-                     "revised_prompt": result.prompt} for img in result.images]
-        first = result.images[0].details
-        return JSONResponse({
-            "created": int(time.time()),
-            "data": data,
-            "output_format": "png",
-            "size": f"{first['width']}x{first['height']}",
-            "usage": {"credits_charged": result.cost, "balance": result.balance},
-            "studio_notes": notes,
-        })
+        return JSONResponse(openai_images_body(result, pngs if fmt == "b64_json" else None,
+                                               public_base_url(request, "/v1/images/generations"), ctx.links, notes))
 
     async def image_file(asset_id: str, request: Request):
         asset = studio.store.get(ASSETS, asset_id) if _ASSET_ID.match(asset_id) else None

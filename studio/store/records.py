@@ -58,6 +58,13 @@ class LoraUse(BaseModel):
     hash: str = ""
 
 
+class EmbeddingUse(BaseModel):
+    """One textual-inversion embedding an image's prompt called: its name and A1111 short hash."""
+
+    name: str
+    hash: str
+
+
 class AssetRecord(Record):
     kind: Literal["generated", "upload", "edit", "repaint", "extend", "enlarge", "hires"]  # the last four: refine.py
     file: str
@@ -69,6 +76,7 @@ class AssetRecord(Record):
     width: int | None = None
     height: int | None = None
     loras: list[LoraUse] | None = None  # absent on images made without LoRAs
+    embeddings: list[EmbeddingUse] | None = None  # absent when the prompts called none
 
 
 class JobRecord(Record):

@@ -97,7 +97,7 @@ class GenSpaceService:
         return replace(request, user=user, references=references, shot=target)
 
     def _cost(self, shot_id: object, request: StudioRequest, **kw) -> int:
-        return self.generation.prepare(self._for_shot(shot_id, request, open_images=False, **kw)).cost
+        return self.generation.prepare(self._for_shot(shot_id, request, open_images=False, **kw), checking=True).cost
 
     def _balance(self, user: object) -> int:
         return self.generation.balance_of(user)

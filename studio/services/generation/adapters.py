@@ -8,7 +8,8 @@ before any credit is taken. The picker's LoRAs (`StudioRequest.loras`) and the p
 tags are one list; a name in both keeps the prompt's weight (what the person typed last).
 
 Records follow A1111 so other tools read them back: the `parameters` prompt carries the
-`<lora:name:weight>` tags and the settings line `Lora hashes: "name: hash, …"`.
+`<lora:name:weight>` tags and the settings line `Lora hashes: "name: hash, …"`; the
+embeddings a prompt calls go in `TI hashes: "name: hash, …"`, both also in `Hashes`.
 """
 
 from __future__ import annotations
@@ -96,6 +97,19 @@ def lora_records(engine: Any, loras: tuple[tuple[str, float], ...]) -> list[dict
         found = library.lora(name) if library is not None else None
         out.append({"name": name, "weight": weight, "hash": found.short_hash if found is not None else ""})
     return out
+
+
+def embedding_records(engine: Any, family: str, texts: tuple[str, ...]) -> list[dict]:
+    """The embeddings an image's prompts called: name and A1111's short hash (`TI hashes`)."""
+    library = getattr(engine, "adapters", None)
+    if library is None:
+        return []
+    return [{"name": e.name, "hash": e.short_hash} for e in library.embeddings_called(family, texts)]
+
+
+def ti_hashes(embeddings: list[dict]) -> str | None:
+    """A1111's `TI hashes` value (`name: hash, name2: hash2`), None without embeddings."""
+    return ", ".join(f"{r['name']}: {r['hash']}" for r in embeddings) or None
 
 
 def _weight_text(weight: float) -> str:

@@ -64,6 +64,7 @@ class StudioRequest:
     style_id: Any = "auto"
     aspect: Any = "1:1"
     enhance: Any = False
+    enhancer: Any = None  # which prompt enhancer (studio/services/prompts/enhancers.py); None: the default
     negative_prompt: Any = ""
     seed: Any = None  # None or -1: a fresh random seed per image
     steps: Any = None  # None: the catalog default

@@ -37,6 +37,7 @@ class PreparedJob:
     count: int
     seed: int | None
     cost: int
+    enhancer: str = ""  # the name of the enhancer that ran ("" when not enhanced), with why when it stood in
 
 
 @dataclass

@@ -38,7 +38,7 @@ from pipelines.types import (
     UnknownModel,
 )
 from studio.services.billing.ledger import CreditsService
-from studio.services.prompts.enhancer import enhance_prompt
+from studio.services.prompts.enhancers import Enhanced, PromptEnhancers
 from studio.services.generation import adapters as lora_rules
 from studio.services.generation.jobs import CANCELLED, DONE, FAILED, JOBS, RUNNING, this_runner
 from studio.services.generation.preflight import ModelCannotRun, Preflight, run_preflight, unavailable_reason
@@ -91,8 +91,10 @@ class GenerationService:
         credits: CreditsService,
         store: Store,
         images: ImageFiles,
+        enhancers: PromptEnhancers | None = None,
     ) -> None:
         self.engine = engine
+        self.enhancers = enhancers or PromptEnhancers(engine.catalog)
         self.styles = {s.id: s for s in styles}
         self.credits = credits
         self.store = store
@@ -131,12 +133,17 @@ class GenerationService:
         except (RequestRejected, UnknownModel) as exc:
             raise InvalidRequest(plain_message(str(exc))) from None
 
-    def enhance(self, prompt: object, style_id: object = "auto") -> str:
+    def enhance(self, prompt: object, style_id: object = "auto", enhancer: object = None,
+                progress=None) -> Enhanced:
+        """The enhanced prompt and which enhancer wrote it (the page shows both)."""
         text = check_prompt(prompt)
-        return enhance_prompt(text, self.style(style_id).id)
+        style = self.style(style_id).id
+        return self.enhancers.enhance(text, style, self.enhancers.check(enhancer), progress)
 
-    def prepare(self, request: StudioRequest) -> PreparedJob:
-        """Every check that can fail on input, in the order a person would fix them."""
+    def prepare(self, request: StudioRequest, *, checking: bool = False, progress=None) -> PreparedJob:
+        """Every check that can fail on input, in the order a person would fix them.
+        `checking` (a preflight, a price) skips running the enhancer: its text changes
+        neither the price nor whether the job can run, and a language model costs time."""
         check_user(request.user)
         prompt, tagged = lora_rules.split_lora_tags(check_prompt(request.prompt))
         entry = check_model(self.engine.catalog, request.model_id)
@@ -147,12 +154,14 @@ class GenerationService:
         negative = check_negative(request.negative_prompt)
         seed = normalise_seed(request.seed)
         enhance = check_enhance(request.enhance)
+        enhancer = self.enhancers.check(request.enhancer)
         steps = v.optional_parameter("steps", request.steps, entry.family)
         guidance = v.optional_parameter("guidance", request.guidance, entry.family)
         references = self.check_references(entry, request.references)
         self.check_runnable(entry)
-        if enhance:
-            prompt = enhance_prompt(prompt, style.id)
+        enhanced = self.enhancers.enhance(prompt, style.id, enhancer, progress) if enhance and not checking else None
+        if enhanced is not None:
+            prompt = enhanced.prompt
         styled, styled_negative = apply_style(style, prompt, negative)
         size = entry.sizes[aspect]
         width, height = size.width, size.height
@@ -164,6 +173,7 @@ class GenerationService:
                             guidance=guidance, references=references, loras=loras),
             entry=entry, style=style, prompt=prompt, styled_prompt=styled, negative_prompt=styled_negative,
             width=width, height=height, count=count, seed=seed, cost=entry.credit_cost * count,
+            enhancer=enhanced.label if enhanced else "",
         )
 
     @staticmethod
@@ -192,7 +202,7 @@ class GenerationService:
     def preflight(self, request: StudioRequest) -> Preflight:
         """Cost, balance and the reason this request can't run (None when it can)."""
         def check() -> int:
-            job = self.prepare(request)
+            job = self.prepare(request, checking=True)
             self.check_engine_request(job)
             return job.cost
 
@@ -236,7 +246,7 @@ class GenerationService:
     ) -> StudioResult:
         """Run one paid job. A Gen Space job's images join its shot's history in the same
         transaction that records them."""
-        job = self.prepare(request)
+        job = self.prepare(request, progress=progress)
         self.check_engine_request(job)
         check = run_preflight(lambda: job.cost, lambda: self.balance_of(request.user), lambda: job.cost,
                               limit=self.limit_of(request.user))
@@ -357,20 +367,25 @@ class GenerationService:
         seed = result.seeds[index]
         asset_id = uuid.uuid4().hex
         loras = lora_rules.lora_records(self.engine, job.request.loras)
+        embeddings = lora_rules.embedding_records(self.engine, job.entry.family, (job.styled_prompt, job.negative_prompt))
         details = {
             "asset_id": asset_id, "job_id": job_id, "owner": job.request.user, "kind": "generated",
             "model_id": job.entry.id, "model_name": job.entry.name, "style_id": job.style.id,
             "style_name": job.style.name, "aspect": job.request.aspect, "prompt": job.prompt,
             "styled_prompt": job.styled_prompt, "negative_prompt": job.negative_prompt,
-            "enhanced": job.request.enhance, "seed": seed, "width": image.width, "height": image.height,
+            "enhanced": job.request.enhance, **({"enhancer": job.enhancer} if job.enhancer else {}), "seed": seed, "width": image.width, "height": image.height,
             "steps": result.steps, "guidance": result.guidance, "sampler": result.sampler,
             "cost": job.entry.credit_cost, "elapsed_s": round(result.elapsed_s, 3), "created": utc_now(),
             "prompt_ignored": job.entry.ignores_prompt, **self._lineage(job), **({"loras": loras} if loras else {}),
+            **({"embeddings": embeddings} if embeddings else {}),
         }
-        hashes = lora_rules.lora_hashes(loras)
+        extras = {k: v for k, v in (("Lora hashes", lora_rules.lora_hashes(loras)),
+                                    ("TI hashes", lora_rules.ti_hashes(embeddings))) if v}
         parameters = format_parameters(
-            prompt=lora_rules.prompt_with_tags(job.styled_prompt, loras), extras={"Lora hashes": hashes} if hashes else None,
-            hashes={f"lora:{r['name']}": r["hash"] for r in loras if r["hash"]} or None, negative_prompt=job.negative_prompt, steps=result.steps,
+            prompt=lora_rules.prompt_with_tags(job.styled_prompt, loras), extras=extras or None,
+            hashes={**{f"lora:{r['name']}": r["hash"] for r in loras if r["hash"]},
+                    **{f"embed:{r['name']}": r["hash"] for r in embeddings}} or None,
+            negative_prompt=job.negative_prompt, steps=result.steps,
             sampler=result.sampler, guidance=result.guidance, seed=seed, width=image.width,
             height=image.height, model=job.entry.id,
         )

@@ -111,6 +111,12 @@ def read_facts(text: str) -> Facts:
     )
 
 
+def names_place(text: str) -> bool:
+    """Whether `text` names a place by its words ("in a forest"), not just by a preposition
+    ("trending on artstation" is no second setting)."""
+    return bool(_stems(_WORD.findall(text.lower())) & _PLACES)
+
+
 def contradicts(prompt: Facts, phrase: Facts) -> bool:
     """True when adding the phrase would say something the prompt rules out."""
     if prompt.times and phrase.times and not (prompt.times & phrase.times):

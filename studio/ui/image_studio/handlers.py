@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from studio.services.common.validation import InvalidRequest
 from studio.services.generation.requests import StudioRequest
 from studio.services.generation.stopping import JobStopped, Stopped, outcome_message
 from studio.services.studio import Studio
@@ -33,10 +34,11 @@ class StudioSettings(PanelInputs):
     negative_prompt: Any = widget_field("panel.negative")
     seed: Any = widget_field("panel.seed")
     loras: Any = widget_field("loras.value", default=())  # the LoRA picker's (name, weight) pairs
+    enhancer: Any = widget_field("panel.enhancer", default=None)  # None: the studio's default enhancer
 
     def request(self, user: str) -> StudioRequest:
         return StudioRequest(user=user, model_id=self.model_id, style_id=self.style_id, aspect=self.aspect,
-                             count=self.count, prompt=self.prompt, enhance=self.enhance,
+                             count=self.count, prompt=self.prompt, enhance=self.enhance, enhancer=self.enhancer,
                              negative_prompt=self.negative_prompt, seed=self.seed, loras=self.loras or (),
                              image_by_image=True)  # a Cancel keeps the images already made
 
@@ -67,8 +69,18 @@ class Generated:
     items: list  # each image's details with its path, for picking
     picked: Picked  # the first image, picked
     prompt: str  # what was sent (the enhanced prompt when enhancing)
+    enhancer: str = ""  # which enhancer wrote it ("" when not enhanced)
     stopped: Stopped | None = None  # a Cancel ended it part-way
     note: str = ""  # the line under Cancel: what a cancel did ("" clears the last one)
+
+
+@dataclass(frozen=True)
+class EnhancedView:
+    """The enhanced-prompt box: shown while Enhance is on, labelled with the enhancer that ran."""
+
+    visible: bool
+    value: str = ""
+    label: str = ""
 
 
 def download_for(studio: Studio, user: str, item: dict) -> str:
@@ -90,7 +102,7 @@ def generate(studio: Studio, user: str, settings: StudioSettings, *, progress=No
         result = studio.generation.generate(settings.request(user), progress=progress, cancel=cancel)
     except JobStopped as exc:  # nothing made, all refunded: an empty result that says so
         return Generated([], {}, studio.credits.balance(user), [], Picked(fmt.details_markdown(None), None),
-                         str(settings.prompt or ""), exc.stopped, exc.stopped.message)
+                         str(settings.prompt or ""), stopped=exc.stopped, note=exc.stopped.message)
     job = {
         "job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,
         "elapsed_s": round(result.elapsed_s, 3), "images": [img.details for img in result.images],
@@ -99,7 +111,21 @@ def generate(studio: Studio, user: str, settings: StudioSettings, *, progress=No
     shown = [(img.path, fmt.image_caption(img.details)) for img in result.images]
     first = Picked(fmt.details_markdown(result.images[0].details), download_for(studio, user, items[0]))
     note = outcome_message(result.stopped, cancel is not None and cancel.cancelled)
-    return Generated(shown, job, result.balance, items, first, result.prompt, result.stopped, note)
+    return Generated(shown, job, result.balance, items, first, result.prompt, result.images[0].details.get("enhancer", ""),
+                     result.stopped, note)
+
+
+def preview_enhanced(studio: Studio, on: Any, text: Any, style_id: Any, enhancer: Any = None,
+                     progress=None) -> EnhancedView:
+    """What Enhance will send, by which enhancer; an empty or too long prompt shows nothing
+    here (the reason line beside Generate already says why)."""
+    if not on:
+        return EnhancedView(False)
+    try:
+        done = studio.generation.enhance(text, style_id, enhancer, progress)
+    except InvalidRequest:
+        return EnhancedView(True)
+    return EnhancedView(True, done.prompt, fmt.enhanced_label(done.label))
 
 
 def select_result(studio: Studio, user: str, items: list | None, index: int | None) -> Picked:

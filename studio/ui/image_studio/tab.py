@@ -15,7 +15,7 @@ from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
-from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, clear_note_on, run_cancellable
+from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, clear_note_on, progress_reporter, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.image_studio import handlers
 from studio.ui.image_studio.handlers import StudioSettings
@@ -47,6 +47,7 @@ class StudioWidgets:
     request_state: tuple  # (fn, inputs, outputs): recomputes the counter, cost and Generate state
     jobs: list = field(default_factory=list)  # events that take or return credits
     loads: list = field(default_factory=list)  # (fn, inputs, outputs, api_name) run on page load
+    enhancer: gr.Dropdown | None = None
 
     @property
     def settings(self) -> list:
@@ -84,8 +85,14 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
                 counter = gr.HTML(fmt.prompt_counter(""), elem_id="prompt-counter")
                 enhance = gr.Checkbox(label="Enhance prompt", value=False, elem_id="enhance")
                 enhance_now = gr.Button("Enhance now", size="sm", elem_id="enhance-now")
+            enhancers = studio.generation.enhancers
+            enhancer = gr.Dropdown(  # only when the catalog has a language model besides the built-in
+                choices=enhancers.choices(), value=enhancers.default_id, label="Prompt enhancer",
+                visible=len(enhancers.choices()) > 1, elem_id="enhancer",
+            )
             enhanced_view = gr.Textbox(
-                label="Enhanced prompt (built-in offline enhancer; what will be sent)", interactive=False, visible=False, lines=3, elem_id="enhanced"
+                label=fmt.enhanced_label(enhancers.name(None)), interactive=False, visible=False, lines=3,
+                elem_id="enhanced",
             )
             with gr.Accordion("Advanced", open=False):
                 negative = gr.Textbox(label="Negative prompt", placeholder="What to avoid", elem_id="negative")
@@ -111,7 +118,7 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
             result_json = gr.JSON(label="Job", visible=False)
 
     w = StudioWidgets(model, style, aspect, count, prompt, enhance, negative, seed, generate, cancel, counter,
-                      reason, gallery, download, details, request_state=())
+                      reason, gallery, download, details, request_state=(), enhancer=enhancer)
     settings_in = StudioSettings.inputs(panel=w, loras=loras)
 
     # ----- callbacks: translate only (the rules are in handlers.py and the services) -----
@@ -127,30 +134,27 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         return state.counter, gr.update(value=state.button.label, interactive=state.button.enabled), \
             state.button.note
 
-    def preview_enhanced(on, text, style_id):
-        if not on:
-            return gr.update(visible=False, value="")
-        try:
-            return gr.update(visible=True, value=studio.generation.enhance(text, style_id))
-        except USER_ERRORS:  # an empty or too long prompt: the reason line already says why
-            return gr.update(visible=True, value="")
+    def preview_enhanced(on, text, style_id, enhancer_id, progress=gr.Progress()):
+        view = handlers.preview_enhanced(studio, on, text, style_id, enhancer_id, progress_reporter(progress))
+        return gr.update(visible=view.visible, value=view.value, **({"label": view.label} if view.label else {}))
 
-    def enhance_prompt(text, style_id):
-        try:
-            return studio.generation.enhance(text, style_id)
+    def enhance_prompt(text, style_id, enhancer_id, progress=gr.Progress()):
+        try:  # a language model's first use downloads it: its bytes show on the prompt box
+            return studio.generation.enhance(text, style_id, enhancer_id, progress_reporter(progress)).prompt
         except USER_ERRORS as exc:
             raise gr.Error(str(exc)) from None
 
     # /generate is a documented endpoint: its signature names the API's parameters, in
     # StudioSettings' order.
     def generate_images(model_id, style_id, aspect_id, n, text, enhance_on, negative_text, seed_value, lora_pairs,
-                        request: gr.Request, progress=gr.Progress()):
+                        enhancer_id=None, request: gr.Request = None, progress=gr.Progress()):
         settings = StudioSettings.from_values(model_id, style_id, aspect_id, n, text, enhance_on, negative_text,
-                                              seed_value, lora_pairs)
+                                              seed_value, lora_pairs, enhancer_id)
         done = run_cancellable(studio, request, progress, lambda report, token: handlers.generate(
             studio, user_of(request), settings, progress=report, cancel=token))
         return (done.shown, done.job, fmt.balance_text(done.balance), done.items, *_picked(done.picked),
-                gr.update(value=done.prompt, visible=bool(enhance_on)), done.note)
+                gr.update(value=done.prompt, visible=bool(enhance_on),
+                          **({"label": fmt.enhanced_label(done.enhancer)} if done.enhancer else {})), done.note)
 
     def select_result(items, evt: gr.SelectData, request: gr.Request):
         return _picked(handlers.select_result(studio, user_of(request), items, evt.index))
@@ -167,9 +171,9 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
           request_state, settings_in, state_outputs, api_name="check_request", trigger_mode="always_last", **ui)
     model.change(describe_model, model, model_info, api_name="describe_model", **ui)
     style.change(describe_style, style, style_info, api_name="describe_style", **ui)
-    gr.on([enhance.change, style.change, prompt.blur], preview_enhanced, [enhance, prompt, style], enhanced_view,
-          api_name="preview_enhanced", **ui)
-    enhance_now.click(enhance_prompt, [prompt, style], prompt, api_name="enhance_prompt", **LOOSE).then(
+    gr.on([enhance.change, style.change, prompt.blur, enhancer.change], preview_enhanced,
+          [enhance, prompt, style, enhancer], enhanced_view, api_name="preview_enhanced", **ui)
+    enhance_now.click(enhance_prompt, [prompt, style, enhancer], prompt, api_name="enhance_prompt", **LOOSE).then(
         request_state, settings_in, state_outputs, api_name="check_request_after_enhance", **ui
     )
     balance.watch(generate.click)  # before the job's own event: see shared/balance.py

@@ -70,6 +70,11 @@ def image_caption(details: dict) -> str:
     return f"seed {details['seed']}"  # the model and the rest are in the details beside it
 
 
+def enhanced_label(enhancer: str) -> str:
+    """The enhanced prompt box's label: which enhancer wrote it (and why another stood in)."""
+    return f"Enhanced prompt, by {enhancer} (what will be sent)"
+
+
 def lora_summary(loras: list[dict]) -> str:
     """`ink_style × 0.8, hero × 1`: the LoRAs an image was made with, as the details show them."""
     return ", ".join(f"{r['name']} × {float(r['weight']):g}" for r in loras)
@@ -86,6 +91,8 @@ def details_markdown(details: dict | None) -> str:
         ("Steps / guidance", f"{details['steps']} / {details['guidance']}"),
         ("Sampler", details["sampler"]),
         *([("LoRAs", lora_summary(details["loras"]))] if details.get("loras") else []),
+        *([("Embeddings", ", ".join(r["name"] for r in details["embeddings"]))] if details.get("embeddings") else []),
+        *([("Prompt enhanced by", details["enhancer"])] if details.get("enhancer") else []),
         ("Time", f"{details['elapsed_s']:.2f} s for the batch"),
         ("Cost", f"{_credits(details['cost'])} per image"),
         ("Created", details["created"]),
