@@ -188,3 +188,35 @@ def test_a_partial_refund_is_bounded_and_once(studio):
 def test_one_word_for_one_image():
     assert Stopped(made=0, asked=1, returned=1).message == "Stopped: 0 of 1 image made, 1 credit returned."
 
+
+
+def test_the_panels_show_the_stop_and_keep_what_was_made(studio):
+    """Image Studio's and Gen Space's handlers: the images made are shown, the line says the
+    stop, the balance is the ledger's; a stop before any image shows none and says so."""
+    from studio.ui.gen_space import bar_handlers
+    from studio.ui.image_studio import handlers
+
+    cost = studio.catalog.get(DEMO).credit_cost
+    token, progress = cancel_at(3)  # during the third image
+    base = dict(model_id=DEMO, style_id="auto", aspect="1:1", count=4, prompt="a lighthouse", enhance=False,
+                negative_prompt="", seed=7)
+    done = handlers.generate(studio, USER, handlers.StudioSettings(**base), progress=progress, cancel=token)
+    assert len(done.shown) == len(done.items) == 2
+    assert done.note == f"Stopped: 2 of 4 images made, {2 * cost} credits returned."
+    assert done.balance == 40 - 2 * cost == ledger_sum(studio)
+
+    token, progress = cancel_at(1)
+    done = handlers.generate(studio, USER, handlers.StudioSettings(**base), progress=progress, cancel=token)
+    assert done.shown == [] and done.note == f"Stopped: 0 of 4 images made, {4 * cost} credits returned."
+    assert done.balance == 40 - 2 * cost == ledger_sum(studio)
+
+    project = studio.projects.ensure_default(USER)["id"]
+    mira = studio.shots.create(USER, project, type="character", name="Mira")["id"]
+    shot_settings = bar_handlers.ShotSettings(model_id=DEMO, count=4, prompt="Mira", enhance=False, style_id="auto",
+                                              aspect="1:1", seed=None, reference_ids=[], ip_adapter_scale=0.6,
+                                              strength=0.6)
+    token, progress = cancel_at(2)
+    job = bar_handlers.generate_for_shot(studio, USER, mira, shot_settings, progress=progress, cancel=token)
+    assert job.status == f"Stopped: 1 of 4 images made, {3 * cost} credits returned."
+    assert len(studio.shots.get(USER, mira)["history"]) == 1
+    assert job.balance == 40 - 3 * cost == ledger_sum(studio)
