@@ -220,3 +220,25 @@ def test_the_panels_show_the_stop_and_keep_what_was_made(studio):
     assert job.status == f"Stopped: 1 of 4 images made, {3 * cost} credits returned."
     assert len(studio.shots.get(USER, mira)["history"]) == 1
     assert job.balance == 40 - 3 * cost == ledger_sum(studio)
+
+
+def test_a_job_cancelled_while_it_waited_is_never_charged(studio):
+    """A job queued behind another tab's job: Cancel counts it; when it starts, it stops
+    before any charge, and no later job is touched."""
+    cancels = CancelRegistry()
+    seen = cancels.starts("ana:tab")
+    assert cancels.stop("ana:tab", queued=1, starts_seen=seen) == "Stopped before it started: nothing was charged."
+    with cancels.running("ana:tab") as token:  # the queued job reaches the studio
+        with pytest.raises(JobStopped, match="^Stopped before it started: nothing was charged.$"):
+            studio.generation.generate(ask(), cancel=token)
+    with cancels.running("ana:tab") as later:
+        assert not later.cancelled
+    assert studio.credits.balance(USER) == 40 and [e["kind"] for e in studio.credits.ledger(USER)] == ["grant"]
+    # The queued job started between the queue count and the Cancel: it is stopped as a
+    # running job, and no mark is left for the next one.
+    seen = cancels.starts("ana:tab")
+    with cancels.running("ana:tab") as started:
+        assert cancels.stop("ana:tab", wait_s=0.05, queued=1, starts_seen=seen) == STOPPING
+        assert started.cancelled
+    with cancels.running("ana:tab") as later:
+        assert not later.cancelled

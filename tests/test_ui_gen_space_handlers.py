@@ -135,7 +135,7 @@ def test_a_batch_that_cannot_be_paid_is_priced_refused_and_runs_nothing(tmp_path
 
 
 def test_cancel_reaches_only_the_callers_running_job(studio):
-    assert bar.cancel_job(studio, "ana:tab-1") == "Already finished: nothing to cancel."
+    assert studio.cancels.stop("ana:tab-1") == "Already finished: nothing to cancel."
     started = threading.Event()
     seen = {}
 
@@ -149,9 +149,9 @@ def test_cancel_reaches_only_the_callers_running_job(studio):
     thread = threading.Thread(target=job)
     thread.start()
     started.wait(10)
-    assert bar.cancel_job(studio, "ana:tab-2") == "Already finished: nothing to cancel."
+    assert studio.cancels.stop("ana:tab-2") == "Already finished: nothing to cancel."
     assert not seen["token"].cancelled
-    assert bar.cancel_job(studio, "ana:tab-1") == "Stopped: 0 of 4 images made, 4 credits returned."
+    assert studio.cancels.stop("ana:tab-1") == "Stopped: 0 of 4 images made, 4 credits returned."
     assert seen["token"].cancelled
     thread.join()
 

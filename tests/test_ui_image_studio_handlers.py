@@ -72,7 +72,7 @@ def test_bad_input_is_refused_before_any_charge(studio, tmp_path):
 
 def test_cancel_names_what_happened(studio):
     """Cancel answers with the job's own outcome line, never a promise (issue 20)."""
-    assert handlers.cancel_job(studio, "ana:tab") == "Already finished: nothing to cancel."
+    assert studio.cancels.stop("ana:tab") == "Already finished: nothing to cancel."
     started = threading.Event()
 
     def job():
@@ -84,7 +84,7 @@ def test_cancel_names_what_happened(studio):
     thread = threading.Thread(target=job)
     thread.start()
     started.wait(10)
-    assert handlers.cancel_job(studio, "ana:tab") == "Stopped: 1 of 4 images made, 3 credits returned."
+    assert studio.cancels.stop("ana:tab") == "Stopped: 1 of 4 images made, 3 credits returned."
     thread.join()
 
 

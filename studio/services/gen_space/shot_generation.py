@@ -207,7 +207,8 @@ class GenSpaceService:
         asked = check_count(request.count) * len(jobs)
         for index, (shot_id, shot_request) in enumerate(jobs):
             if cancel is not None and cancel.cancelled:
-                done.stopped = _batch_stopped(done, len(jobs), asked, left=len(jobs) - index)
+                done.stopped = _batch_stopped(done, len(jobs), asked, left=len(jobs) - index) if index else \
+                    Stopped(made=0, asked=asked, returned=0, started=False)  # cancelled before it began
                 break
             try:
                 result = self.generate_for_shot(shot_id, shot_request, progress=progress, cancel=cancel)

@@ -251,6 +251,8 @@ class GenerationService:
         check = run_preflight(lambda: job.cost, lambda: self.balance_of(request.user), lambda: job.cost,
                               limit=self.limit_of(request.user))
         check.raise_if_blocked()
+        if cancel is not None and cancel.cancelled:  # cancelled while it waited for the GPU: no charge at all
+            raise JobStopped(Stopped(made=0, asked=job.count, returned=0, started=False))
         job_id = uuid.uuid4().hex
         started = time.perf_counter()
         with self.store.transaction() as tx:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pipelines.types import GenerationCancelled
 
 ALREADY_FINISHED = "Already finished: nothing to cancel."
+# A job still waiting for the GPU (queued behind another) when Cancel came: it will not run.
+NOT_STARTED = "Stopped before it started: nothing was charged."
 # Shown only while the cancel waits for the job to reach its next step; the job's own
 # result replaces it (it never promises a refund).
 STOPPING = "Stopping at the next step…"
@@ -32,7 +34,8 @@ class Stopped:
     `made` of `asked` images were delivered (kept, shown, paid for); `returned` credits
     came back in refund rows of the ledger. For the consistency flow `shots` is how many
     shots were asked, `shots_run` how many delivered images and `not_started` how many
-    never started (never charged, so they return nothing: they cost nothing)."""
+    never started (never charged, so they return nothing: they cost nothing). A job
+    cancelled before it started (`started` False) was never charged."""
 
     made: int
     asked: int
@@ -40,9 +43,12 @@ class Stopped:
     shots: int | None = None
     shots_run: int = 0
     not_started: int = 0
+    started: bool = True  # False: cancelled while it waited for the GPU, before any charge
 
     @property
     def message(self) -> str:
+        if not self.started:
+            return NOT_STARTED
         credits = f"{_n(self.returned, 'credit')} returned"
         if self.shots is None:
             return f"Stopped: {self.made} of {_n(self.asked, 'image')} made, {credits}."

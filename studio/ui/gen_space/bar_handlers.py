@@ -125,12 +125,6 @@ def _cancelled(cancel) -> bool:
     return cancel is not None and cancel.cancelled
 
 
-def cancel_job(studio: Studio, caller: str) -> str:
-    """Stop the jobs this caller (one browser tab) is running; the answer is what the stop
-    did, from the jobs' own numbers (see CancelRegistry.stop)."""
-    return studio.cancels.stop(caller)
-
-
 def remove_reference(studio: Studio, user: str, project_id: str | None, reference_ids: list | None,
                      index: int | None) -> ReferenceStrip:
     """Take the clicked reference off the project's list."""

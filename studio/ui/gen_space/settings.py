@@ -15,12 +15,13 @@ from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.gen_space import bar_handlers
 from studio.ui.gen_space.bar_handlers import ShotSettings
+from studio.ui.shared.cancelling import cancel_answer
 from studio.ui.shared.common import GPU, clear_note_on, guard, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.shared.lora_picker import lora_picker
 from studio.ui.shared.inputs import PaidButton
 from studio.ui.gen_space.widgets import GenerationSettings, Navigator, ProjectBar
-from studio.ui.shared.session import caller_key, user_of
+from studio.ui.shared.session import user_of
 
 
 def layout_settings(studio) -> GenerationSettings:
@@ -107,7 +108,7 @@ def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings
         return done.status, fmt.balance_text(done.balance)
 
     def cancel_job(request: gr.Request):
-        return bar_handlers.cancel_job(studio, caller_key(request))
+        return cancel_answer(studio, request)
 
     @guard
     def unref(project_id, ids, index, request: gr.Request):

@@ -135,11 +135,6 @@ def select_result(studio: Studio, user: str, items: list | None, index: int | No
     return Picked(fmt.details_markdown(item), download_for(studio, user, item))
 
 
-def cancel_job(studio: Studio, caller: str) -> str:
-    """Stop this caller's job; the answer is what the stop did (see CancelRegistry.stop)."""
-    return studio.cancels.stop(caller)
-
-
 def describe_model(studio: Studio, model_id: str) -> str:
     return fmt.model_card(studio.catalog.get(model_id), studio.is_downloaded(model_id))
 

@@ -15,6 +15,7 @@ from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
+from studio.ui.shared.cancelling import cancel_answer
 from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, clear_note_on, progress_reporter, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.image_studio import handlers
@@ -22,7 +23,7 @@ from studio.ui.image_studio.handlers import StudioSettings
 from studio.ui.image_studio.style_picker import style_picker
 from studio.ui.shared.lora_picker import lora_picker
 from studio.ui.shared.refine_panel import follow_gallery, layout_refine_panel, wire_refine_panel
-from studio.ui.shared.session import caller_key, user_of
+from studio.ui.shared.session import user_of
 
 
 @dataclass
@@ -160,7 +161,7 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         return _picked(handlers.select_result(studio, user_of(request), items, evt.index))
 
     def cancel_job(request: gr.Request):
-        return handlers.cancel_job(studio, caller_key(request))
+        return cancel_answer(studio, request)
 
     # ----- wiring -------------------------------------------------------------------------
     ui = UI

@@ -24,9 +24,10 @@ from studio.services.generation.requests import StudioRequest
 from studio.store.records import ASSETS
 from studio.ui.shared import formatting as fmt
 from studio.services.generation.stopping import JobStopped, outcome_message
+from studio.ui.shared.cancelling import cancel_answer
 from studio.ui.shared.common import GPU, clear_note_on, guard, run_cancellable
 from studio.ui.shared.events import UI, need
-from studio.ui.shared.session import caller_key, user_of
+from studio.ui.shared.session import user_of
 
 NO_SOURCE = "Pick an image first: the refine tools work on the picked image."
 
@@ -204,7 +205,7 @@ def wire_refine_panel(studio, panel: RefinePanel, balance, model) -> list:
 
     @guard
     def cancel_refine(request: gr.Request):
-        return studio.cancels.stop(caller_key(request))
+        return cancel_answer(studio, request)
 
     inputs = [model, *panel.settings]
     price_outputs = [panel.repaint, panel.extend, panel.enlarge, panel.reason]
