@@ -50,18 +50,28 @@ def balance_is_ledger(url: str, shown: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def data_dir(tmp_path_factory):
+    """A fresh data folder whose catalog is the tiny slow model (built once for the module)."""
     root = tmp_path_factory.mktemp("cancel")
     sd15 = build_tiny_sd15(root / "tiny-sd15")
-    data = root / "data"
-    data.mkdir()
-    (data / "models.json").write_text(json.dumps({"models": [{
-        "id": "tiny-slow", "name": "Tiny slow SD1.5", "description": "tiny random model, many steps",
-        "family": "sd15", "source": {"kind": "folder", "path": str(sd15)}, "default_steps": STEPS,
-        "default_guidance": 5.0, "sizes": SIZES, "credit_cost": PRICE, "speed": "slow", "quality": "draft",
-    }]}))
     ARTIFACTS.mkdir(exist_ok=True)
-    with launched_app(data, "--starting-credits", str(START), "--default-model", "tiny-slow") as url:
+
+    def fresh(name: str):
+        data = root / name
+        data.mkdir()
+        (data / "models.json").write_text(json.dumps({"models": [{
+            "id": "tiny-slow", "name": "Tiny slow SD1.5", "description": "tiny random model, many steps",
+            "family": "sd15", "source": {"kind": "folder", "path": str(sd15)}, "default_steps": STEPS,
+            "default_guidance": 5.0, "sizes": SIZES, "credit_cost": PRICE, "speed": "slow", "quality": "draft",
+        }]}))
+        return data
+
+    return fresh
+
+
+@pytest.fixture(scope="module")
+def app(data_dir):
+    with launched_app(data_dir("data"), "--starting-credits", str(START), "--default-model", "tiny-slow") as url:
         yield url
 
 
@@ -151,3 +161,36 @@ def test_consistency_flow_cancel_skips_later_shots_and_says_so(app):
         # The next action replaces the line; an idle Cancel promises nothing.
         page.click("#gs-cancel")
         expect(status).to_have_text("Already finished: nothing to cancel.")
+
+
+def test_cancel_of_a_job_waiting_behind_another_tab_charges_nothing(data_dir):
+    """With one job admitted at a time (--max-queued-jobs 1), tab B's job waits in the web
+    queue behind tab A's: B's Cancel stops it before it starts (nothing charged) and does
+    not touch A's job. Before: "Nothing is running.", and B's job ran and was charged once
+    A's had finished."""
+    with launched_app(data_dir("one-at-a-time"), "--starting-credits", str(START), "--default-model", "tiny-slow",
+                      "--max-queued-jobs", "1") as url, chromium_page() as a:
+        b = a.context.new_page()  # another page load: another session, as another tab
+        for page in (a, b):
+            page.goto(url)
+            expect(page.locator("#balance")).to_contain_text(f"Balance: {START}")
+            box(page, "prompt").press_sequentially("a red boat")
+            choose(page, "count", "1")
+            expect(page.locator("#generate")).to_have_text(f"Generate · {PRICE} credits")
+
+        a.click("#generate")
+        expect(a.locator("#results")).to_contain_text(re.compile(r"Step \d+/24"), timeout=300_000)
+        b.click("#generate")
+        expect(b.locator("#results")).to_contain_text(re.compile(r"queue", re.I))
+        b.click("#cancel")
+        expect(b.locator("#cancel-note")).to_have_text("Stopped before it started: nothing was charged.")
+        expect(a.locator("#results")).to_contain_text(re.compile(r"Step \d+/24"))  # A still runs
+        a.click("#cancel")
+        expect(a.locator("#cancel-note")).to_have_text(f"Stopped: 0 of 1 image made, {PRICE} credits returned.")
+        # B's job reached the studio after A's and stopped there: its line stays, nothing was charged.
+        expect(b.locator("#results")).not_to_contain_text(re.compile(r"queue|Step|Starting", re.I))
+        expect(b.locator("#cancel-note")).to_have_text("Stopped before it started: nothing was charged.")
+        expect(b.locator("#results .thumbnail-item")).to_have_count(0)
+        expect(b.locator("#balance")).to_contain_text(f"Balance: {START}")
+        assert [e["kind"] for e in ledger(url)] == ["refund", "charge", "grant"]  # A's charge and refund only
+        balance_is_ledger(url, START)
