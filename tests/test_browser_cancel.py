@@ -119,15 +119,15 @@ def test_image_studio_cancel_keeps_made_images_refunds_the_rest_and_says_so(app)
 
 def test_consistency_flow_cancel_skips_later_shots_and_says_so(app):
     client = Client(app, verbose=False)
+    project = client.predict(api_name="/list_projects")[0]["id"]  # the default project, made on first use
+    for name in ("Mira", "Otto", "Lena"):
+        client.predict(project, "character", name, f"{name}, a sailor", api_name="/create_shot")
     with chromium_page(1280, 800) as page:
         page.goto(app)
+        expect(page.locator("#balance")).to_contain_text("Balance:")
         page.get_by_role("tab", name="Gen Space").click()
         expect(page.locator("#project input")).to_have_value("My first project")
-        project = client.predict(api_name="/list_projects")[0]["id"]
-        for name in ("Mira", "Otto", "Lena"):
-            client.predict(project, "character", name, f"{name}, a sailor", api_name="/create_shot")
-        page.reload()
-        page.get_by_role("tab", name="Gen Space").click()
+        expect(page.locator("#gs-count")).to_be_visible()
         balance = page.locator("#balance")
         expect(balance).to_contain_text(re.compile(r"Balance: \d+"))
         start = int(re.search(r"Balance: (\d+)", balance.inner_text()).group(1))
