@@ -103,3 +103,6 @@ def test_gen_space_repaint_extend_enlarge(page):
     expect(page.locator("#gs-details")).to_contain_text("Seed")
     open_accordion(page, "gs-refine", "#gs-mask-editor")
     refine_all(page, "gs")
+    # Each refined image is a new image of the project: the library shows it right away, the original stays.
+    page.get_by_role("tab", name="Asset library").click()
+    expect(page.locator("#gs-library .thumbnail-item")).to_have_count(4)

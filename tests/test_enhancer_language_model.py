@@ -133,3 +133,15 @@ def test_generation_records_which_enhancer_ran_and_an_unknown_one_is_refused_bef
     assert details["enhancer"] == "Tiny prompt LM" and "highly detailed" in details["prompt"]
     plain = studio.generation.generate(StudioRequest(user="ana", model_id="demo-faces", prompt="a cat", enhance=True))
     assert plain.images[0].details["enhancer"] == BUILT_IN_NAME  # the catalog names no default: the built-in
+
+
+def test_both_tabs_details_say_which_enhancer_wrote_the_prompt_and_which_embeddings_it_called():
+    from studio.ui.gen_space.view import asset_details_markdown
+    from studio.ui.shared.formatting import details_markdown
+
+    details = {"kind": "generated", "model_id": "m", "model_name": "Tiny", "style_name": "Auto", "width": 64,
+               "height": 64, "aspect": "1:1", "seed": 3, "steps": 2, "guidance": 5.0, "sampler": "Euler",
+               "elapsed_s": 0.5, "cost": 1, "created": "2026-12-06T21:00:00", "prompt": "a fox, inkwash",
+               "enhancer": "Tiny prompt LM", "embeddings": [{"name": "inkwash", "hash": "0123456789ab"}]}
+    for text in (details_markdown(details), asset_details_markdown(details)):
+        assert "| Prompt enhanced by | Tiny prompt LM |" in text and "| Embeddings | inkwash |" in text

@@ -31,9 +31,11 @@ def build_gen_space(studio: Studio, balance: Balance) -> GenSpace:
 
     shot_changed = wire_navigator(studio, bar, nav, settings.prompt)
     gpu_jobs = wire_settings(studio, bar, nav, settings, balance)
+    refine_jobs = wire_refine_panel(studio, panel.refine, balance, settings.model)
+    # Every job that makes images refreshes the shot's results and the library after it.
     edit_jobs, edit_cost_load = wire_image_panel(studio, bar, nav, settings, panel, board, balance, shot_changed,
-                                                 gpu_jobs)
-    space.jobs = gpu_jobs + edit_jobs + wire_refine_panel(studio, panel.refine, balance, settings.model)
+                                                 gpu_jobs + refine_jobs)
+    space.jobs = gpu_jobs + edit_jobs + refine_jobs
     follow_state(panel.refine, panel.selected)
 
     def load_space(project_id, request: gr.Request):

@@ -63,7 +63,8 @@ def asset_details_markdown(details: dict | None, names: dict | None = None) -> s
     keys = [
         ("kind", "Kind"), ("model_name", "Model"), ("style_name", "Style"), ("seed", "Seed"),
         ("width", "Width"), ("height", "Height"), ("steps", "Steps"), ("guidance", "Guidance"),
-        ("sampler", "Sampler"), ("loras", "LoRAs"), ("reference_mode", "Reference mode"), ("reference_ids", "References used"),
+        ("sampler", "Sampler"), ("loras", "LoRAs"), ("embeddings", "Embeddings"), ("enhancer", "Prompt enhanced by"),
+        ("reference_mode", "Reference mode"), ("reference_ids", "References used"),
         ("parent_id", "Made from"), ("shot_id", "Shot"), ("project_id", "Project"), ("original_name", "Uploaded as"),
         ("edits", "Edits"), ("created", "Created"),
     ]
@@ -80,6 +81,8 @@ def asset_details_markdown(details: dict | None, names: dict | None = None) -> s
             value = str(value).replace("T", " ")[:19]
         elif key == "loras":
             value = fmt.lora_summary(value)
+        elif key == "embeddings":
+            value = ", ".join(r["name"] for r in value)
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         rows.append(f"| {label} | {value} |")
