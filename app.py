@@ -174,6 +174,7 @@ def _use_zero_gpu_if_on_a_space(engine) -> None:
 def serve(settings: Settings, *, block: bool = True):
     """Build and launch; returns (app, local_url) when block is False (tests)."""
     from studio.accounts import LoginLimiter, check_exposure, password_check, use_accounts
+    from studio.services.studio import LOCAL_USER
     from studio.api import rest_apis_lifespan
     from studio.ui.app import create_app, launch_options
     from studio.web import server_guards
@@ -183,6 +184,8 @@ def serve(settings: Settings, *, block: bool = True):
     use_accounts(accounts)
     studio = build_studio(settings)
     studio.admin.known_users = accounts.users if accounts is not None else None
+    if accounts is None and not settings.public:
+        studio.admin.make_local_admin(LOCAL_USER)  # their own studio: a way to more credits (issue 20)
     if settings.preload:
         studio.engine.preload(studio.choose_default_model())
     app = create_app(studio, browser_secret=settings.install_secret("browser-state"))

@@ -5,9 +5,11 @@ model continues them with the phrases prompts like it usually carry.
 Why a catalog entry (presets/models.json `prompt_enhancers`) with the image models' rules:
 the weights are a download (MagicPrompt's GPT-2 is about 500 MB), so they come from the
 same Hugging Face cache, with byte progress, and fail in words when offline and uncached
-(`hub.cached_or_download`). It runs in the app process on the CPU (or the first GPU when
-there is one): a 124M-parameter model writes 40 tokens in well under a second, and the
-enhancer must answer while a person types, even when the GPUs are busy or remote (Ray).
+(`hub.cached_or_download`). It runs in the app process, on its first GPU when it has one
+(about 500 MB of memory for GPT-2 small), else on the CPU, where 40 tokens take seconds
+(random weights of GPT-2 small's shape: 29 s on a 2-core machine that three test runs
+shared). So the price and can-it-run checks never run it (the service's `checking`), and
+an enhanced prompt is remembered once written.
 
 Decoding is greedy with a repetition guard, so Enhance on the same words gives the same
 text every time. What the model says is not trusted blindly: the service keeps only the
@@ -57,10 +59,10 @@ def _complete(folder: Path) -> bool:
 class PromptExpander:
     """One enhancer entry: found or downloaded on first use, loaded once, then reused."""
 
-    def __init__(self, entry: EnhancerEntry, *, cache_dir: Path | None = None, device: str = "cpu") -> None:
+    def __init__(self, entry: EnhancerEntry, *, cache_dir: Path | None = None, device: str | None = None) -> None:
         self.entry = entry
         self.cache_dir = cache_dir
-        self.device = device
+        self._device = device  # None: the first GPU when there is one, else the CPU (decided at load)
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None
 
@@ -105,6 +107,9 @@ class PromptExpander:
             try:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+                import torch
+
+                self.device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
                 tokenizer = AutoTokenizer.from_pretrained(folder)
                 model = AutoModelForCausalLM.from_pretrained(folder).to(self.device).eval()
             except (OSError, ValueError, KeyError, RuntimeError) as exc:

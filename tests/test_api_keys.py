@@ -241,6 +241,7 @@ def test_panel_creates_a_key_once_and_revokes_it(app, ana):
         page.locator("#api-key-pick input").click()
         page.get_by_role("option", name=re.compile("from the browser")).click()
         page.locator("#api-key-revoke").click()
+        page.locator("#confirm-revoke-key-yes").click()  # revoking asks first (studio/ui/shared/confirm.py)
         expect(page.locator("#api-key-list tr", has_text="from the browser")).to_contain_text("revoked")
         expect(secret_box).to_have_value("")
     with pytest.raises(openai.AuthenticationError):

@@ -7,7 +7,7 @@ error a person can cause is asserted as the toast text they see.
 Project bar     #project (dropdown)                       test_project_bar, test_last_project_remembered
                 #project-name, #create-project            test_project_bar (empty name error, create)
                 #rename-project                           test_project_bar
-                #confirm-delete-project, #delete-project  test_project_bar (no-confirm error), test_delete_project
+                #delete-project + #confirm-delete-project  test_project_bar (cancel), test_delete_project
 Navigator       #shot-filter (All/Characters/Scenes/Props) test_new_shots_and_filter
                 #shot-cards (select a card)               test_new_shots_and_filter, test_edit_move_delete_shot
 New shot        #new-shot-type, #new-shot-name, #new-shot-desc, #create-shot
@@ -24,7 +24,7 @@ References      #references (pick), #remove-ref, #clear-refs, 7th reference erro
 Results         #gs-results (pick)                        test_picked_image_actions
                 #results-more, #library-more (Load more)  tests/test_browser_shot_results.py
 Picked image    #use-as-reference, #apply-to-shot (no-image error), #gs-download (readable name),
-                #confirm-delete, #gs-delete (no-confirm error)  test_picked_image_actions
+                #gs-delete + #confirm-delete (yes)  test_picked_image_actions
                 #rotate/#do-rotate, #flip/#do-flip, #crop-*/#do-crop  test_edits
                 #edit-prompt, #edit-strength, #edit-by-prompt (cost + reason) test_edits
 Library         #gs-library-tab, #library-filter, #upload, #gs-library (pick)  test_library_and_upload
@@ -79,8 +79,10 @@ def test_project_bar(page):
     box(page, "project-name").fill("Harbour Tale")
     page.click("#rename-project")
     expect(page.locator("#project input")).to_have_value("Harbour Tale")
-    page.click("#delete-project")
-    toast(page, "confirm to delete it")
+    page.click("#delete-project")  # asks first (studio/ui/shared/confirm.py); Cancel keeps it
+    expect(page.locator("#confirm-delete-project-question")).to_contain_text("Delete the project “Harbour Tale”")
+    page.click("#confirm-delete-project-cancel")
+    expect(page.locator("#confirm-delete-project-yes")).to_be_hidden()
     expect(page.locator("#project input")).to_have_value("Harbour Tale")
 
 
@@ -127,6 +129,7 @@ def test_edit_move_delete_shot(page):
     page.locator("#shot-cards .thumbnail-item").nth(3).click()
     expect(page.locator("#shot-header")).to_contain_text("Lantern")
     page.click("#delete-shot")
+    page.click("#confirm-delete-shot-yes")
     expect(page.locator("#shot-cards .thumbnail-item")).to_have_count(3)
     expect(page.locator("#shot-header")).to_contain_text("No shot selected")
     page.click("#save-shot")
@@ -183,9 +186,8 @@ def test_picked_image_actions(page):
     expect(page.locator("#shot-header")).to_contain_text("applied image set")
     pick_result(page, 3)
     page.click("#gs-delete")
-    toast(page, "confirm to delete it")
-    page.locator("#confirm-delete").get_by_text("Confirm delete").click()
-    page.click("#gs-delete")
+    expect(page.locator("#confirm-delete-question")).to_contain_text("Delete this image for good?")
+    page.click("#confirm-delete-yes")
     expect(page.locator("#gs-results .thumbnail-item")).to_have_count(3)
     expect(details).to_have_text("Select an image to see its details.")
 
@@ -316,7 +318,7 @@ def test_delete_project(page):
     page.locator("#project input").click()
     page.get_by_role("option", name="Harbour Tale").click()
     expect(page.locator("#shot-cards .thumbnail-item")).to_have_count(3)
-    page.locator("#confirm-delete-project").get_by_text("Yes, delete this project").click()
     page.click("#delete-project")
+    page.click("#confirm-delete-project-yes")
     expect(page.locator("#project input")).not_to_have_value("Harbour Tale")
     expect(page.locator("#shot-cards .thumbnail-item")).to_have_count(0)

@@ -17,7 +17,7 @@ from studio.ui.shared import formatting as fmt
 from studio.ui.admin.tab import build_admin
 from studio.ui.admin.api_keys import build_api_keys
 from studio.ui.shared.balance import layout_balance
-from studio.ui.shared.common import USER_ERRORS, guard
+from studio.ui.shared.common import USER_ERRORS, guard, guard_events
 from studio.ui.shared.events import UI
 from studio.ui.gen_space.tab import build_gen_space
 from studio.ui.endpoints.gen_space import register_gen_space_api
@@ -114,7 +114,7 @@ def create_app(studio: Studio, *, browser_secret: str | None = None) -> gr.Block
                 build_history(studio, widgets)
             with gr.Tab("Gen Space", id="gen-space", elem_id="tab-gen-space") as space_tab:
                 space = build_gen_space(studio, balance)
-            build_admin(studio, app)
+            granted = build_admin(studio, app)
         build_api_keys(studio)  # REST API keys (studio/ui/api_keys.py)
 
         def account(shown, request: gr.Request):
@@ -128,11 +128,16 @@ def create_app(studio: Studio, *, browser_secret: str | None = None) -> gr.Block
             balance.stop_after(event.then(account, billing.shown, account_outs,
                                           api_name="refresh_account_after_job", **UI))
         app.load(account, billing.shown, account_outs, api_name="refresh_account", **UI)
+        for event in granted:  # a grant to oneself: the balance and both Generate buttons follow
+            event.then(account, billing.shown, account_outs, api_name="refresh_account_after_grant", **UI)
+            for fn, inputs, outputs, name in widgets.loads + space.loads:
+                event.then(fn, inputs, outputs, api_name=f"{name}_after_grant", **UI)
         for fn, inputs, outputs, name in widgets.loads + space.loads:
             app.load(fn, inputs, outputs, api_name=name, **UI)
         _remember_place(app, memory, tabs, (studio_tab, space_tab), space, who)
         _register_api(studio)
         register_gen_space_api(studio)
+    guard_events(app)  # a refusal on the page: a toast, never Gradio's error state (shared/common.py)
     return app
 
 

@@ -84,11 +84,26 @@ class AdminService:
         self.clock = clock
         credits.charge_check = self._check_charge
         credits.spend_limit = self.limit_reason
+        credits.more_credits = self.how_to_get_more
 
     # -- who -----------------------------------------------------------------------
 
     def is_admin(self, user: str | None) -> bool:
         return user in self.admins
+
+    def make_local_admin(self, user: str) -> None:
+        """A studio without accounts on its owner's machine: its one user runs it, so they are
+        its administrator (they can grant themselves credits from the page, as from the CLI)."""
+        self.admins = self.admins | {user}
+
+    def how_to_get_more(self, user: str) -> str:
+        """Who gives `user` more credits, as the sentence that ends an out-of-credits refusal."""
+        cli = f"`python -m studio.cli.credits grant {user} 50 --reason 'top-up'`"
+        if self.is_admin(user):
+            return f"Add credits with Grant in the Admin tab, or run {cli} on the server."
+        if self.admins:
+            return f"Ask an administrator of the studio ({', '.join(sorted(self.admins))}) for more credits."
+        return f"Ask the person who runs the studio for more credits (they can run {cli})."
 
     def require_admin(self, user: str | None) -> str:
         if not self.is_admin(user):

@@ -32,10 +32,12 @@ EntryKind = Literal["grant", "take", "charge", "refund"]  # "take": an administr
 class InsufficientCredits(ValueError):
     """The user can't afford this; the message says how much it costs and what they have."""
 
-    def __init__(self, cost: int, balance: int) -> None:
+    def __init__(self, cost: int, balance: int, more: str = "") -> None:
         self.cost = cost
         self.balance = balance
-        super().__init__(f"This costs {_credits(cost)}; you have {balance}.")
+        # `more`: how this person gets more credits (CreditsService.how_to_get_more), so the
+        # refusal is a way forward rather than a dead end.
+        super().__init__(f"This costs {_credits(cost)}; you have {balance}." + (f" {more}" if more else ""))
 
 
 def _credits(n: int) -> str:
@@ -65,6 +67,8 @@ class CreditsService:
         self.charge_check: Callable[[Store, str, int], None] | None = None
         # Set by the admin service too: the same limit as a sentence, for the preflight.
         self.spend_limit: Callable[[str, int], str | None] | None = None
+        # Set by the admin service as well: the sentence telling a user how to get more credits.
+        self.more_credits: Callable[[str], str] | None = None
 
     # -- reading -------------------------------------------------------------------
 
@@ -102,6 +106,14 @@ class CreditsService:
             if before is None:
                 return spent
 
+    def how_to_get_more(self, user: str) -> str:
+        """How `user` gets more credits (who grants them), or "" when nobody said."""
+        return self.more_credits(user) if self.more_credits is not None else ""
+
+    def short_of_credits(self, user: str, cost: int, balance: int) -> InsufficientCredits:
+        """The refusal for a price above the balance, with the way to get more."""
+        return InsufficientCredits(cost, balance, self.how_to_get_more(user))
+
     def limit_reason(self, user: str, cost: int) -> str | None:
         """Why spending `cost` now would be refused by a spending limit, or None."""
         return self.spend_limit(user, cost) if self.spend_limit is not None else None
@@ -122,7 +134,7 @@ class CreditsService:
             if tx.find(LEDGER_TABLE, job_id=job_id, kind="charge"):
                 raise ValueError(f"Job {job_id!r} has already been charged.")
             if amount > balance:
-                raise InsufficientCredits(amount, balance)
+                raise self.short_of_credits(user, amount, balance)
             if self.charge_check is not None:
                 self.charge_check(tx, user, amount)
             return self._append(tx, user, -amount, "charge", reason, job_id, balance - amount)

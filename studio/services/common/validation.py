@@ -168,8 +168,30 @@ def plain_message(text: str, limit: int = 240) -> str:
     text = _CLASS_REPR.sub(r"\1", text)
     text = " ".join(text.split())
     if len(text) > limit:
-        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
+        text = _shorten(text, limit)
     return text[:1].upper() + text[1:]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Fit `text` in `limit` characters without cutting a sentence off mid-way: the longest
+    sentence (a library's long reason, usually) is shortened inside, ending "…", so the
+    advice sentences around it stay whole; failing that, whole sentences from the start."""
+    sentences = _SENTENCE_END.split(text)
+    longest = max(range(len(sentences)), key=lambda i: len(sentences[i]))
+    room = limit - (len(text) - len(sentences[longest]))
+    if room >= 40:
+        cut = sentences[longest][: room - 2].rsplit(" ", 1)[0].rstrip(",;:")
+        sentences[longest] = cut + "…"
+        return " ".join(sentences)
+    kept = []
+    for sentence in sentences:
+        if len(" ".join(kept + [sentence])) > limit:
+            break
+        kept.append(sentence)
+    return " ".join(kept) if kept else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def parameter(name: str, value: Any, family: str | None = None):

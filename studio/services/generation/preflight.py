@@ -31,6 +31,7 @@ class Preflight:
     balance: int
     reason: str | None = None
     short_of_credits: bool = False  # the reason is the price, not the input
+    more: str = ""  # when short of credits: how to get more
 
     @property
     def ok(self) -> bool:
@@ -39,9 +40,24 @@ class Preflight:
     def raise_if_blocked(self) -> None:
         """The same refusal as an exception, for the code path that is about to charge."""
         if self.short_of_credits:
-            raise InsufficientCredits(self.cost, self.balance)
+            raise InsufficientCredits(self.cost, self.balance, self.more)
         if self.reason is not None:
             raise InvalidRequest(self.reason)
+
+
+class SpendingCheck:
+    """What the preflight asks the credits about one user: called with a cost, why a spending
+    limit refuses it (or None); `how_to_get_more()` for the sentence when the balance is short."""
+
+    def __init__(self, credits, user: object, check_user=lambda user: user) -> None:
+        # the user is checked when asked, as the balance is: a blank one is the balance's refusal
+        self.credits, self.user, self.check_user = credits, user, check_user
+
+    def __call__(self, cost: int) -> str | None:
+        return self.credits.limit_reason(self.check_user(self.user), cost)
+
+    def how_to_get_more(self) -> str:
+        return self.credits.how_to_get_more(self.check_user(self.user))
 
 
 def run_preflight(check: Callable[[], int], balance: Callable[[], int], cost_hint: Callable[[], int],
@@ -63,7 +79,9 @@ def run_preflight(check: Callable[[], int], balance: Callable[[], int], cost_hin
             hint = 0
         return Preflight(cost=hint, balance=have, reason=str(exc))
     if cost > have:
-        return Preflight(cost=cost, balance=have, reason=str(InsufficientCredits(cost, have)), short_of_credits=True)
+        more = limit.how_to_get_more() if isinstance(limit, SpendingCheck) else ""
+        return Preflight(cost=cost, balance=have, reason=str(InsufficientCredits(cost, have, more)),
+                         short_of_credits=True, more=more)
     refused = limit(cost) if limit is not None and cost > 0 else None
     if refused:
         return Preflight(cost=cost, balance=have, reason=refused)

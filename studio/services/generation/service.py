@@ -41,7 +41,8 @@ from studio.services.billing.ledger import CreditsService
 from studio.services.prompts.enhancers import Enhanced, PromptEnhancers
 from studio.services.generation import adapters as lora_rules
 from studio.services.generation.jobs import CANCELLED, DONE, FAILED, JOBS, RUNNING, this_runner
-from studio.services.generation.preflight import ModelCannotRun, Preflight, run_preflight, unavailable_reason
+from studio.services.generation.preflight import (ModelCannotRun, Preflight, SpendingCheck, run_preflight,
+                                                  unavailable_reason)
 from studio.services.common import validation as v
 from studio.services.common.ids import SHOTS
 from studio.services.generation.requests import (
@@ -212,7 +213,7 @@ class GenerationService:
 
     def limit_of(self, user: object):
         """The spending-limit question for the preflight: cost -> why it is refused, or None."""
-        return lambda cost: self.credits.limit_reason(check_user(user), cost)
+        return SpendingCheck(self.credits, user, check_user)
 
     def preflight_compare(self, request: StudioRequest, model_ids: object) -> Preflight:
         """A comparison runs only if EVERY chosen model can run and the whole of it is affordable."""

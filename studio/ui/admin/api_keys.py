@@ -11,10 +11,14 @@ import gradio as gr
 from studio.services.access.api_keys import ApiKeyService
 from studio.services.generation.requests import InvalidRequest
 from studio.services.studio import Studio
+from studio.services.gen_space.deletions import Deletion
 from studio.ui.shared.common import LOOSE
+from studio.ui.shared.confirm import layout_confirm, wire_confirm
+from studio.ui.shared.events import need
 from studio.ui.shared.session import user_of
 
 HEADERS = ["Name", "Key", "Created", "Status"]
+NO_KEY = "Choose a key to revoke first."
 
 
 def _rows(keys: list[dict]) -> list[list[str]]:
@@ -49,6 +53,7 @@ def build_api_keys(studio: Studio) -> None:
             pick = gr.Dropdown(label="Key to revoke", choices=[], scale=3, elem_id="api-key-pick",
                                allow_custom_value=True)  # API callers pass an id from /api_keys; ownership is checked
             revoke = gr.Button("Revoke", variant="stop", scale=1, elem_id="api-key-revoke")
+        confirm = layout_confirm("confirm-revoke-key", "Yes, revoke")
 
     def refresh(user: str):
         listed = keys.list(user)
@@ -64,13 +69,18 @@ def build_api_keys(studio: Studio) -> None:
 
     def revoke_key(key_id, request: gr.Request):
         user = user_of(request)
-        if not key_id:
-            raise gr.Error("Choose a key to revoke first.")
-        try:
-            keys.revoke(user, key_id)
-        except InvalidRequest as exc:
-            raise gr.Error(str(exc)) from None
+        keys.revoke(user, need(key_id, NO_KEY))
         return ("", *refresh(user))
+
+    def ask_revoke(key_id, request: gr.Request) -> Deletion:
+        """What revoking takes with it: every program that calls with the key."""
+        key_id = need(key_id, NO_KEY)
+        key = next((k for k in keys.list(user_of(request)) if k["id"] == key_id and not k["revoked"]), None)
+        if key is None:
+            raise InvalidRequest("That key is not one of your active keys.")
+        what = f"the key “{key['name']}” ({key['hint']})"
+        return Deletion(f"Revoke {what}? Programs that use it stop working at once; this can't be undone.",
+                        f"Revoked {what}. Programs that use it can no longer call the studio.")
 
     def list_keys(request: gr.Request):
         return refresh(user_of(request))
@@ -78,7 +88,8 @@ def build_api_keys(studio: Studio) -> None:
     # Raw values (LOOSE): the key service's own checks answer a number or a list, not Gradio's.
     # Queued, so a refusal reaches the page as a toast (studio/ui/events.py says why).
     create.click(create_key, [name], [secret, name, table, pick], api_name="create_api_key", queue=True, **LOOSE)
-    revoke.click(revoke_key, [pick], [secret, table, pick], api_name="revoke_api_key", queue=True, **LOOSE)
+    wire_confirm(confirm, revoke, ask_revoke, [pick], revoke_key, [pick], [secret, table, pick],
+                 api_name="revoke_api_key", act_kwargs=LOOSE)
     panel.expand(list_keys, None, [table, pick], api_name="list_api_keys", queue=False)
 
     def api_keys(request: gr.Request) -> list[dict]:

@@ -38,8 +38,9 @@ def _rows(overview: list[dict]) -> list[list]:
              recent(r["recent"])] for r in overview]
 
 
-def build_admin(studio: Studio, app: gr.Blocks) -> None:
-    """The Admin tab (call inside the app's gr.Tabs) and the admin API endpoints; shown to admins on load."""
+def build_admin(studio: Studio, app: gr.Blocks) -> list:
+    """The Admin tab (call inside the app's gr.Tabs) and the admin API endpoints; shown to admins on load.
+    Returns the events that change a balance (a grant), so the app refreshes the header after them."""
     admin = studio.admin
     with gr.Tab("Admin", id="admin", elem_id="tab-admin", visible=False) as tab:
         gr.Markdown("Every account's credits. Grants and takes go into the account's ledger with your name "
@@ -136,9 +137,10 @@ def build_admin(studio: Studio, app: gr.Blocks) -> None:
         return gr.Tab(visible=admin.is_admin(user_of(request)))
 
     refresh.click(ui_table, None, table, api_name="ui_admin_refresh", **UI)
-    grant_button.click(ui_grant, [account, amount, reason], [table, status], api_name="ui_admin_grant", **UI)
+    granted = grant_button.click(ui_grant, [account, amount, reason], [table, status], api_name="ui_admin_grant", **UI)
     limit_button.click(ui_limit, [account, limit], [table, status], api_name="ui_admin_limit", **UI)
     tab.select(ui_table, None, table, api_name="ui_admin_open", **UI)
     keys_panel.expand(ui_keys, None, keys_table, api_name="ui_admin_keys", **UI)
     revoke_button.click(ui_revoke, [key_id], [keys_table, status], api_name="ui_admin_revoke_key", **UI)
     app.load(show_for_admins, None, tab, api_name="ui_admin_visible", **UI)
+    return [granted]

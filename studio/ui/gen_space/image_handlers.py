@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from studio.services.gen_space import deletions
 from studio.services.generation.service import user_subdir
 from studio.services.studio import Studio
 from studio.ui.gen_space import view
@@ -143,8 +144,13 @@ def apply_to_shot(studio: Studio, user: str, project_id: str | None, shot_id: st
     return ShotCards(cards, ids, view.shot_header(shot))
 
 
+def image_deletion(studio: Studio, user: str, asset_id: str | None):
+    """What deleting the picked image takes with it (asked before the person confirms)."""
+    return deletions.image_deletion(studio.store, user, need(asset_id, NO_IMAGE))
+
+
 def delete_picked(studio: Studio, user: str, asset_id: str | None, confirmed: bool) -> PickedImage:
-    """Delete the picked image (only with "Confirm delete" ticked); nothing is picked after."""
+    """Delete the picked image (only once confirmed); nothing is picked after."""
     studio.assets.delete(user, need(asset_id, NO_IMAGE), confirm=bool(confirmed))
     return NOTHING_PICKED
 
@@ -199,8 +205,16 @@ def storyboard(studio: Studio, user: str, project_id: str | None) -> list:
     return view.storyboard_items(studio, user, studio.shots.list(user, pid))
 
 
+NOTHING_TO_EXPORT = ("No shot has an image yet, so the export would be empty grey tiles. Pick an image and "
+                     "click Apply to shot first.")
+
+
 def export_storyboard(studio: Studio, user: str, project_id: str | None) -> Exported:
+    """The ZIP and contact sheet; refused (a toast) while no shot has an applied image."""
     pid = SpaceQueries(studio).project(user, project_id)
+    shots = studio.shots.list(user, pid)
+    if shots and not any(s.get("applied_asset_id") for s in shots):
+        need(None, NOTHING_TO_EXPORT)
     zip_path, sheet = studio.storyboard.export_storyboard(user, pid, out_dir=studio.exports_dir / user_subdir(user))
     return Exported(str(zip_path), str(sheet), storyboard(studio, user, pid))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from studio.services.gen_space import deletions
 from studio.services.studio import Studio
 from studio.ui.gen_space import view
 from studio.ui.gen_space.queries import SpaceQueries
@@ -93,6 +94,15 @@ def delete_project(studio: Studio, user: str, project_id: str | None, confirmed:
     """Delete the open project (only with the box ticked); the default one opens."""
     studio.projects.delete(user, SpaceQueries(studio).project(user, project_id), confirm=bool(confirmed))
     return _projects(studio, user, studio.projects.ensure_default(user)["id"])
+
+
+def project_deletion(studio: Studio, user: str, project_id: str | None):
+    """What deleting the open project takes with it (asked before the person confirms)."""
+    return deletions.project_deletion(studio.store, user, SpaceQueries(studio).project(user, project_id))
+
+
+def shot_deletion(studio: Studio, user: str, shot_id: str | None):
+    return deletions.shot_deletion(studio.store, user, need(shot_id, NO_SHOT))
 
 
 def select_shot(studio: Studio, user: str, ids: list | None, index: int | None) -> dict:

@@ -16,6 +16,7 @@ from studio.ui.gen_space import view
 from studio.ui.gen_space import image_handlers as handlers
 from studio.ui.gen_space.image_handlers import NO_IMAGE, NOTHING_PICKED, EditSettings, PickedImage
 from studio.ui.shared.common import GPU, guard, run_cancellable
+from studio.ui.shared.confirm import layout_confirm, wire_confirm
 from studio.ui.shared.events import UI
 from studio.ui.shared.paged import NOTHING, Loaded
 from studio.ui.gen_space.widgets import GenerationSettings, ImagePanel, Navigator, ProjectBar, Storyboard
@@ -50,9 +51,8 @@ def layout_image_panel() -> ImagePanel:
                 use_ref = gr.Button("Use as reference", size="sm", elem_id="use-as-reference")
                 apply = gr.Button("Apply to shot", size="sm", variant="primary", elem_id="apply-to-shot")
                 download = gr.DownloadButton("Download", size="sm", visible=False, elem_id="gs-download")
-            with gr.Row(equal_height=True):
-                confirm_delete = gr.Checkbox(label="Confirm delete", value=False, elem_id="confirm-delete")
-                delete = gr.Button("Delete image", size="sm", variant="stop", elem_id="gs-delete")
+            delete = gr.Button("Delete image", size="sm", variant="stop", elem_id="gs-delete")
+            confirm_delete = layout_confirm("confirm-delete")  # names the shots that lose it
             with gr.Accordion("Edit the picked image", open=False, elem_id="edit-image"):
                 with gr.Row(elem_classes=["edit-row"]):
                     rotate = gr.Dropdown([("90° clockwise", 90), ("180°", 180), ("90° counter-clockwise", 270)],
@@ -134,7 +134,10 @@ def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSetti
 
     @guard
     def delete_picked(asset_id, confirmed, request: gr.Request):
-        return (*_picked(handlers.delete_picked(studio, user_of(request), asset_id, confirmed)), False)
+        return _picked(handlers.delete_picked(studio, user_of(request), asset_id, confirmed))
+
+    def ask_delete(asset_id, request: gr.Request):
+        return handlers.image_deletion(studio, user_of(request), asset_id)
 
     # One plain function per edit: Gradio injects gr.Request only into a named parameter,
     # so a shared `run(asset_id, *values, request)` was called without it and crashed.
@@ -202,8 +205,8 @@ def wire_image_panel(studio, bar: ProjectBar, nav: Navigator, s: GenerationSetti
     p.use_ref.click(use_as_reference, [project, p.selected], [s.refs, s.ref_ids], api_name="ui_use_as_reference", **UI)
     p.apply.click(apply_to_shot, [project, shot_id, p.selected, nav.filter], [nav.cards, nav.ids, nav.header],
                   api_name="ui_apply_to_shot", **UI)
-    deleted = p.delete.click(delete_picked, [p.selected, p.confirm_delete], [*picked_outs, p.confirm_delete],
-                             api_name="ui_delete_asset", **UI)
+    deleted = wire_confirm(p.confirm_delete, p.delete, ask_delete, [p.selected], delete_picked,
+                           [p.selected, p.confirm_delete.confirmed], picked_outs, api_name="ui_delete_asset")
     refresh_after(deleted, "ui_after_delete").then(
         navigator_and_refs, [project, nav.filter], [nav.cards, nav.ids, s.refs, s.ref_ids],
         api_name="ui_after_delete_refresh", **UI)

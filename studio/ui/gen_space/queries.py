@@ -98,5 +98,13 @@ class SpaceQueries:
         """A copy named for people (`harbour-tale_mira_seed1234.png`): the browser saves a
         served file under its own name, and the library's files are named by id."""
         name = view.download_name(names.get(details.get("project_id")), names.get(details.get("shot_id")),
-                                  details.get("seed"), details.get("kind"))
+                                  details.get("seed"), details.get("kind"), edited=_edited(details),
+                                  asset_id=details.get("id"))
         return named_copy(self.studio.exports_dir, user, details["id"], details["path"], name)
+
+
+def _edited(details: dict) -> str | None:
+    """The edit that made this image from another ("rotate", "crop", "edited"), or None."""
+    if not details.get("parent_id") and details.get("kind") != "edit":
+        return None
+    return (details.get("edit") or {}).get("op") or "edited"

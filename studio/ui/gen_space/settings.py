@@ -38,7 +38,7 @@ def layout_settings(studio) -> GenerationSettings:
         with gr.Row(equal_height=False, elem_id="gs-prompt-row"):
             with gr.Column(scale=5, min_width=260):
                 prompt = gr.Textbox(label="Prompt", lines=2, max_lines=6, elem_id="gs-prompt",
-                                    placeholder="Select a shot: its description becomes the starting prompt.")
+                                    placeholder="Describe the picture. A selected shot's description starts here.")
                 with gr.Row(equal_height=True):
                     counter = gr.HTML(fmt.prompt_counter(""), elem_id="gs-counter")
                     reason = gr.Markdown(elem_id="gs-reason")

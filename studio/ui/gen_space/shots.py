@@ -12,6 +12,7 @@ from studio.ui.gen_space import navigator_handlers as handlers
 from studio.ui.gen_space import view
 from studio.ui.gen_space.navigator_handlers import NewShot, ShotEdit
 from studio.ui.shared.common import guard
+from studio.ui.shared.confirm import layout_confirm, wire_confirm
 from studio.ui.shared.events import UI
 from studio.ui.gen_space.widgets import Navigator, ProjectBar
 from studio.ui.shared.session import user_of
@@ -30,8 +31,8 @@ def layout_project_bar() -> ProjectBar:
             create = gr.Button("New project", size="sm", elem_id="create-project")
             rename = gr.Button("Rename", size="sm", elem_id="rename-project")
         with gr.Column(scale=2, min_width=150):
-            confirm = gr.Checkbox(label="Yes, delete this project", value=False, elem_id="confirm-delete-project")
             delete = gr.Button("Delete project", variant="stop", size="sm", elem_id="delete-project")
+    confirm = layout_confirm("confirm-delete-project")  # says how many shots and images go with it
     return ProjectBar(project, name, create, rename, confirm, delete)
 
 
@@ -59,9 +60,10 @@ def layout_navigator() -> Navigator:
                 up = gr.Button("Move up", size="sm", elem_id="move-up")
                 down = gr.Button("Move down", size="sm", elem_id="move-down")
                 delete = gr.Button("Delete shot", variant="stop", size="sm", elem_id="delete-shot")
+            confirm_delete = layout_confirm("confirm-delete-shot")
     header = gr.Markdown(view.shot_header(None), elem_id="shot-header")
     return Navigator(shot_id, ids, filter_, cards, header, new_type, new_name, new_desc, create,
-                     edit_type, edit_name, edit_desc, save, up, down, delete)
+                     edit_type, edit_name, edit_desc, save, up, down, delete, confirm_delete)
 
 
 def wire_navigator(studio, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) -> list:
@@ -83,7 +85,13 @@ def wire_navigator(studio, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) 
 
     @guard
     def remove_project(project_id, confirmed, request: gr.Request):
-        return _projects(handlers.delete_project(studio, user_of(request), project_id, confirmed)), False
+        return _projects(handlers.delete_project(studio, user_of(request), project_id, confirmed))
+
+    def ask_project(project_id, request: gr.Request):
+        return handlers.project_deletion(studio, user_of(request), project_id)
+
+    def ask_shot(sid, request: gr.Request):
+        return handlers.shot_deletion(studio, user_of(request), sid)
 
     @guard
     def select_shot(ids, evt: gr.SelectData, request: gr.Request):
@@ -123,9 +131,11 @@ def wire_navigator(studio, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) 
                                        api_name="ui_create_project", **UI).success(
         open_project, [bar.project, nav.filter], opened, api_name="ui_after_create_project", **UI)
     bar.rename.click(rename, [bar.project, bar.name], [bar.project, bar.name], api_name="ui_rename_project", **UI)
-    deleted_project = bar.delete.click(remove_project, [bar.project, bar.confirm_delete],
-                                       [bar.project, bar.confirm_delete], api_name="ui_delete_project", **UI).success(
-        open_project, [bar.project, nav.filter], opened, api_name="ui_after_delete_project", **UI)
+    deleted_project = wire_confirm(bar.confirm_delete, bar.delete, ask_project, [bar.project], remove_project,
+                                   [bar.project, bar.confirm_delete.confirmed], [bar.project],
+                                   api_name="ui_delete_project")
+    deleted_project = deleted_project.success(open_project, [bar.project, nav.filter], opened,
+                                              api_name="ui_after_delete_project", **UI)
     nav.filter.change(filter_shots, [bar.project, nav.filter], [nav.cards, nav.ids], api_name="ui_filter_shots", **UI)
     selected = nav.cards.select(select_shot, nav.ids, [nav.shot_id, nav.header, nav.edit_type, nav.edit_name,
                                                         nav.edit_desc, prompt], api_name="ui_select_shot", **UI)
@@ -137,8 +147,8 @@ def wire_navigator(studio, bar: ProjectBar, nav: Navigator, prompt: gr.Textbox) 
     for button, direction in ((nav.move_up, "up"), (nav.move_down, "down")):
         button.click(mover(direction), [bar.project, nav.shot_id, nav.filter], [nav.cards, nav.ids],
                      api_name=f"ui_move_shot_{direction}", **UI)
-    deleted = nav.delete.click(drop_shot, [bar.project, nav.shot_id, nav.filter], opened, api_name="ui_delete_shot",
-                               **UI)
+    deleted = wire_confirm(nav.confirm_delete, nav.delete, ask_shot, [nav.shot_id], drop_shot,
+                           [bar.project, nav.shot_id, nav.filter], opened, api_name="ui_delete_shot")
     return [switched, created_project, deleted_project, selected, created, deleted]
 
 

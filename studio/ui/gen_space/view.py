@@ -92,7 +92,7 @@ def asset_details_markdown(details: dict | None, names: dict | None = None) -> s
         notes.append("*The demo model ignored the prompt.*")
     if details.get("references_ignored"):
         notes.append(f"*{details['references_ignored']} reference image(s) were not used by this model.*")
-    body = "| | |\n|---|---|\n" + "\n".join(rows)
+    body = fmt.DETAILS_HEADER + "\n".join(rows)
     return body + (f"\n\n**Prompt:** {prompt}" if prompt else "") + ("\n\n" + " ".join(notes) if notes else "")
 
 
@@ -105,14 +105,20 @@ def asset_name(asset: dict, shot_names: dict) -> str:
     return f"{shot} · {seed}" if shot else seed
 
 
-def download_name(project: str | None, shot: str | None, seed, kind: str | None = None) -> str:
-    """`harbour-tale_mira_seed1234.png`: what a person sees in their Downloads folder."""
+def download_name(project: str | None, shot: str | None, seed, kind: str | None = None,
+                  edited: str | None = None, asset_id: str | None = None) -> str:
+    """`harbour-tale_mira_seed1234.png`: what a person sees in their Downloads folder. An image
+    made from another (`edited`: the edit, e.g. "rotate") keeps its source's seed, so it gets
+    `_rotate-1a2b3c` after it: saved beside the original it neither overwrites it nor hides
+    behind "(1)"."""
     from studio.ui.shared.downloads import slug
 
     parts = [slug(project, "project")]
     if shot:
         parts.append(slug(shot, "shot"))
     parts.append(f"seed{seed}" if seed is not None else slug(kind, "image"))
+    if edited:
+        parts.append(f"{slug(edited, 'edited', 2)}-{slug(asset_id, 'new', 1)[:6]}")
     return "_".join(parts) + ".png"
 
 

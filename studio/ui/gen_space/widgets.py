@@ -20,7 +20,7 @@ class ProjectBar:
     name: gr.Textbox
     create: gr.Button
     rename: gr.Button
-    confirm_delete: gr.Checkbox
+    confirm_delete: Any  # studio.ui.shared.confirm.Confirm: says how many shots and images go with it
     delete: gr.Button
 
 
@@ -44,6 +44,7 @@ class Navigator:
     move_up: gr.Button
     move_down: gr.Button
     delete: gr.Button
+    confirm_delete: Any = None  # studio.ui.shared.confirm.Confirm for `delete`
 
 
 @dataclass
@@ -62,7 +63,7 @@ class ImagePanel:
     use_ref: gr.Button
     apply: gr.Button
     download: gr.DownloadButton
-    confirm_delete: gr.Checkbox
+    confirm_delete: Any  # studio.ui.shared.confirm.Confirm for `delete`
     delete: gr.Button
     rotate: gr.Dropdown
     do_rotate: gr.Button

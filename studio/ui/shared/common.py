@@ -20,6 +20,7 @@ import logging
 import uuid
 
 import gradio as gr
+from gradio.context import LocalContext
 
 from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, Progress, RequestRejected, UnknownModel
 from studio.services.billing.ledger import InsufficientCredits
@@ -58,8 +59,12 @@ def user_message(exc: BaseException) -> str:
 
 
 def guard(fn):
-    """Service errors become a gr.Error toast with the service's own message; anything
-    else is logged and becomes a plain sentence (Gradio would show its raw text)."""
+    """Every exception of a callback becomes a gr.Error with a sentence for a person: the
+    studio's refusals keep their own message, anything else is logged as a bug with a
+    reference (`unexpected`). `guard_events` puts it around every event of the app; how
+    the error then reaches the caller (toast or failed API call) is decided there."""
+    if getattr(fn, "guarded", False):
+        return fn
 
     @functools.wraps(fn)  # keeps the signature and hints Gradio reads to inject gr.Request
     def wrapped(*args, **kwargs):
@@ -70,10 +75,63 @@ def guard(fn):
         except GenerationCancelled as exc:
             raise gr.Error(_cancelled(exc), title="Cancelled") from None
         except USER_ERRORS as exc:
-            raise gr.Error(user_message(exc)) from None
+            raise gr.Error(user_message(exc), title="Not done") from None
         except Exception:
             raise gr.Error(unexpected(getattr(fn, "__name__", "a callback"))) from None
 
+    wrapped.guarded = True
+    return wrapped
+
+
+def asked_by_page() -> bool:
+    """Whether the studio's own page made this call through the queue (so a toast reaches it).
+
+    Gradio's page sends `x-gradio-user: app`; gradio_client and the JS client send `api`."""
+    request = LocalContext.request.get(None)
+    headers = getattr(request, "headers", None) or {}
+    return LocalContext.event_id.get(None) is not None and headers.get("x-gradio-user") == "app"
+
+
+# (session, event id) of the page's calls that were refused: their `.success()` follow-ups skip
+# themselves (with the outputs skipped rather than an error, the page would run them).
+_refused_events: set[tuple[str, int]] = set()
+
+
+def guard_events(app: gr.Blocks) -> None:
+    """Put every event of the built app behind `guard` and `_shown_on_page`, so no panel
+    (today's or a future one) can leave its outputs in Gradio's error state by raising."""
+    for block_fn in app.fns.values():
+        if block_fn.fn is None or block_fn.types_generator or getattr(block_fn.fn, "shown_on_page", False):
+            continue
+        after = block_fn.trigger_after if block_fn.trigger_only_on_success else None
+        block_fn.fn = _shown_on_page(guard(block_fn.fn), block_fn._id, after)
+
+
+def _shown_on_page(fn, event_id: int, after: int | None):
+    """A refusal on the studio's own page: a toast with the sentence, and every output left
+    exactly as it was (`gr.skip()`). A raised gr.Error would put Gradio's red "Error" badge
+    over every output of the event (the page marks them all on a failed event), including the
+    field the person has to fix, until a reload. A program calling the API still gets the
+    gr.Error, so its call fails with the reason."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        session = getattr(LocalContext.request.get(None), "session_hash", None) or ""
+        _refused_events.discard((session, event_id))
+        if after is not None and (session, after) in _refused_events:
+            return gr.skip()
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error as exc:
+            if not asked_by_page():
+                raise
+            if len(_refused_events) > 10_000:  # sessions that left: forget them rather than grow
+                _refused_events.clear()
+            _refused_events.add((session, event_id))
+            gr.Warning(exc.message, title=exc.title if exc.title != "Error" else "Not done")
+            return gr.skip()
+
+    wrapped.shown_on_page = True
     return wrapped
 
 

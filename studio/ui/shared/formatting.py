@@ -9,6 +9,8 @@ ASPECT_CHOICES = [
     ("■ 1:1 Square", "1:1"),
     ("▮ 9:16 Portrait", "9:16"),
 ]
+# A Markdown table needs a header row; an empty one drew as a blank bar above the details.
+DETAILS_HEADER = "| Detail | Value |\n|---|---|\n"
 SPEED_LABEL = {"fast": "fast", "medium": "medium speed", "slow": "slow"}
 QUALITY_LABEL = {"draft": "draft", "good": "good", "best": "best"}
 
@@ -100,7 +102,7 @@ def details_markdown(details: dict | None) -> str:
     body = "\n".join(f"| {k} | {v} |" for k, v in rows)
     prompt = details["prompt"].replace("\n", " ")
     note = "\n\n*The demo model ignored this prompt.*" if details.get("prompt_ignored") else ""
-    return f"| | |\n|---|---|\n{body}\n\n**Prompt:** {prompt}{note}"
+    return f"{DETAILS_HEADER}{body}\n\n**Prompt:** {prompt}{note}"
 
 
 def ledger_rows(entries: list[dict]) -> list[list]:
