@@ -299,7 +299,7 @@ def test_storyboard(page):
 
 def test_cancel_when_idle(page):
     page.click("#gs-cancel")
-    expect(page.locator("#gs-status")).to_contain_text("Nothing is running.")
+    expect(page.locator("#gs-status")).to_contain_text("Already finished: nothing to cancel.")
     no_horizontal_overflow(page)
     close_toasts(page)
 

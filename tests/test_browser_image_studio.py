@@ -150,7 +150,7 @@ def test_generate_pick_download(page):
 
 def test_cancel_when_idle(page):
     page.click("#cancel")
-    expect(page.locator("#cancel-note")).to_have_text("Nothing is running.")
+    expect(page.locator("#cancel-note")).to_have_text("Already finished: nothing to cancel.")
 
 
 def test_compare_refuses_before_charging(page):

@@ -58,7 +58,7 @@ def test_step_progress_then_cancel_refunds(tmp_path):
         expect(page.locator("#balance")).not_to_contain_text("Step")  # progress shows on the results only
         page.screenshot(path=str(ARTIFACTS / "image-studio-progress.png"), full_page=True)
         page.click("#cancel")
-        expect(page.locator("body")).to_contain_text("Cancelled")
+        expect(page.locator("#cancel-note")).to_have_text("Stopped: 0 of 1 image made, 3 credits returned.")
         expect(page.locator("#balance")).to_contain_text("Balance: 10")
         expect(page.locator("#results img")).to_have_count(0)
         ledger = Client(url, verbose=False).predict(api_name="/ledger")["items"]

@@ -110,10 +110,9 @@ def test_short_of_credits_is_refused_before_running(tmp_path):
 
 
 def test_cancel_refunds_and_leaves_no_files(studio, tmp_path):
-    token = CancelToken()
-    token.cancel()
+    token = CancelToken()  # pressed at the first step (a token cancelled before the job is never charged)
     with pytest.raises(GenerationCancelled):
-        studio.generation.generate(ask(count=2), cancel=token)
+        studio.generation.generate(ask(count=2), cancel=token, progress=lambda p: token.cancel())
     assert studio.credits.balance("ana") == 20
     kinds = [e["kind"] for e in studio.credits.ledger("ana")]
     assert kinds.count("charge") == kinds.count("refund") == 1

@@ -172,10 +172,10 @@ def test_cancel_refunds_and_leaves_no_file(studio, tmp_path):
     src = _source(studio)
     files, balance = len(image_files(tmp_path)), studio.credits.balance("ana")
     repaints = len(studio.store.find(ASSETS, kind="repaint"))
-    token = CancelToken()
-    token.cancel()
+    token = CancelToken()  # pressed at the first report (a token cancelled before the job is never charged)
     with pytest.raises(GenerationCancelled, match="returned"):
-        studio.refine.run(ask(src["id"], operation="repaint", mask=_mask()), cancel=token)
+        studio.refine.run(ask(src["id"], operation="repaint", mask=_mask()), cancel=token,
+                          progress=lambda p: token.cancel())
     assert studio.credits.balance("ana") == balance and len(image_files(tmp_path)) == files
     assert len(studio.store.find(ASSETS, kind="repaint")) == repaints
 

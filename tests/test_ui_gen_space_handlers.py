@@ -8,6 +8,8 @@ typed inputs and the typed results into widget updates; everything a person sees
 
 from __future__ import annotations
 
+import threading
+
 from dataclasses import fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -136,12 +138,25 @@ def test_a_batch_that_cannot_be_paid_is_priced_refused_and_runs_nothing(tmp_path
 
 
 def test_cancel_reaches_only_the_callers_running_job(studio):
-    assert bar.cancel_job(studio, "ana:tab-1") == "Nothing is running."
-    with studio.cancels.running("ana:tab-1") as token:
-        assert bar.cancel_job(studio, "ana:tab-2") == "Nothing is running."
-        assert not token.cancelled
-        assert bar.cancel_job(studio, "ana:tab-1") == "Cancelling… your credits will be refunded."
-        assert token.cancelled
+    assert studio.cancels.stop("ana:tab-1") == "Already finished: nothing to cancel."
+    started = threading.Event()
+    seen = {}
+
+    def job():
+        with studio.cancels.running("ana:tab-1") as token:
+            started.set()
+            seen["token"] = token
+            token.event.wait(10)
+            studio.cancels.finish(token, "Stopped: 0 of 4 images made, 4 credits returned.")
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    started.wait(10)
+    assert studio.cancels.stop("ana:tab-2") == "Already finished: nothing to cancel."
+    assert not seen["token"].cancelled
+    assert studio.cancels.stop("ana:tab-1") == "Stopped: 0 of 4 images made, 4 credits returned."
+    assert seen["token"].cancelled
+    thread.join()
 
 
 def test_references_add_remove_and_clear(studio, project):

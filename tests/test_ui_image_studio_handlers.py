@@ -4,6 +4,8 @@ model): the price and refusals Generate shows, a job's results and charge, picki
 
 from __future__ import annotations
 
+import threading
+
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -69,10 +71,21 @@ def test_bad_input_is_refused_before_any_charge(studio, tmp_path):
 
 
 def test_cancel_names_what_happened(studio):
-    assert handlers.cancel_job(studio, "ana:tab") == "Nothing is running."
-    with studio.cancels.running("ana:tab") as token:
-        assert handlers.cancel_job(studio, "ana:tab") == "Cancelling… credits will be refunded."
-        assert token.cancelled
+    """Cancel answers with the job's own outcome line, never a promise (issue 20)."""
+    assert studio.cancels.stop("ana:tab") == "Already finished: nothing to cancel."
+    started = threading.Event()
+
+    def job():
+        with studio.cancels.running("ana:tab") as token:
+            started.set()
+            token.event.wait(10)
+            studio.cancels.finish(token, "Stopped: 1 of 4 images made, 3 credits returned.")
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    started.wait(10)
+    assert studio.cancels.stop("ana:tab") == "Stopped: 1 of 4 images made, 3 credits returned."
+    thread.join()
 
 
 def test_model_and_style_descriptions(studio):

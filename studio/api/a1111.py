@@ -252,7 +252,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 except GenerationCancelled:  # stopped before its first step: refunded, nothing made
                     interrupted = interrupted or run.interrupted
                     notes.append(f"batch {i + 1} was {'interrupted' if run.interrupted else 'skipped'} before its first step; "
-                                 "its credits were refunded")
+                                 "it cost nothing (a charge taken was refunded)")
                     continue
                 except (InsufficientCredits, InvalidRequest) as exc:
                     if not results:

@@ -159,8 +159,9 @@ class CreditsService:
         with self.store.transaction() as tx:
             return list(dict.fromkeys(entry.get("owner", entry.get("user")) for entry in tx.all(LEDGER_TABLE)))
 
-    def refund(self, job_id: str, *, reason: str) -> Doc | None:
-        """Give back exactly what `job_id` was charged, once; None if there is nothing to refund."""
+    def refund(self, job_id: str, *, reason: str, amount: int | None = None) -> Doc | None:
+        """Give back what `job_id` was charged (or `amount` of it: the images a stopped job did
+        not make), once; None if there is nothing to refund."""
         _check_text(job_id, "Job id")
         with self.store.transaction() as tx:
             entries = tx.find(LEDGER_TABLE, job_id=job_id)
@@ -168,9 +169,12 @@ class CreditsService:
             if not charges or any(e["kind"] == "refund" for e in entries):
                 return None
             charge = charges[0]
+            back = -charge["delta"] if amount is None else _check_count(amount, "Refund amount")
+            if back > -charge["delta"]:
+                raise ValueError(f"Job {job_id!r} was charged {-charge['delta']}; cannot refund {back}.")
             user = charge["owner"]
             balance = self._newest(tx, user)["balance_after"]
-            return self._append(tx, user, -charge["delta"], "refund", reason, job_id, balance - charge["delta"])
+            return self._append(tx, user, back, "refund", reason, job_id, balance + back)
 
     # -- internals -----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from studio.services.common import validation as v
 from studio.services.gen_space.assets import AssetService
 from studio.services.generation.service import GenerationService
 from studio.services.generation.results import GenerationFailed, Outcome, StudioResult
+from studio.services.generation.stopping import JobStopped, Stopped
 from studio.services.common.ids import check_id
 from studio.services.generation.preflight import Preflight, run_preflight
 from studio.services.gen_space.projects import ProjectService
@@ -203,12 +204,17 @@ class GenSpaceService:
         run_preflight(lambda: total, lambda: self._balance(user), lambda: total,
                       limit=self.generation.limit_of(user)).raise_if_blocked()
         done = Outcome(results=[])
+        asked = check_count(request.count) * len(jobs)
         for index, (shot_id, shot_request) in enumerate(jobs):
             if cancel is not None and cancel.cancelled:
+                done.stopped = _batch_stopped(done, len(jobs), asked, left=len(jobs) - index) if index else \
+                    Stopped(made=0, asked=asked, returned=0, started=False)  # cancelled before it began
                 break
             try:
-                done.results.append((shot_id, self.generate_for_shot(shot_id, shot_request, progress=progress,
-                                                                     cancel=cancel)))
+                result = self.generate_for_shot(shot_id, shot_request, progress=progress, cancel=cancel)
+            except JobStopped as exc:  # this shot made nothing: it was refunded whole
+                done.stopped = _batch_stopped(done, len(jobs), asked, left=len(jobs) - index - 1, returned=exc.stopped.returned)
+                break
             except (GenerationFailed, GenerationCancelled, InvalidRequest) as exc:
                 if not done.results:
                     raise  # nothing was made: the error is the answer
@@ -216,6 +222,13 @@ class GenSpaceService:
                 note = f" The {left} shot(s) after it were not run and cost nothing." if left else ""
                 done.failures.append((self.shots.get(user, shot_id)["name"], f"{exc}{note}"))
                 break
+            done.results.append((shot_id, result))
+            if result.stopped is not None:  # stopped part-way through this shot: what it made is kept
+                done.stopped = _batch_stopped(done, len(jobs), asked, left=len(jobs) - index - 1,
+                                              returned=result.stopped.returned)
+                break
+        if done.stopped is not None and not done.results:
+            raise JobStopped(done.stopped)  # nothing was made at all: the stop is the answer
         return done
 
     def _edit_request(self, user: object, asset_id: object, *, prompt: object, model_id: object, strength: object,
@@ -241,3 +254,11 @@ class GenSpaceService:
         target, request = self._edit_request(user, asset_id, prompt=prompt, model_id=model_id, strength=strength,
                                              shot_id=shot_id)
         return self.generate_for_shot(target, request, progress=progress, cancel=cancel, mode_override="img2img")
+
+
+def _batch_stopped(done: Outcome, shots: int, asked: int, *, left: int, returned: int = 0) -> Stopped:
+    """The consistency flow's stop in numbers: images made by the shots that ran, credits the
+    ledger returned for the shot that was running (shots never started were never charged)."""
+    made = sum(len(r.images) for _, r in done.results)
+    return Stopped(made=made, asked=asked, returned=returned, shots=shots, shots_run=len(done.results),
+                   not_started=left)

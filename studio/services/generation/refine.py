@@ -36,6 +36,7 @@ from studio.services.common.validation import InvalidRequest, plain_message
 from studio.services.generation.jobs import DONE, JOBS, RUNNING, this_runner
 from studio.services.generation.preflight import Preflight, run_preflight
 from studio.services.generation.requests import StudioRequest, check_count, check_model, check_negative, check_user, normalise_seed
+from studio.services.generation.stopping import JobStopped, Stopped
 from studio.services.generation.results import SavedImage, StudioResult, user_subdir
 from studio.store.images import format_parameters
 from studio.store.records import ASSETS, insert_record, update_record, utc_now
@@ -213,6 +214,8 @@ class RefineService:
         user = request.user
         run_preflight(lambda: plan.cost, lambda: self.gen.balance_of(user), lambda: plan.cost,
                       limit=self.gen.limit_of(user)).raise_if_blocked()
+        if cancel is not None and cancel.cancelled:  # cancelled while it waited for the GPU: no charge at all
+            raise JobStopped(Stopped(made=0, asked=plan.count, returned=0, started=False))
         job_id = uuid.uuid4().hex
         started = time.perf_counter()
         label = _LABELS[request.operation]
@@ -233,8 +236,8 @@ class RefineService:
                 update_record(tx, JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
                                          "asset_ids": [r["id"] for r in records]})
         except BaseException as exc:
-            self.gen._roll_back(job_id, written, exc)
-            raise self.gen._user_error(exc, plan.cost) from exc
+            returned = self.gen._roll_back(job_id, written, exc)
+            raise self.gen._user_error(exc, plan.cost, asked=plan.count, returned=returned) from exc
         saved = [SavedImage(asset_id=r["id"], path=str(self.gen.images.path(r["file"])), seed=r["seed"], details=r)
                  for r in records]
         return StudioResult(job_id=job_id, images=saved, prompt=plan.prompt, cost=plan.cost,

@@ -81,6 +81,9 @@ class StudioRequest:
     sampler: str | None = None  # A1111 sampler / schedule, already resolved by pipelines.samplers
     schedule: str | None = None
     keep_partial: bool = False  # an interrupted job keeps (and pays for) what it had denoised
+    # One pipeline call per image (the UI's choice): a Cancel then keeps, and bills, the images
+    # already made and refunds the rest. False (the REST dialects): one batched call, fastest on a GPU.
+    image_by_image: bool = False
     # Refining an image (studio/services/generation/refine.py). `operation` "" is plain
     # generation; "repaint", "extend", "enlarge" work on `source_id` (an asset of `user`) or
     # `init_image` (a PIL image an API client sent); "hires" generates, enlarges, redraws.

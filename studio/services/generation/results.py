@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from pipelines.catalog import ModelEntry
 from studio.services.generation.requests import StudioRequest
+from studio.services.generation.stopping import Stopped
 from studio.services.prompts.styles import Style
 
 
@@ -57,6 +58,7 @@ class StudioResult:
     elapsed_s: float
     model_id: str
     extra: dict = field(default_factory=dict)
+    stopped: Stopped | None = None  # a Cancel ended it part-way: what was made and refunded
 
 
 def user_subdir(user: str) -> str:
@@ -75,6 +77,7 @@ class Outcome:
 
     results: list
     failures: list[tuple[str, str]] = field(default_factory=list)
+    stopped: Stopped | None = None  # a Cancel ended it: what was made and refunded, in all
 
     def __iter__(self):
         return iter(self.results)

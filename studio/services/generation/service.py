@@ -10,7 +10,10 @@ The order matters and is the product's promise:
 3. run the engine and write the PNGs; then the asset records and `done` commit together;
 4. if anything after the charge fails or the user cancels: the refund, the job's
    `failed`/`cancelled` status and the removal of its records commit together, then
-   its files are removed, and the message says the credits were returned.
+   its files are removed, and the message says the credits were returned;
+5. a request made `image_by_image` (the UI's) runs one pipeline call per image, so a
+   Cancel keeps the images already made: they are saved as usual and the images not
+   made are refunded in the same transaction (`stopping.Stopped` says how many of each).
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ from studio.services.generation.results import (
     credits_returned,
     user_subdir,
 )
+from studio.services.generation.image_by_image import run_images
+from studio.services.generation.stopping import JobStopped, Stopped
 from studio.services.prompts.styles import Style, apply_style
 from studio.services.common.validation import plain_message
 from studio.store.base import Store
@@ -247,14 +252,18 @@ class GenerationService:
         check = run_preflight(lambda: job.cost, lambda: self.balance_of(request.user), lambda: job.cost,
                               limit=self.limit_of(request.user))
         check.raise_if_blocked()
+        if cancel is not None and cancel.cancelled:  # cancelled while it waited for the GPU: no charge at all
+            raise JobStopped(Stopped(made=0, asked=job.count, returned=0, started=False))
         job_id = uuid.uuid4().hex
         started = time.perf_counter()
         with self.store.transaction() as tx:
             self.credits.charge(job.request.user, job.cost, reason=f"{job.count} × {job.entry.name}", job_id=job_id)
             insert_record(tx, JOBS, self._job_record(job_id, job))
         written: list[str] = []
+        stopped = None
         try:
-            result = self.engine.generate(self._engine_request(job), progress=progress, cancel=cancel)
+            result = run_images(self.engine, self._engine_request(job), one_by_one=job.request.image_by_image,
+                                progress=progress, cancel=cancel)
             records = [self._save_image(job_id, job, result, i, written) for i in range(len(result.images))]
             saved = [SavedImage(asset_id=r["id"], path=str(self.images.path(r["file"])), seed=r["seed"], details=r)
                      for r in records]
@@ -264,16 +273,27 @@ class GenerationService:
                     insert_record(tx, ASSETS, record)
                 if job.request.shot is not None:
                     _join_shot_history(tx, job.request.shot.shot_id, [r["id"] for r in records])
-                update_record(tx, JOBS, job_id, {"status": DONE, "elapsed_s": round(elapsed, 3),
-                                         "asset_ids": [r["id"] for r in records]})
+                fields = {"status": DONE, "elapsed_s": round(elapsed, 3), "asset_ids": [r["id"] for r in records]}
+                if len(records) < job.count:  # stopped part-way: the images not made are refunded here
+                    stopped = self._refund_unmade(job_id, job, len(records))
+                    fields["stopped"] = {"made": stopped.made, "asked": stopped.asked, "returned": stopped.returned}
+                update_record(tx, JOBS, job_id, fields)
         except BaseException as exc:
-            self._roll_back(job_id, written, exc)
-            raise self._user_error(exc, job.cost) from exc
+            returned = self._roll_back(job_id, written, exc)
+            raise self._user_error(exc, job.cost, asked=job.count, returned=returned) from exc
         return StudioResult(
-            job_id=job_id, images=saved, prompt=job.prompt, cost=job.cost,
+            job_id=job_id, images=saved, prompt=job.prompt, cost=job.cost - (stopped.returned if stopped else 0),
             balance=self.credits.balance(job.request.user), elapsed_s=elapsed, model_id=job.entry.id,
-            extra={k: result.extra[k] for k in ("interrupted_at",) if k in result.extra},
+            extra={k: result.extra[k] for k in ("interrupted_at",) if k in result.extra}, stopped=stopped,
         )
+
+    def _refund_unmade(self, job_id: str, job: PreparedJob, made: int) -> Stopped:
+        """Refund the images a stopped job did not make (inside the job's transaction); the
+        amount returned is the ledger row's, not a second computation."""
+        unmade = job.count - made
+        entry = self.credits.refund(job_id, reason=f"stopped: {unmade} of {job.count} image(s) not made",
+                                    amount=unmade * job.entry.credit_cost)
+        return Stopped(made=made, asked=job.count, returned=entry["delta"] if entry else 0)
 
     def compare(
         self,
@@ -377,16 +397,19 @@ class GenerationService:
         written.append(rel)
         return {**details, "id": asset_id, "file": rel}
 
-    def _roll_back(self, job_id: str, written: list[str], exc: BaseException) -> None:
+    def _roll_back(self, job_id: str, written: list[str], exc: BaseException) -> int | None:
         """Refund, mark the job and drop its records in one transaction; then remove its files
-        (a crash in between leaves files that recovery knows to sweep: their job is over)."""
+        (a crash in between leaves files that recovery knows to sweep: their job is over).
+        Returns the credits the ledger's refund row gave back (None: the rollback failed)."""
         status = CANCELLED if isinstance(exc, GenerationCancelled) else FAILED
+        returned = None
         try:
             with self.store.transaction() as tx:
                 for asset in tx.find(ASSETS, job_id=job_id):
                     tx.delete(ASSETS, asset["id"])
-                self.credits.refund(job_id, reason=f"job {status}")
+                entry = self.credits.refund(job_id, reason=f"job {status}")
                 update_record(tx, JOBS, job_id, {"status": status, "error": _error_summary(exc)})
+            returned = entry["delta"] if entry else 0
         except Exception:  # pragma: no cover - logged; start-up recovery refunds the job
             log.exception("could not roll back job %s; recovery will refund it at the next start", job_id)
         for rel in written:
@@ -394,16 +417,18 @@ class GenerationService:
                 self.images.delete(rel)
             except Exception:  # pragma: no cover - best effort, logged; recovery sweeps it
                 log.exception("could not remove %s after a failed job", rel)
+        return returned
 
     @staticmethod
-    def _user_error(exc: BaseException, cost: int) -> BaseException:
+    def _user_error(exc: BaseException, cost: int, *, asked: int = 1, returned: int | None = None) -> BaseException:
         """What the person is told after a job that had been charged: what went wrong, and
-        that the credits came back; never an exception class name or a server path."""
+        that the credits came back; never an exception class name or a server path.
+        A cancel says how much the ledger gave back (`returned`, from the refund row)."""
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             return exc
-        returned = credits_returned(cost)
         if isinstance(exc, GenerationCancelled):
-            return GenerationCancelled(f"Cancelled. {returned}")
+            return JobStopped(Stopped(made=0, asked=asked, returned=cost if returned is None else returned))
+        returned = credits_returned(cost)
         if isinstance(exc, (ModelUnavailable, OutOfMemory, InvalidRequest)):
             text = plain_message(str(exc)).rstrip(".")
             return GenerationFailed(f"{text}. {returned}" if text else f"The job could not run. {returned}")

@@ -93,6 +93,8 @@ def register_gen_space_api(studio: Studio) -> None:
             shot_ids, job, cancel=token, prompt_from_shot=True))
         if results.failures:
             gr.Warning(results.message)
+        if results.stopped is not None:  # a Cancel: what was made is returned, the line says the rest
+            gr.Warning(results.stopped.message)
         return [{"shot_id": sid, "job_id": r.job_id, "cost": r.cost, "balance": r.balance,
                  "images": [_asset_view(studio, user, img.asset_id) for img in r.images]} for sid, r in results]
 

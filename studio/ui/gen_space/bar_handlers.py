@@ -13,6 +13,7 @@ from typing import Any
 
 from studio.services.gen_space.shot_generation import reference_mode
 from studio.services.generation.requests import References, StudioRequest
+from studio.services.generation.stopping import JobStopped, outcome_message
 from studio.services.studio import Studio
 from studio.ui.gen_space import view
 from studio.ui.gen_space.navigator_handlers import NO_SHOT
@@ -24,8 +25,6 @@ from studio.ui.shared.inputs import JobDone, PaidButton, PanelInputs, widget_fie
 NO_BATCH_SHOTS = "Choose the shots to generate for first."
 BATCH_ACTION = "Generate for chosen shots"
 CHOOSE_BATCH = "Choose shots to see the cost."
-CANCELLING = "Cancelling… your credits will be refunded."
-NOTHING_RUNNING = "Nothing is running."
 NO_REFERENCE_PICKED = "Click a reference image first, then remove it."
 
 
@@ -51,7 +50,8 @@ class ShotSettings(PanelInputs):
                           strength=self.strength)
         return StudioRequest(user=user, model_id=self.model_id, count=self.count, prompt=self.prompt,
                              style_id=self.style_id, aspect=self.aspect, enhance=bool(self.enhance), seed=self.seed,
-                             references=refs, loras=self.loras or ())
+                             references=refs, loras=self.loras or (),
+                             image_by_image=True)  # a Cancel keeps the images already made
 
 
 @dataclass(frozen=True)
@@ -92,29 +92,37 @@ def generate_for_shot(studio: Studio, user: str, shot_id: str | None, settings: 
                       progress=None, cancel=None) -> JobDone:
     """Generate for the selected shot: the images join its results, the price is charged."""
     shot_id = need(shot_id, NO_SHOT)
-    result = studio.gen_space.generate_for_shot(shot_id, settings.request(user), progress=progress, cancel=cancel)
+    try:
+        result = studio.gen_space.generate_for_shot(shot_id, settings.request(user), progress=progress, cancel=cancel)
+    except JobStopped as exc:  # nothing made, all refunded
+        return JobDone(exc.stopped.message, studio.credits.balance(user), stopped=exc.stopped)
     shot = studio.shots.get(user, shot_id)
     status = f"{len(result.images)} image(s) for **{shot['name']}** · {result.cost} credits"
     if settings.reference_ids and reference_mode(studio.catalog.get(settings.model_id)) is None:
         status += " · this model ignored the reference images"
-    return JobDone(status, result.balance)
+    # After a Cancel the line says what it did (the same line the Cancel button answers with).
+    status = outcome_message(result.stopped, _cancelled(cancel)) or status
+    return JobDone(status, result.balance, stopped=result.stopped)
 
 
 def generate_batch(studio: Studio, user: str, shot_ids: list | None, settings: ShotSettings, *,
                    progress=None, cancel=None) -> JobDone:
     """The same settings for several shots, each described by its own description."""
     shot_ids = need(shot_ids, NO_BATCH_SHOTS)
-    results = studio.gen_space.generate_batch(list(shot_ids), settings.request(user), progress=progress,
-                                              cancel=cancel, prompt_from_shot=True)
+    try:
+        results = studio.gen_space.generate_batch(list(shot_ids), settings.request(user), progress=progress,
+                                                  cancel=cancel, prompt_from_shot=True)
+    except JobStopped as exc:  # stopped before any shot made an image
+        return JobDone(exc.stopped.message, studio.credits.balance(user), stopped=exc.stopped)
     done = ", ".join(f"{studio.shots.get(user, sid)['name']}: {len(r.images)}" for sid, r in results)
     status = f"Done · {done} image(s) · {sum(r.cost for _, r in results)} credits"
+    status = outcome_message(results.stopped, _cancelled(cancel)) or status
     warning = results.message if results.failures else None  # what was made stays; the rest was refunded
-    return JobDone(status, studio.credits.balance(user), warning)
+    return JobDone(status, studio.credits.balance(user), warning, stopped=results.stopped)
 
 
-def cancel_job(studio: Studio, caller: str) -> str:
-    """Cancel the job this caller (one browser tab) is running; the service refunds it."""
-    return CANCELLING if studio.cancels.cancel(caller) else NOTHING_RUNNING
+def _cancelled(cancel) -> bool:
+    return cancel is not None and cancel.cancelled
 
 
 def remove_reference(studio: Studio, user: str, project_id: str | None, reference_ids: list | None,

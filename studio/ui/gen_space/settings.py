@@ -15,12 +15,13 @@ from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
 from studio.ui.gen_space import bar_handlers
 from studio.ui.gen_space.bar_handlers import ShotSettings
-from studio.ui.shared.common import GPU, guard, run_cancellable
+from studio.ui.shared.cancelling import cancel_answer
+from studio.ui.shared.common import GPU, clear_note_on, guard, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.shared.lora_picker import lora_picker
 from studio.ui.shared.inputs import PaidButton
 from studio.ui.gen_space.widgets import GenerationSettings, Navigator, ProjectBar
-from studio.ui.shared.session import caller_key, user_of
+from studio.ui.shared.session import user_of
 
 
 def layout_settings(studio) -> GenerationSettings:
@@ -109,7 +110,7 @@ def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings
         return done.status, fmt.balance_text(done.balance)
 
     def cancel_job(request: gr.Request):
-        return bar_handlers.cancel_job(studio, caller_key(request))
+        return cancel_answer(studio, request)
 
     @guard
     def unref(project_id, ids, index, request: gr.Request):
@@ -138,6 +139,7 @@ def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings
     s.remove_ref.click(unref, [project, s.ref_ids, s.selected_ref], strip_out, api_name="ui_remove_reference", **UI)
     s.clear_refs.click(clear, project, strip_out, api_name="ui_clear_references", **UI)
     balance.watch(s.generate.click)  # before the job's own event: see shared/balance.py
+    clear_note_on(s.generate.click, s.status)  # the last job's line goes when the next one starts
     gen_event = s.generate.click(
         run_for_shot, [nav.shot_id, *settings_in], [s.status, balance.box], api_name="ui_generate_for_shot",
         api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,
@@ -149,6 +151,7 @@ def wire_settings(studio, bar: ProjectBar, nav: Navigator, s: GenerationSettings
     gr.on([s.batch_shots.change, s.model.change, s.count.change, s.ref_ids.change, s.loras.value.change], batch_estimate,
           [s.batch_shots, *settings_in], [s.batch_run, s.batch_cost], api_name="ui_batch_cost", **UI)
     balance.watch(s.batch_run.click)
+    clear_note_on(s.batch_run.click, s.status)
     batch_event = s.batch_run.click(
         run_batch, [s.batch_shots, *settings_in], [s.status, balance.box], api_name="ui_generate_batch",
         api_visibility="undocumented", concurrency_id=GPU, concurrency_limit=studio.gpu_concurrency,

@@ -13,13 +13,12 @@ from typing import Any
 
 from studio.services.common.validation import InvalidRequest
 from studio.services.generation.requests import StudioRequest
+from studio.services.generation.stopping import JobStopped, Stopped, outcome_message
 from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared.downloads import named_copy, studio_download_name
 from studio.ui.shared.inputs import PaidButton, PanelInputs, widget_field
 
-CANCELLING = "Cancelling… credits will be refunded."
-NOTHING_RUNNING = "Nothing is running."
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,8 @@ class StudioSettings(PanelInputs):
     def request(self, user: str) -> StudioRequest:
         return StudioRequest(user=user, model_id=self.model_id, style_id=self.style_id, aspect=self.aspect,
                              count=self.count, prompt=self.prompt, enhance=self.enhance, enhancer=self.enhancer,
-                             negative_prompt=self.negative_prompt, seed=self.seed, loras=self.loras or ())
+                             negative_prompt=self.negative_prompt, seed=self.seed, loras=self.loras or (),
+                             image_by_image=True)  # a Cancel keeps the images already made
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ class Generated:
     picked: Picked  # the first image, picked
     prompt: str  # what was sent (the enhanced prompt when enhancing)
     enhancer: str = ""  # which enhancer wrote it ("" when not enhanced)
+    stopped: Stopped | None = None  # a Cancel ended it part-way
+    note: str = ""  # the line under Cancel: what a cancel did ("" clears the last one)
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,13 @@ def request_state(studio: Studio, user: str, settings: StudioSettings) -> Reques
 
 
 def generate(studio: Studio, user: str, settings: StudioSettings, *, progress=None, cancel=None) -> Generated:
-    """Run the job (charged first, refunded on failure by the service)."""
-    result = studio.generation.generate(settings.request(user), progress=progress, cancel=cancel)
+    """Run the job (charged first, refunded on failure by the service). A Cancel keeps the
+    images already made (shown) and says how many and what came back."""
+    try:
+        result = studio.generation.generate(settings.request(user), progress=progress, cancel=cancel)
+    except JobStopped as exc:  # nothing made, all refunded: an empty result that says so
+        return Generated([], {}, studio.credits.balance(user), [], Picked(fmt.details_markdown(None), None),
+                         str(settings.prompt or ""), stopped=exc.stopped, note=exc.stopped.message)
     job = {
         "job_id": result.job_id, "cost": result.cost, "balance": result.balance, "prompt": result.prompt,
         "elapsed_s": round(result.elapsed_s, 3), "images": [img.details for img in result.images],
@@ -103,7 +110,9 @@ def generate(studio: Studio, user: str, settings: StudioSettings, *, progress=No
     items = [img.details | {"path": img.path} for img in result.images]
     shown = [(img.path, fmt.image_caption(img.details)) for img in result.images]
     first = Picked(fmt.details_markdown(result.images[0].details), download_for(studio, user, items[0]))
-    return Generated(shown, job, result.balance, items, first, result.prompt, result.images[0].details.get("enhancer", ""))
+    note = outcome_message(result.stopped, cancel is not None and cancel.cancelled)
+    return Generated(shown, job, result.balance, items, first, result.prompt, result.images[0].details.get("enhancer", ""),
+                     result.stopped, note)
 
 
 def preview_enhanced(studio: Studio, on: Any, text: Any, style_id: Any, enhancer: Any = None,
@@ -124,10 +133,6 @@ def select_result(studio: Studio, user: str, items: list | None, index: int | No
         return Picked(fmt.details_markdown(None), None)
     item = items[index]
     return Picked(fmt.details_markdown(item), download_for(studio, user, item))
-
-
-def cancel_job(studio: Studio, caller: str) -> str:
-    return CANCELLING if studio.cancels.cancel(caller) else NOTHING_RUNNING
 
 
 def describe_model(studio: Studio, model_id: str) -> str:

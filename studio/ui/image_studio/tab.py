@@ -15,14 +15,15 @@ from studio.services.studio import Studio
 from studio.ui.shared import formatting as fmt
 from studio.ui.shared import params
 from studio.ui.shared.balance import Balance
-from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, progress_reporter, run_cancellable
+from studio.ui.shared.cancelling import cancel_answer
+from studio.ui.shared.common import GPU, LOOSE, USER_ERRORS, clear_note_on, progress_reporter, run_cancellable
 from studio.ui.shared.events import UI
 from studio.ui.image_studio import handlers
 from studio.ui.image_studio.handlers import StudioSettings
 from studio.ui.image_studio.style_picker import style_picker
 from studio.ui.shared.lora_picker import lora_picker
 from studio.ui.shared.refine_panel import follow_gallery, layout_refine_panel, wire_refine_panel
-from studio.ui.shared.session import caller_key, user_of
+from studio.ui.shared.session import user_of
 
 
 @dataclass
@@ -154,13 +155,13 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
             studio, user_of(request), settings, progress=report, cancel=token))
         return (done.shown, done.job, fmt.balance_text(done.balance), done.items, *_picked(done.picked),
                 gr.update(value=done.prompt, visible=bool(enhance_on),
-                          **({"label": fmt.enhanced_label(done.enhancer)} if done.enhancer else {})))
+                          **({"label": fmt.enhanced_label(done.enhancer)} if done.enhancer else {})), done.note)
 
     def select_result(items, evt: gr.SelectData, request: gr.Request):
         return _picked(handlers.select_result(studio, user_of(request), items, evt.index))
 
     def cancel_job(request: gr.Request):
-        return handlers.cancel_job(studio, caller_key(request))
+        return cancel_answer(studio, request)
 
     # ----- wiring -------------------------------------------------------------------------
     ui = UI
@@ -177,10 +178,11 @@ def build_image_studio(studio: Studio, balance: Balance) -> StudioWidgets:
         request_state, settings_in, state_outputs, api_name="check_request_after_enhance", **ui
     )
     balance.watch(generate.click)  # before the job's own event: see shared/balance.py
+    clear_note_on(generate.click, cancel_note)  # the last cancel's line goes with the next job
     gen_event = generate.click(
         generate_images,
         settings_in,
-        [gallery, result_json, balance.box, results_state, details, download, enhanced_view],
+        [gallery, result_json, balance.box, results_state, details, download, enhanced_view, cancel_note],
         api_name="generate",
         concurrency_id=GPU,
         concurrency_limit=studio.gpu_concurrency,

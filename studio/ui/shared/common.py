@@ -26,6 +26,7 @@ from pipelines.types import GenerationCancelled, ModelUnavailable, OutOfMemory, 
 from studio.services.billing.ledger import InsufficientCredits
 from studio.services.generation.service import GenerationFailed
 from studio.services.generation.requests import InvalidRequest
+from studio.services.generation.stopping import outcome_message
 from studio.services.common.validation import plain_message
 from studio.store.tinydb_store import StoreWriteFailed
 from studio.ui.shared.events import NeedsInput
@@ -135,8 +136,9 @@ def _shown_on_page(fn, event_id: int, after: int | None):
 
 
 def _cancelled(exc: BaseException) -> str:
-    text = str(exc)
-    return text if "returned" in text else "Cancelled. Your credits were returned."
+    """A stop's one wording (studio.services.generation.stopping), from the job's own numbers."""
+    stopped = getattr(exc, "stopped", None)
+    return stopped.message if stopped is not None else "Stopped before anything was made."
 
 
 def progress_reporter(progress: gr.Progress):
@@ -161,13 +163,28 @@ def run_cancellable(studio, request: gr.Request, progress: gr.Progress | None, w
     """Run `work(progress_fn, cancel_token)` with this caller's Cancel button wired to it.
 
     Every GPU callback goes through here, so cancelling and user errors read the same
-    wherever they happen: the service has already refunded the credits."""
+    wherever they happen: the service has already refunded the credits. The line that says
+    how the job ended (its result's `stopped`, or that a cancel came after it finished) is
+    handed to the registry, so the Cancel click that is waiting answers with it."""
     if progress is not None:
         progress(0, desc="Starting")
 
     @guard
     def run():
         with studio.cancels.running(caller_key(request)) as token:
-            return work(progress_reporter(progress) if progress is not None else None, token)
+            try:
+                result = work(progress_reporter(progress) if progress is not None else None, token)
+            except GenerationCancelled as exc:
+                studio.cancels.finish(token, _cancelled(exc))
+                raise
+            studio.cancels.finish(token, outcome_message(getattr(result, "stopped", None), token.cancelled))
+            return result
 
     return run()
+
+
+def clear_note_on(trigger, note) -> None:
+    """The line that said how the last job ended (or what the last Cancel did) is cleared
+    when the next job starts, so it never describes a job that is no longer the latest."""
+    trigger(lambda: "", None, note, api_name=f"clear_{note.elem_id or 'note'}", queue=False,
+            api_visibility="undocumented", show_progress="hidden")

@@ -64,3 +64,4 @@ class JobDone:
     status: str
     balance: int
     warning: str | None = None  # part of a batch failed (refunded): shown as a toast
+    stopped: Any = None  # studio.services.generation.stopping.Stopped: a Cancel ended it part-way

@@ -12,6 +12,7 @@ result into widgets; progress and Cancel work as for generation (run_cancellable
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -22,9 +23,11 @@ from pipelines.upscalers import LANCZOS
 from studio.services.generation.requests import StudioRequest
 from studio.store.records import ASSETS
 from studio.ui.shared import formatting as fmt
-from studio.ui.shared.common import GPU, guard, run_cancellable
+from studio.services.generation.stopping import JobStopped, outcome_message
+from studio.ui.shared.cancelling import cancel_answer
+from studio.ui.shared.common import GPU, clear_note_on, guard, run_cancellable
 from studio.ui.shared.events import UI, need
-from studio.ui.shared.session import caller_key, user_of
+from studio.ui.shared.session import user_of
 
 NO_SOURCE = "Pick an image first: the refine tools work on the picked image."
 
@@ -50,6 +53,7 @@ class RefinePanel:
     enlarge: gr.Button
     cancel: gr.Button
     reason: gr.Markdown
+    note: gr.Markdown  # what the last Cancel did / how the last job ended; cleared by the next job
     result: gr.Image
     details: gr.Markdown
 
@@ -57,6 +61,16 @@ class RefinePanel:
     def settings(self) -> list:
         return [self.source, self.prompt, self.denoise, self.blur, self.fill, self.invert, self.only_masked,
                 self.padding, self.sides, self.pixels, self.upscaler, self.factor]
+
+
+@dataclass(frozen=True)
+class Refined:
+    """A refine job's end: its result (None: stopped before it made anything), the stop in
+    numbers, and the panel's note line."""
+
+    result: Any
+    stopped: Any
+    note: str
 
 
 def _slider(name: str, elem_id: str) -> gr.Slider:
@@ -94,11 +108,12 @@ def layout_refine_panel(prefix: str) -> RefinePanel:
         enlarge = gr.Button("Enlarge", interactive=False, elem_id=f"{prefix}-enlarge")
         cancel = gr.Button("Cancel", variant="stop", size="sm", elem_id=f"{prefix}-refine-cancel")
         reason = gr.Markdown(NO_SOURCE, elem_id=f"{prefix}-refine-reason")
+        note = gr.Markdown(elem_id=f"{prefix}-refine-note")
         result = gr.Image(label="Refined image (a new image; the original is unchanged)", type="filepath",
                           interactive=False, height=220, elem_id=f"{prefix}-refined")
         details = gr.Markdown(elem_id=f"{prefix}-refined-details")
     return RefinePanel(source, editor, clear, prompt, denoise, blur, fill, invert, only_masked, padding, repaint,
-                       sides, pixels, extend, upscaler, factor, enlarge, cancel, reason, result, details)
+                       sides, pixels, extend, upscaler, factor, enlarge, cancel, reason, note, result, details)
 
 
 def mask_of(editor_value) -> Image.Image | None:
@@ -170,17 +185,27 @@ def wire_refine_panel(studio, panel: RefinePanel, balance, model) -> list:
             mask = mask_of(editor_value) if op == "repaint" else None
             req = _request(op, user_of(request), model_id, need(source, NO_SOURCE), text, denoise, blur, fill, invert,
                            only_masked, padding, sides, pixels, upscaler, factor, mask=mask)
-            result = run_cancellable(studio, request, progress,
-                                     lambda report, token: refine.run(req, progress=report, cancel=token))
-            saved = result.images[0]
-            return saved.path, chain_markdown(saved.details), fmt.balance_text(result.balance)
+            done = run_cancellable(studio, request, progress, lambda report, token: _refined(req, report, token))
+            if done.result is None:  # nothing made, refunded: the picture shown stays as it was
+                balance_now = fmt.balance_text(studio.credits.balance(user_of(request)))
+                return gr.update(), gr.update(), balance_now, done.note
+            saved = done.result.images[0]
+            return saved.path, chain_markdown(saved.details), fmt.balance_text(done.result.balance), done.note
         job.__name__ = f"refine_{op}"
         return job
 
+    def _refined(req, report, token) -> Refined:
+        """The refine job; a stop comes back as a value (so the panel shows it in its note,
+        not as an error) with `stopped` for run_cancellable's outcome line."""
+        try:
+            result = refine.run(req, progress=report, cancel=token)
+        except JobStopped as exc:
+            return Refined(None, exc.stopped, exc.stopped.message)
+        return Refined(result, result.stopped, outcome_message(result.stopped, token.cancelled))
+
     @guard
     def cancel_refine(request: gr.Request):
-        stopped = studio.cancels.cancel(caller_key(request))
-        return "Cancelling… credits will be refunded." if stopped else "Nothing is running."
+        return cancel_answer(studio, request)
 
     inputs = [model, *panel.settings]
     price_outputs = [panel.repaint, panel.extend, panel.enlarge, panel.reason]
@@ -196,12 +221,13 @@ def wire_refine_panel(studio, panel: RefinePanel, balance, model) -> list:
     events = []
     for op, button in (("repaint", panel.repaint), ("extend", panel.extend), ("enlarge", panel.enlarge)):
         balance.watch(button.click)
-        event = button.click(run(op), [*inputs, panel.editor], [panel.result, panel.details, balance.box],
+        clear_note_on(button.click, panel.note)
+        event = button.click(run(op), [*inputs, panel.editor], [panel.result, panel.details, balance.box, panel.note],
                              api_name=f"refine_{op}_{panel.editor.elem_id}", api_visibility="undocumented",
                              concurrency_id=GPU,
                              concurrency_limit=studio.gpu_concurrency, show_progress_on=[panel.result])
         events.append(event)
-    panel.cancel.click(cancel_refine, None, panel.reason, api_name=f"refine_cancel_{panel.editor.elem_id}",
+    panel.cancel.click(cancel_refine, None, panel.note, api_name=f"refine_cancel_{panel.editor.elem_id}",
                        queue=False)
     return events
 
