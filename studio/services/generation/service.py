@@ -24,7 +24,6 @@ import uuid
 from dataclasses import replace
 
 from pipelines.catalog import ModelEntry
-from pipelines.generate import draw_seeds
 from pipelines.params import MAX_REFERENCES, MAX_SEED
 from pipelines.types import (
     CancelToken,
@@ -62,13 +61,13 @@ from studio.services.generation.requests import (
 )
 from studio.services.generation.results import (
     GenerationFailed,
-    Outcome,
     PreparedJob,
     SavedImage,
     StudioResult,
     credits_returned,
     user_subdir,
 )
+from studio.services.generation.comparison import ComparisonMixin
 from studio.services.generation.image_by_image import run_images
 from studio.services.generation.stopping import JobStopped, Stopped
 from studio.services.prompts.styles import Style, apply_style
@@ -80,10 +79,8 @@ from studio.store.records import insert_record, update_record
 
 log = logging.getLogger(__name__)
 
-MAX_COMPARE = 4
 
-
-class GenerationService:
+class GenerationService(ComparisonMixin):
     def __init__(
         self,
         *,
@@ -215,28 +212,6 @@ class GenerationService:
         """The spending-limit question for the preflight: cost -> why it is refused, or None."""
         return SpendingCheck(self.credits, user, check_user)
 
-    def preflight_compare(self, request: StudioRequest, model_ids: object) -> Preflight:
-        """A comparison runs only if EVERY chosen model can run and the whole of it is affordable."""
-        return run_preflight(lambda: sum(j.cost for j in self._prepare_compare(request, model_ids)),
-                             lambda: self.balance_of(request.user),
-                             lambda: sum(self._cost_hint(m, request.count) for m in self._model_list(model_ids)),
-                             limit=self.limit_of(request.user))
-
-    @staticmethod
-    def _model_list(model_ids: object) -> list:
-        return list(model_ids) if isinstance(model_ids, (list, tuple)) else []
-
-    def _prepare_compare(self, request: StudioRequest, model_ids: object) -> list[PreparedJob]:
-        if isinstance(model_ids, str) or not isinstance(model_ids, (list, tuple)):
-            raise InvalidRequest(f"Pick 2 to {MAX_COMPARE} models to compare.")
-        ids = list(dict.fromkeys(model_ids)) if all(isinstance(m, str) for m in model_ids) else list(model_ids)
-        if not 2 <= len(ids) <= MAX_COMPARE:
-            raise InvalidRequest(f"Pick 2 to {MAX_COMPARE} different models to compare.")
-        seed = normalise_seed(request.seed)
-        if seed is None:
-            seed = draw_seeds(1)[0]
-        return [self.prepare(replace(request, model_id=m, seed=seed)) for m in ids]
-
     # ----- the job -------------------------------------------------------------
     def generate(
         self,
@@ -294,38 +269,6 @@ class GenerationService:
         entry = self.credits.refund(job_id, reason=f"stopped: {unmade} of {job.count} image(s) not made",
                                     amount=unmade * job.entry.credit_cost)
         return Stopped(made=made, asked=job.count, returned=entry["delta"] if entry else 0)
-
-    def compare(
-        self,
-        request: StudioRequest,
-        model_ids: list[str],
-        *,
-        progress: ProgressFn | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Outcome:
-        """One prompt across 2-4 models with the same seed, each model charged as its own job.
-
-        Every model is checked (input, and that it can run here) and the whole comparison
-        priced before the first one runs, so a bad pick or a short balance costs nothing.
-        A model that fails later is refunded and reported; what the others made is kept."""
-        jobs = self._prepare_compare(request, model_ids)
-        total = sum(j.cost for j in jobs)
-        run_preflight(lambda: total, lambda: self.balance_of(request.user), lambda: total,
-                      limit=self.limit_of(request.user)).raise_if_blocked()
-        done = Outcome(results=[])
-        for job in jobs:
-            if cancel is not None and cancel.cancelled and done.results:
-                done.failures.append((job.entry.name, "Cancelled before it started; nothing was charged."))
-                continue
-            try:
-                done.results.append(self.generate(job.request, progress=progress, cancel=cancel))
-            except (GenerationFailed, GenerationCancelled, InvalidRequest) as exc:
-                if not done.results and (job is jobs[-1] or isinstance(exc, GenerationCancelled)):
-                    raise
-                done.failures.append((job.entry.name, str(exc)))
-        if not done.results:
-            raise GenerationFailed(done.message or "No model could make an image.")
-        return done
 
     @staticmethod
     def _engine_request(job: PreparedJob) -> GenerationRequest:
