@@ -171,26 +171,29 @@ def test_cancel_of_a_job_waiting_behind_another_tab_charges_nothing(data_dir):
     with launched_app(data_dir("one-at-a-time"), "--starting-credits", str(START), "--default-model", "tiny-slow",
                       "--max-queued-jobs", "1") as url, chromium_page() as a:
         b = a.context.new_page()  # another page load: another session, as another tab
-        for page in (a, b):
+        # A makes 4 images (96 steps), so it is still running while B's job waits and is cancelled.
+        for page, count in ((a, 4), (b, 1)):
             page.goto(url)
             expect(page.locator("#balance")).to_contain_text(f"Balance: {START}")
             box(page, "prompt").press_sequentially("a red boat")
-            choose(page, "count", "1")
-            expect(page.locator("#generate")).to_have_text(f"Generate · {PRICE} credits")
+            choose(page, "count", str(count))
+            expect(page.locator("#generate")).to_have_text(f"Generate · {count * PRICE} credits")
 
         a.click("#generate")
-        expect(a.locator("#results")).to_contain_text(re.compile(r"Step \d+/24"), timeout=300_000)
+        expect(a.locator("#results")).to_contain_text(re.compile(r"Step \d+/96"), timeout=300_000)
         b.click("#generate")
         expect(b.locator("#results")).to_contain_text(re.compile(r"queue", re.I))
         b.click("#cancel")
         expect(b.locator("#cancel-note")).to_have_text("Stopped before it started: nothing was charged.")
-        expect(a.locator("#results")).to_contain_text(re.compile(r"Step \d+/24"))  # A still runs
+        expect(a.locator("#results")).to_contain_text(re.compile(r"Step \d+/96"))  # A still runs
         a.click("#cancel")
-        expect(a.locator("#cancel-note")).to_have_text(f"Stopped: 0 of 1 image made, {PRICE} credits returned.")
+        expect(a.locator("#cancel-note")).to_have_text(STOPPED)
+        made, returned = map(int, STOPPED.match(a.locator("#cancel-note").inner_text()).groups())
+        assert made < 4 and returned == (4 - made) * PRICE
         # B's job reached the studio after A's and stopped there: its line stays, nothing was charged.
         expect(b.locator("#results")).not_to_contain_text(re.compile(r"queue|Step|Starting", re.I))
         expect(b.locator("#cancel-note")).to_have_text("Stopped before it started: nothing was charged.")
         expect(b.locator("#results .thumbnail-item")).to_have_count(0)
-        expect(b.locator("#balance")).to_contain_text(f"Balance: {START}")
+        expect(a.locator("#balance")).to_contain_text(f"Balance: {START - made * PRICE}")
         assert [e["kind"] for e in ledger(url)] == ["refund", "charge", "grant"]  # A's charge and refund only
-        balance_is_ledger(url, START)
+        balance_is_ledger(url, START - made * PRICE)
